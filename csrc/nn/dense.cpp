@@ -1,0 +1,62 @@
+#include "nn/dense.hpp"
+
+#include <cstring>
+
+#include "blas/blas_api.hpp"
+#include "core/instantiate.hpp"
+#include "parallel/parallel.hpp"
+
+namespace pyssl::nn {
+
+template <class T>
+void column_sum(const T* a, T* out, index_t n, index_t d, bool accumulate) {
+  // Parallel over column blocks; each column is summed over rows in order 0..n-1.
+  constexpr index_t kBlock = 64;
+  const index_t blocks = (d + kBlock - 1) / kBlock;
+  parallel_for(blocks, n * kBlock, [&](index_t b0, index_t b1) {
+    for (index_t blk = b0; blk < b1; ++blk) {
+      const index_t c0 = blk * kBlock, c1 = c0 + kBlock < d ? c0 + kBlock : d;
+      T acc[kBlock];
+      for (index_t c = c0; c < c1; ++c) acc[c - c0] = accumulate ? out[c] : T(0);
+      for (index_t r = 0; r < n; ++r) {
+        const T* row = a + r * d;
+#pragma omp simd
+        for (index_t c = c0; c < c1; ++c) acc[c - c0] += row[c];
+      }
+      for (index_t c = c0; c < c1; ++c) out[c] = acc[c - c0];
+    }
+  });
+}
+
+template <class T>
+void dense_forward(const T* x, const T* w, const T* b, T* y, index_t n, index_t in, index_t out) {
+  T beta = T(0);
+  if (b != nullptr) {
+    parallel_for(n, out, [&](index_t r0, index_t r1) {
+      for (index_t r = r0; r < r1; ++r) std::memcpy(y + r * out, b, sizeof(T) * out);
+    });
+    beta = T(1);
+  }
+  blas::gemm<T>(blas::Trans::No, blas::Trans::No, n, out, in, T(1), x, in, w, out, beta, y, out);
+}
+
+template <class T>
+void dense_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, index_t n, index_t in,
+                    index_t out, bool accumulate) {
+  if (dx != nullptr)
+    blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, n, in, out, T(1), dy, out, w, out, T(0), dx, in);
+  if (dw != nullptr)
+    blas::gemm<T>(blas::Trans::Yes, blas::Trans::No, in, out, n, T(1), x, in, dy, out,
+                  accumulate ? T(1) : T(0), dw, out);
+  if (db != nullptr) column_sum(dy, db, n, out, accumulate);
+}
+
+#define PYSSL_DENSE(T)                                                                        \
+  template void dense_forward<T>(const T*, const T*, const T*, T*, index_t, index_t, index_t); \
+  template void dense_backward<T>(const T*, const T*, const T*, T*, T*, T*, index_t, index_t, \
+                                  index_t, bool);                                              \
+  template void column_sum<T>(const T*, T*, index_t, index_t, bool);
+PYSSL_INSTANTIATE_FLOATS(PYSSL_DENSE)
+#undef PYSSL_DENSE
+
+}  // namespace pyssl::nn

@@ -1,0 +1,26 @@
+// pyssl._core: table of contents. Each area registers its functions from its own file.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+namespace pyssl::bind {
+void register_runtime(py::module_& m);
+void register_nn(py::module_& m);
+void register_optim(py::module_& m);
+void register_losses(py::module_& m);
+void register_augment(py::module_& m);
+}  // namespace pyssl::bind
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "pyssl C++ kernels (float32 / float64, GIL released). Use the pyssl package, not this module.";
+  m.attr("__version__") = PYSSL_VERSION;
+  pyssl::bind::register_runtime(m);
+  auto nn = m.def_submodule("nn", "layer kernels");
+  pyssl::bind::register_nn(nn);
+  auto optim = m.def_submodule("optim", "fused optimizer updates");
+  pyssl::bind::register_optim(optim);
+  auto losses = m.def_submodule("losses", "fused SSL loss forward + backward");
+  pyssl::bind::register_losses(losses);
+  auto augment = m.def_submodule("augment", "pretext augmentations");
+  pyssl::bind::register_augment(augment);
+}

@@ -1,0 +1,102 @@
+"""Input validation in one place (scikit-learn style): every public entry point checks its
+arrays here, so that errors name the argument, its shape and dtype, and say what to do.
+
+Policy: read-only inputs are cast to the working dtype (float32 unless float64 is given) and
+made C-contiguous; buffers updated in place are never cast.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def describe(a) -> str:
+    a = np.asarray(a)
+    return f"shape {a.shape}, dtype {a.dtype}"
+
+
+def check_array(x, name: str, *, ndim=None, min_ndim=None, dtype=None, allow_empty=False,
+                finite=True, min_rows=None) -> np.ndarray:
+    """Return `x` as a C-contiguous float32/float64 array, or raise a clear error.
+
+    dtype: None keeps float32/float64 input as is and casts anything else to float32.
+    """
+    if x is None:
+        raise TypeError(f"{name} must be an array, got None")
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # pragma: no cover - numpy raises for ragged input
+        raise TypeError(f"{name} must be array-like, got {type(x).__name__}: {exc}") from exc
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real-valued, got dtype {arr.dtype}")
+    if dtype is None:
+        target = arr.dtype if arr.dtype in FLOAT_DTYPES else np.dtype(np.float32)
+    else:
+        target = np.dtype(dtype)
+    if ndim is not None and arr.ndim != ndim:
+        hint = ""
+        if ndim == 2 and arr.ndim == 1:
+            hint = "; reshape with x.reshape(-1, 1) for one feature or x.reshape(1, -1) for one sample"
+        raise ValueError(f"{name} must be {ndim}-D, got {describe(arr)}{hint}")
+    if min_ndim is not None and arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got {describe(arr)}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got {describe(arr)}")
+    if min_rows is not None and arr.ndim >= 1 and arr.shape[0] < min_rows:
+        raise ValueError(f"{name} needs at least {min_rows} rows, got {describe(arr)}")
+    arr = np.ascontiguousarray(arr, dtype=target)
+    if finite and arr.size and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or Inf ({describe(arr)}); clean or impute it first")
+    return arr
+
+
+def check_same_dtype(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> np.ndarray:
+    """Cast `b` to `a`'s dtype (inputs only)."""
+    return b if b.dtype == a.dtype else b.astype(a.dtype)
+
+
+def check_scalar(value, name: str, *, kind=numbers.Real, low=None, high=None,
+                 low_inclusive=True, high_inclusive=True):
+    """Check a scalar parameter: type and interval. Message follows scikit-learn's form."""
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"The '{name}' parameter must be {'an int' if kind is numbers.Integral else 'a real number'}, "
+                        f"got {value!r} ({type(value).__name__})")
+    if isinstance(value, numbers.Real) and not np.isfinite(value):
+        raise ValueError(f"The '{name}' parameter must be finite, got {value!r}")
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        op = ">=" if low_inclusive else ">"
+        raise ValueError(f"The '{name}' parameter must be {op} {low}, got {value!r}")
+    if high is not None and (value > high or (value == high and not high_inclusive)):
+        op = "<=" if high_inclusive else "<"
+        raise ValueError(f"The '{name}' parameter must be {op} {high}, got {value!r}")
+    return value
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (numbers.Integral,)):
+        raise TypeError(f"{name} must be a non-negative int, got {seed!r}")
+    seed = int(seed)
+    if seed < 0 or seed >= 2**64:
+        raise ValueError(f"{name} must be in [0, 2**64), got {seed}")
+    return seed
+
+
+def check_inplace(buf, name: str, dtype=None, shape=None) -> np.ndarray:
+    """A buffer the kernel writes into: must already be a contiguous, writeable float array."""
+    if not isinstance(buf, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray (it is updated in place), got {type(buf).__name__}")
+    if buf.dtype not in FLOAT_DTYPES or (dtype is not None and buf.dtype != np.dtype(dtype)):
+        want = np.dtype(dtype) if dtype is not None else "float32 or float64"
+        raise TypeError(f"{name} must have dtype {want} (it is updated in place and cannot be cast), got {describe(buf)}")
+    if not buf.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (it is updated in place), got a strided view with {describe(buf)}")
+    if not buf.flags.writeable:
+        raise ValueError(f"{name} must be writeable (it is updated in place)")
+    if shape is not None and buf.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {describe(buf)}")
+    return buf

@@ -1,0 +1,10 @@
+"""Layers and containers over the C++ kernels (h_θ extractors and k_γ / g_φ heads)."""
+from .module import Module, Parameter, Sequential, Identity
+from .linear import Linear
+from .activation import ReLU, GELU, Tanh, Sigmoid, make_activation
+from .mlp import MLP
+from .init import manual_seed
+from .checkpoint import save, load, save_state, load_state
+
+__all__ = ["Module", "Parameter", "Sequential", "Identity", "Linear", "ReLU", "GELU", "Tanh",
+           "Sigmoid", "make_activation", "MLP", "manual_seed", "save", "load", "save_state", "load_state"]

@@ -1,0 +1,47 @@
+"""Pointwise activations (C++ kernels): ReLU, GELU (exact erf form), Tanh, Sigmoid."""
+from __future__ import annotations
+
+from .. import _core
+from .module import Module
+
+
+class _Activation(Module):
+    _id: int = -1
+
+    def forward(self, x):
+        y = _core.nn.activation_forward(self._id, x)
+        return y, (x, y)
+
+    def backward(self, grad_output, ctx, need_input_grad: bool = True):
+        x, y = ctx
+        return _core.nn.activation_backward(self._id, x, y, grad_output)
+
+
+class ReLU(_Activation):
+    """relu(x) = max(x, 0)."""
+    _id = 0
+
+
+class GELU(_Activation):
+    """gelu(x) = x Φ(x), the exact (erf) form of Hendrycks & Gimpel (2016), as torch's default."""
+    _id = 1
+
+
+class Tanh(_Activation):
+    """tanh(x); derivative 1 − tanh²(x)."""
+    _id = 2
+
+
+class Sigmoid(_Activation):
+    """σ(x) = 1 / (1 + e^−x), evaluated stably; derivative σ(1 − σ)."""
+    _id = 3
+
+
+ACTIVATIONS = {"relu": ReLU, "gelu": GELU, "tanh": Tanh, "sigmoid": Sigmoid}
+
+
+def make_activation(name: str) -> Module:
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"act must be one of {sorted(ACTIVATIONS)}, got {name!r}") from None

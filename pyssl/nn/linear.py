@@ -1,0 +1,42 @@
+"""Linear (dense) layer: y = x W + b, W of shape (in_features, out_features)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+from .._validation import check_scalar
+from .init import rng, uniform_fan_in
+from .module import Module, Parameter
+
+import numbers
+
+
+class Linear(Module):
+    """Dense layer ``y = x W + b``.
+
+    Shapes: x (N, I), W (I, O), b (O,), y (N, O). Backward (C++, BLAS):
+    dx = dy Wᵀ, dW += xᵀ dy, db += Σₙ dy.
+    Initialisation follows PyTorch: W, b ~ U(−1/√I, 1/√I).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype=np.float32, seed=None):
+        super().__init__()
+        check_scalar(in_features, "in_features", kind=numbers.Integral, low=1)
+        check_scalar(out_features, "out_features", kind=numbers.Integral, low=1)
+        g = rng(seed)
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.weight = Parameter(uniform_fan_in((in_features, out_features), in_features, dtype, g))
+        self.bias = Parameter(uniform_fan_in((out_features,), in_features, dtype, g), decay=False) if bias else None
+
+    def forward(self, x):
+        b = self.bias.data if self.bias is not None else None
+        return _core.nn.dense_forward(x, self.weight.data, b), x
+
+    def backward(self, grad_output, ctx, need_input_grad: bool = True):
+        bg = self.bias.grad if self.bias is not None else None
+        return _core.nn.dense_backward(ctx, self.weight.data, grad_output, self.weight.grad, bg,
+                                       accumulate=True, need_dx=need_input_grad)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features} -> {self.out_features}, bias={self.bias is not None}"

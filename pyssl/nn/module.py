@@ -1,0 +1,217 @@
+"""Module, Parameter and Sequential: the composition layer over the C++ kernels.
+
+Forward and backward are explicit and functional about their saved state: ``forward(x)``
+returns ``(y, ctx)`` and ``backward(grad_y, ctx)`` returns ``grad_x`` and *accumulates* the
+parameter gradients. Two forwards can therefore be in flight at once (two views through one
+encoder, or a student and a teacher) without one overwriting what the other's backward needs
+(DESIGN.md, "One training step, as data").
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from .._validation import check_array
+
+
+class Parameter:
+    """A trainable array and its gradient buffer (same shape and dtype).
+
+    ``decay`` is False for biases and normalisation parameters: optimizers that exclude them
+    from weight decay or from LARS adaptation (SimCLR, BYOL) read this flag.
+    Optimizers may re-point ``data`` and ``grad`` at views of one flat buffer so that a fused
+    update covers every parameter in one call; layers always read ``param.data`` afresh.
+    """
+
+    __slots__ = ("data", "grad", "decay")
+
+    def __init__(self, data: np.ndarray, decay: bool = True):
+        self.data = np.ascontiguousarray(data)
+        self.grad = np.zeros_like(self.data)
+        self.decay = bool(decay)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}, decay={self.decay})"
+
+
+class Module:
+    """Base class. Subclasses implement ``forward(x) -> (y, ctx)`` and
+    ``backward(grad_y, ctx, need_input_grad=True) -> grad_x``."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "training", True)
+
+    # -- registration ---------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"call Module.__init__() in {type(self).__name__}.__init__ before assigning attributes")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, value: np.ndarray) -> None:
+        """A non-trainable state array saved in ``state_dict`` (e.g. BatchNorm running stats)."""
+        self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    def set_buffer(self, name: str, value: np.ndarray) -> None:
+        if name not in self._buffers:
+            raise KeyError(f"{type(self).__name__} has no buffer {name!r}")
+        self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    # -- traversal --------------------------------------------------------------------------
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        for name, p in self._parameters.items():
+            yield prefix + name, p
+        for mname, m in self._modules.items():
+            yield from m.named_parameters(prefix + mname + ".")
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        for name, b in self._buffers.items():
+            yield prefix + name, b
+        for mname, m in self._modules.items():
+            yield from m.named_buffers(prefix + mname + ".")
+
+    def modules(self) -> Iterator["Module"]:
+        yield self
+        for m in self._modules.values():
+            yield from m.modules()
+
+    def num_parameters(self) -> int:
+        return int(sum(p.data.size for p in self.parameters()))
+
+    # -- modes and gradients ------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad.fill(0)
+
+    # -- computation --------------------------------------------------------------------------
+    def forward(self, x: np.ndarray):
+        raise NotImplementedError
+
+    def backward(self, grad_output: np.ndarray, ctx, need_input_grad: bool = True):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        """Forward only (no context kept): ``module(x) == module.forward(x)[0]``."""
+        return self.forward(x)[0]
+
+    @property
+    def dtype(self):
+        ps = self.parameters()
+        return ps[0].data.dtype if ps else np.dtype(np.float32)
+
+    def transform(self, X, batch_size: int = 1024) -> np.ndarray:
+        """Embeddings h(X) in evaluation mode, computed in batches; the mode is restored after."""
+        X = check_array(X, "X", dtype=self.dtype, min_ndim=2)
+        was_training = self.training
+        self.eval()
+        try:
+            outs = [self.forward(X[i:i + batch_size])[0] for i in range(0, X.shape[0], batch_size)]
+        finally:
+            self.train(was_training)
+        return np.concatenate(outs, axis=0)
+
+    # -- state ----------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers by dotted name (copies)."""
+        out = {name: p.data.copy() for name, p in self.named_parameters()}
+        out.update({name: np.array(b, copy=True) for name, b in self.named_buffers()})
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy arrays into this module's parameters and buffers; names and shapes must match."""
+        own_p = dict(self.named_parameters())
+        own_b = dict(self.named_buffers())
+        expected = set(own_p) | set(own_b)
+        missing = sorted(expected - set(state))
+        unexpected = sorted(set(state) - expected)
+        if missing or unexpected:
+            raise ValueError(f"state does not match {type(self).__name__}: missing keys {missing}, unexpected keys {unexpected}")
+        for name, value in state.items():
+            value = np.asarray(value)
+            target = own_p[name].data if name in own_p else own_b[name]
+            if value.shape != target.shape:
+                raise ValueError(f"shape mismatch for {name!r}: checkpoint has {value.shape}, module has {target.shape}")
+            target[...] = value
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, m in self._modules.items():
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        return lines[0] + (")" if len(lines) == 1 else "\n" + "\n".join(lines[1:]) + "\n)")
+
+
+class Sequential(Module):
+    """Modules applied in order; the context is the list of the children's contexts."""
+
+    def __init__(self, *layers: Module):
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential takes Modules, got {type(layer).__name__} at position {i}")
+            setattr(self, str(i), layer)
+
+    @property
+    def layers(self) -> list[Module]:
+        return list(self._modules.values())
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def forward(self, x):
+        ctxs = []
+        for layer in self._modules.values():
+            x, c = layer.forward(x)
+            ctxs.append(c)
+        return x, ctxs
+
+    def backward(self, grad_output, ctx, need_input_grad: bool = True):
+        layers = self.layers
+        g = grad_output
+        for i in range(len(layers) - 1, -1, -1):
+            g = layers[i].backward(g, ctx[i], need_input_grad=need_input_grad or i > 0)
+        return g
+
+
+class Identity(Module):
+    def forward(self, x):
+        return x, None
+
+    def backward(self, grad_output, ctx, need_input_grad: bool = True):
+        return grad_output

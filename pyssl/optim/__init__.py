@@ -1,0 +1,1 @@
+"""Gradient-descent updates θ ← θ − α ∇L(θ) as fused in-place C++ kernels, and LR schedules."""
