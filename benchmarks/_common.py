@@ -1,0 +1,125 @@
+"""Shared benchmark plumbing: timing (median of repeats), machine info, table and JSON output.
+
+Every benchmark prints a table and, given ``--json PATH``, writes
+``{"machine": {...}, "rows": [{"name", "pyssl_s", "baseline", "baseline_s", "speedup"}]}``
+with median times in seconds and speedup = baseline_s / pyssl_s (DESIGN.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    p.add_argument("--threads", type=int, default=None, help="thread count for pyssl, numpy and torch (default: all cores)")
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats per case (default: per benchmark)")
+    p.add_argument("--quick", action="store_true", help="fewer sizes and repeats (smoke run)")
+    return p
+
+
+def set_threads(n: int | None) -> int:
+    """Apply one thread count to pyssl, both OpenBLAS pools (via threadpoolctl) and torch."""
+    import pyssl
+
+    n = n or os.cpu_count() or 1
+    pyssl.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
+    return n
+
+
+def try_torch():
+    try:
+        import torch
+
+        return torch
+    except ImportError:
+        return None
+
+
+def median_time(fn, repeats: int = 20, warmup: int = 3, min_time: float = 0.0) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    t_end = time.perf_counter() + min_time
+    while len(times) < repeats or time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def interleaved(fns: dict, repeats: int = 20, warmup: int = 3) -> dict:
+    """Median times of several functions called in turn each repeat (same machine state)."""
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def machine_info(threads: int) -> dict:
+    import numpy as np
+
+    import pyssl
+
+    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "threads": threads, "python": platform.python_version(),
+            "numpy": np.__version__, "pyssl": pyssl.__version__, "blas_core": pyssl._core.blas_corename()}
+    torch = try_torch()
+    if torch is not None:
+        info["torch"] = torch.__version__
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if var in os.environ:
+            info[var] = os.environ[var]
+    return info
+
+
+def row(name: str, pyssl_s: float, baseline: str | None = None, baseline_s: float | None = None, **extra) -> dict:
+    r = {"name": name, "pyssl_s": pyssl_s, "baseline": baseline, "baseline_s": baseline_s,
+         "speedup": (baseline_s / pyssl_s) if baseline_s else None}
+    r.update(extra)
+    return r
+
+
+def report(rows: list[dict], machine: dict, json_path: str | None = None, title: str = "") -> None:
+    """Print a Markdown table of the rows and optionally write JSON."""
+    extra_keys = [k for k in rows[0] if k not in ("name", "pyssl_s", "baseline", "baseline_s", "speedup")] if rows else []
+    if title:
+        print(f"\n{title}")
+    print(f"threads={machine.get('threads')}  blas={machine.get('blas_core')}  torch={machine.get('torch', 'not installed')}\n")
+    head = ["case", "pyssl (ms)", "baseline", "baseline (ms)", "speedup"] + extra_keys
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for r in rows:
+        cells = [r["name"], f"{r['pyssl_s'] * 1e3:.3f}", r["baseline"] or "-",
+                 f"{r['baseline_s'] * 1e3:.3f}" if r["baseline_s"] else "-",
+                 f"{r['speedup']:.2f}x" if r["speedup"] else "-"]
+        cells += [f"{r[k]:.4g}" if isinstance(r[k], float) else str(r[k]) for k in extra_keys]
+        print("| " + " | ".join(cells) + " |")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"machine": machine, "rows": rows}, f, indent=2)
+        print(f"\nwrote {json_path}")
