@@ -9,6 +9,7 @@ void register_nn(py::module_& m);
 void register_optim(py::module_& m);
 void register_losses(py::module_& m);
 void register_augment(py::module_& m);
+void register_cuda(py::module_& m);
 }  // namespace pyssl::bind
 
 PYBIND11_MODULE(_core, m) {
@@ -23,4 +24,6 @@ PYBIND11_MODULE(_core, m) {
   pyssl::bind::register_losses(losses);
   auto augment = m.def_submodule("augment", "pretext augmentations");
   pyssl::bind::register_augment(augment);
+  auto cuda = m.def_submodule("cuda", "CUDA backend (empty functions raise when built without CUDA)");
+  pyssl::bind::register_cuda(cuda);
 }
