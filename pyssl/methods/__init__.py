@@ -1,0 +1,13 @@
+"""Pretraining methods: an encoder h_θ, heads k_γ, views from a pretext task P, and a loss."""
+from .base import Method
+from .joint import JointEmbedding, SimCLR, BarlowTwins, VICReg, SCARF, DACL
+from .momentum import MoCo, BYOL
+from .simsiam import SimSiam
+from .clustering import SwAV, DINO
+from .reconstruction import MaskedModeling, DenoisingAutoencoder, VIME
+from .tasks import PretextTaskMethod
+from .views import ScarfView, MaskView, NoiseView, IdentityView
+
+__all__ = ["Method", "JointEmbedding", "SimCLR", "BarlowTwins", "VICReg", "SCARF", "DACL", "MoCo", "BYOL",
+           "SimSiam", "SwAV", "DINO", "MaskedModeling", "DenoisingAutoencoder", "VIME", "PretextTaskMethod",
+           "ScarfView", "MaskView", "NoiseView", "IdentityView"]

@@ -1,0 +1,151 @@
+"""Method: an extractor h_θ, pretext heads k_γ, a view maker P and a loss, trained by
+``pyssl.pretrain``. Subclasses implement ``build_heads`` and ``training_step``.
+
+A training step is a handful of C++ calls: the views are made by the augmentation kernels, the
+encoder and heads run their forward kernels on the views concatenated into one batch, the fused
+loss kernel returns the loss and its gradients, and the backward kernels accumulate parameter
+gradients. Everything random is keyed by the step's seed, so a run is reproducible bit for bit.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .._seeding import derive_seed
+from ..nn.module import Module
+from ..nn.mlp import MLP
+
+
+def output_dim(module: Module, X: np.ndarray) -> int:
+    """Feature size of ``module``: its ``out_features`` attribute, else measured on two samples."""
+    d = getattr(module, "out_features", None)
+    if d is not None:
+        return int(d)
+    was = module.training
+    module.eval()
+    try:
+        return int(module(np.ascontiguousarray(X[:2])).reshape(min(2, X.shape[0]), -1).shape[1])
+    finally:
+        module.train(was)
+
+
+def frozen_copy(module: Module) -> Module:
+    """A deep copy used as a momentum (teacher / target) network: same weights, own buffers."""
+    return copy.deepcopy(module)
+
+
+def forward_chain(modules, x):
+    ctxs = []
+    for m in modules:
+        x, c = m.forward(x)
+        ctxs.append(c)
+    return x, ctxs
+
+
+def backward_chain(modules, grad, ctxs, need_input_grad: bool = False):
+    for i in range(len(modules) - 1, -1, -1):
+        grad = modules[i].backward(grad, ctxs[i], need_input_grad=need_input_grad or i > 0)
+    return grad
+
+
+class Method:
+    """Base class of pretraining methods.
+
+    Parameters common to all methods: ``encoder`` (h_θ, any ``pyssl.nn.Module``), ``views`` (a
+    callable ``views(x, seed) -> x̃`` making one augmented view; each method has a sensible
+    domain-agnostic default) and ``seed`` (head initialisation).
+    """
+
+    #: trainable module attribute names, in order (encoder first)
+    trainable_names: tuple[str, ...] = ("encoder",)
+    #: modules that are kept in the state but not trained by gradient (momentum networks)
+    target_names: tuple[str, ...] = ()
+    #: extra arrays saved in the state (queues, centers)
+    buffer_names: tuple[str, ...] = ()
+
+    def __init__(self, encoder: Module, views=None, seed: int | None = 0):
+        if not isinstance(encoder, Module):
+            raise TypeError(f"encoder must be a pyssl.nn.Module, got {type(encoder).__name__}")
+        self.encoder = encoder
+        self.views = views
+        self.seed = 0 if seed is None else int(seed)
+        self._built = False
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def setup(self, X: np.ndarray) -> None:
+        """Called by ``pretrain`` with the training set before the first step."""
+        if self.views is None:
+            self.views = self.default_views()
+        if hasattr(self.views, "fit"):
+            self.views.fit(X)
+        if not self._built:
+            self.build_heads(output_dim(self.encoder, X), X)
+            self._built = True
+
+    def default_views(self):
+        from .views import ScarfView
+
+        return ScarfView()
+
+    def build_heads(self, feature_dim: int, X: np.ndarray) -> None:
+        """Create the heads that were not passed in (sizes known only once data is seen)."""
+
+    def mlp(self, dims, key: int, norm="batch", act="relu") -> MLP:
+        return MLP(dims, norm=norm, act=act, seed=derive_seed(self.seed, key))
+
+    # -- training ---------------------------------------------------------------------------------
+    def trainable_modules(self) -> list[Module]:
+        return [getattr(self, n) for n in self.trainable_names if getattr(self, n, None) is not None]
+
+    def target_modules(self) -> list[Module]:
+        return [getattr(self, n) for n in self.target_names if getattr(self, n, None) is not None]
+
+    def parameters(self):
+        return [p for m in self.trainable_modules() for p in m.parameters()]
+
+    def zero_grad(self) -> None:
+        for m in self.trainable_modules():
+            m.zero_grad()
+
+    def train(self, mode: bool = True) -> "Method":
+        for m in self.trainable_modules():
+            m.train(mode)
+        return self
+
+    def make_views(self, X: np.ndarray, seed: int, n_views: int = 2) -> list[np.ndarray]:
+        return [self.views(X, derive_seed(seed, v)) for v in range(n_views)]
+
+    def training_step(self, X: np.ndarray, seed: int) -> float:
+        """Compute the pretext loss on batch X, accumulate gradients; return the loss."""
+        raise NotImplementedError
+
+    def on_step_end(self, step: int, total_steps: int) -> None:
+        """Hook after the optimizer update (momentum networks, centers, queues)."""
+
+    # -- state ----------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        out = {}
+        for name in self.trainable_names + self.target_names:
+            m = getattr(self, name, None)
+            if m is not None:
+                out.update({f"{name}.{k}": v for k, v in m.state_dict().items()})
+        for name in self.buffer_names:
+            out[f"buffer.{name}"] = np.array(getattr(self, name), copy=True)
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        for name in self.trainable_names + self.target_names:
+            m = getattr(self, name, None)
+            if m is None:
+                continue
+            prefix = name + "."
+            m.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        for name in self.buffer_names:
+            key = f"buffer.{name}"
+            if key not in state:
+                raise ValueError(f"state has no {key!r} for {type(self).__name__}")
+            getattr(self, name)[...] = state[key]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(encoder={type(self.encoder).__name__}, built={self._built})"

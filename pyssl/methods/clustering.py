@@ -1,0 +1,126 @@
+"""Clustering / self-distillation methods: SwAV (prototypes + Sinkhorn codes) and DINO
+(student–teacher distillation with a centered, sharpened teacher)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import losses
+from .._seeding import derive_seed
+from .._validation import check_scalar
+from ..nn.linear import Linear
+from .base import Method, backward_chain, forward_chain, frozen_copy
+from .momentum import _MomentumMethod
+
+
+class _L2Rows:
+    """Row L2-normalisation with its backward (vectorised numpy; no parameters)."""
+
+    @staticmethod
+    def forward(z):
+        norm = np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+        return z / norm, (z / norm, norm)
+
+    @staticmethod
+    def backward(g, ctx):
+        u, norm = ctx
+        return (g - u * np.sum(g * u, axis=1, keepdims=True)) / norm
+
+
+class SwAV(Method):
+    """SwAV (Caron et al., NeurIPS 2020): scores of L2-normalised projections against K
+    L2-normalised prototypes; codes from Sinkhorn-Knopp (ε = 0.05, 3 iterations, no gradient);
+    swapped prediction cross-entropy at temperature 0.1. Prototypes are re-normalised before each
+    step, as in the paper's code."""
+
+    trainable_names = ("encoder", "projector", "prototypes")
+
+    def __init__(self, encoder, projector=None, n_prototypes: int = 64, temperature: float = 0.1,
+                 epsilon: float = 0.05, sinkhorn_iterations: int = 3, projection_dim: int = 128,
+                 hidden_dim: int | None = None, views=None, seed: int | None = 0):
+        super().__init__(encoder, views=views, seed=seed)
+        self.projector = projector
+        self.n_prototypes = check_scalar(n_prototypes, "n_prototypes", kind=int, low=2)
+        self.temperature = check_scalar(temperature, "temperature", low=0.0, low_inclusive=False)
+        self.epsilon = check_scalar(epsilon, "epsilon", low=0.0, low_inclusive=False)
+        self.sinkhorn_iterations = check_scalar(sinkhorn_iterations, "sinkhorn_iterations", kind=int, low=1)
+        self.projection_dim, self.hidden_dim = projection_dim, hidden_dim
+        self.prototypes = None
+
+    def build_heads(self, feature_dim, X):
+        if self.projector is None:
+            hidden = self.hidden_dim or max(feature_dim, self.projection_dim)
+            self.projector = self.mlp([feature_dim, hidden, self.projection_dim], key=1)
+        self.prototypes = Linear(self.projection_dim, self.n_prototypes, bias=False, seed=derive_seed(self.seed, 3))
+        self._normalize_prototypes()
+
+    def _normalize_prototypes(self):
+        w = self.prototypes.weight.data  # (d, K): column k is prototype k
+        w /= np.maximum(np.linalg.norm(w, axis=0, keepdims=True), 1e-12)
+
+    def training_step(self, X, seed):
+        self._normalize_prototypes()
+        x1, x2 = self.make_views(X, seed)
+        n = x1.shape[0]
+        chain = [self.encoder, self.projector]
+        z, ctx = forward_chain(chain, np.concatenate([x1, x2]))
+        u, nctx = _L2Rows.forward(z)
+        scores, pctx = self.prototypes.forward(np.ascontiguousarray(u, dtype=z.dtype))
+        loss, ds1, ds2 = losses.swav(scores[:n], scores[n:], temperature=self.temperature,
+                                     epsilon=self.epsilon, iterations=self.sinkhorn_iterations)
+        du = self.prototypes.backward(np.concatenate([ds1, ds2]), pctx)
+        backward_chain(chain, np.ascontiguousarray(_L2Rows.backward(du, nctx), dtype=z.dtype), ctx)
+        return loss
+
+
+class DINO(_MomentumMethod):
+    """DINO (Caron et al., ICCV 2021): the student's softmax(s/τ_s) matches the teacher's
+    softmax((t − C)/τ_t) across different views; the teacher is an EMA of the student (momentum
+    0.996 → 1, cosine) and the center C an EMA (m = 0.9) of teacher outputs. τ_s = 0.1, τ_t = 0.04.
+    """
+
+    trainable_names = ("encoder", "head")
+    target_names = ("teacher_encoder", "teacher_head")
+    online_for_target = ("encoder", "head")
+    buffer_names = ("center",)
+
+    def __init__(self, encoder, head=None, out_dim: int = 256, student_temp: float = 0.1,
+                 teacher_temp: float = 0.04, center_momentum: float = 0.9, momentum: float = 0.996,
+                 final_momentum: float = 1.0, hidden_dim: int | None = None, views=None, seed: int | None = 0):
+        super().__init__(encoder, momentum, final_momentum, views, seed)
+        self.head = head
+        self.out_dim = check_scalar(out_dim, "out_dim", kind=int, low=2)
+        self.student_temp = check_scalar(student_temp, "student_temp", low=0.0, low_inclusive=False)
+        self.teacher_temp = check_scalar(teacher_temp, "teacher_temp", low=0.0, low_inclusive=False)
+        self.center_momentum = check_scalar(center_momentum, "center_momentum", low=0.0, high=1.0)
+        self.hidden_dim = hidden_dim
+        self.center = None
+        self._teacher_mean = None
+
+    def build_heads(self, feature_dim, X):
+        if self.head is None:
+            hidden = self.hidden_dim or max(feature_dim, 256)
+            self.head = self.mlp([feature_dim, hidden, self.out_dim], key=1, norm=None, act="gelu")
+        self.build_targets()
+        k = self.head.out_features if hasattr(self.head, "out_features") else self.out_dim
+        self.center = np.zeros((k,), dtype=np.float32)
+
+    def training_step(self, X, seed):
+        x1, x2 = self.make_views(X, seed)
+        n = x1.shape[0]
+        x = np.concatenate([x1, x2])
+        chain = [self.encoder, self.head]
+        s, ctx = forward_chain(chain, x)
+        t, _ = forward_chain([self.teacher_encoder, self.teacher_head], x)
+        k = s.shape[1]
+        loss, ds = losses.dino(s.reshape(2, n, k), t.reshape(2, n, k), self.center,
+                               student_temp=self.student_temp, teacher_temp=self.teacher_temp)
+        backward_chain(chain, np.ascontiguousarray(ds.reshape(2 * n, k)), ctx)
+        self._teacher_mean = t.mean(axis=0)
+        return loss
+
+    def on_step_end(self, step, total_steps):
+        super().on_step_end(step, total_steps)
+        if self._teacher_mean is not None:
+            m = self.center_momentum
+            self.center[...] = m * self.center + (1 - m) * self._teacher_mean
+            self._teacher_mean = None

@@ -1,0 +1,117 @@
+"""Joint-embedding methods with one network applied to two views: SimCLR, Barlow Twins, VICReg,
+SCARF and DACL share the step; they differ in views, heads and the loss."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import losses
+from .._validation import check_scalar
+from .base import Method, backward_chain, forward_chain
+
+
+class JointEmbedding(Method):
+    """Two views → encoder → projector → loss(z1, z2) → gradients for both views.
+
+    The two views are concatenated into one batch of 2N rows, so each layer runs one kernel call
+    per step (BatchNorm statistics are taken over the 2N rows).
+    """
+
+    trainable_names = ("encoder", "projector")
+
+    def __init__(self, encoder, projector=None, projection_dim: int = 128, hidden_dim: int | None = None,
+                 views=None, seed: int | None = 0):
+        super().__init__(encoder, views=views, seed=seed)
+        self.projector = projector
+        self.projection_dim = int(check_scalar(projection_dim, "projection_dim", kind=int, low=1))
+        self.hidden_dim = hidden_dim
+
+    def build_heads(self, feature_dim, X):
+        if self.projector is None:
+            hidden = self.hidden_dim or max(feature_dim, self.projection_dim)
+            self.projector = self.mlp([feature_dim, hidden, self.projection_dim], key=1)
+
+    def pair_loss(self, z1, z2):
+        """Return (loss, dz1, dz2)."""
+        raise NotImplementedError
+
+    def training_step(self, X, seed):
+        x1, x2 = self.make_views(X, seed)
+        n = x1.shape[0]
+        chain = [self.encoder, self.projector]
+        z, ctx = forward_chain(chain, np.concatenate([x1, x2]))
+        loss, dz1, dz2 = self.pair_loss(z[:n], z[n:])
+        backward_chain(chain, np.concatenate([dz1, dz2]), ctx)
+        return loss
+
+
+class SimCLR(JointEmbedding):
+    """SimCLR (Chen et al., 2020, "A Simple Framework for Contrastive Learning of Visual
+    Representations"): NT-Xent over 2N projected views at ``temperature`` (paper default 0.1 in the
+    issue's convention; 0.5 is common on small data)."""
+
+    def __init__(self, encoder, projector=None, temperature: float = 0.1, projection_dim: int = 128,
+                 hidden_dim: int | None = None, views=None, seed: int | None = 0):
+        super().__init__(encoder, projector, projection_dim, hidden_dim, views, seed)
+        self.temperature = check_scalar(temperature, "temperature", low=0.0, low_inclusive=False)
+
+    def pair_loss(self, z1, z2):
+        return losses.nt_xent(z1, z2, temperature=self.temperature)
+
+
+class BarlowTwins(JointEmbedding):
+    """Barlow Twins (Zbontar et al., 2021): cross-correlation of batch-standardised projections
+    pushed to the identity; off-diagonal weight ``lambd`` = 0.0051 (paper)."""
+
+    def __init__(self, encoder, projector=None, lambd: float = 0.0051, projection_dim: int = 512,
+                 hidden_dim: int | None = 512, views=None, seed: int | None = 0):
+        super().__init__(encoder, projector, projection_dim, hidden_dim, views, seed)
+        self.lambd = check_scalar(lambd, "lambd", low=0.0)
+
+    def pair_loss(self, z1, z2):
+        return losses.barlow_twins(z1, z2, lambd=self.lambd)
+
+
+class VICReg(JointEmbedding):
+    """VICReg (Bardes et al., 2022): invariance + variance + covariance terms, weights 25/25/1."""
+
+    def __init__(self, encoder, projector=None, sim_weight: float = 25.0, var_weight: float = 25.0,
+                 cov_weight: float = 1.0, projection_dim: int = 512, hidden_dim: int | None = 512,
+                 views=None, seed: int | None = 0):
+        super().__init__(encoder, projector, projection_dim, hidden_dim, views, seed)
+        self.sim_weight = check_scalar(sim_weight, "sim_weight", low=0.0)
+        self.var_weight = check_scalar(var_weight, "var_weight", low=0.0)
+        self.cov_weight = check_scalar(cov_weight, "cov_weight", low=0.0)
+
+    def pair_loss(self, z1, z2):
+        return losses.vicreg(z1, z2, sim_weight=self.sim_weight, var_weight=self.var_weight,
+                             cov_weight=self.cov_weight)
+
+
+class SCARF(SimCLR):
+    """SCARF (Bahri et al., ICLR 2022): the anchor is the clean row, the positive a copy with
+    ``corruption`` of its features replaced by draws from their empirical marginals; InfoNCE at
+    temperature 1.0 (paper)."""
+
+    def __init__(self, encoder, projector=None, temperature: float = 1.0, corruption: float = 0.6,
+                 projection_dim: int = 128, hidden_dim: int | None = None, seed: int | None = 0):
+        from .views import ScarfView
+
+        super().__init__(encoder, projector, temperature, projection_dim, hidden_dim,
+                         views=ScarfView(corruption), seed=seed)
+
+    def make_views(self, X, seed, n_views=2):
+        return [np.ascontiguousarray(X), self.views(X, seed)]
+
+
+class DACL(SimCLR):
+    """DACL (Verma et al., ICML 2021, "Towards Domain-Agnostic Contrastive Learning"): positives
+    are mixup combinations x̃ = λx + (1−λ)x′ with another row x′ of the batch, λ ≥ 0.5 so that the
+    view stays closer to its anchor; NT-Xent over the two mixed views."""
+
+    def __init__(self, encoder, projector=None, temperature: float = 0.1, alpha: float = 0.9,
+                 projection_dim: int = 128, hidden_dim: int | None = None, seed: int | None = 0):
+        super().__init__(encoder, projector, temperature, projection_dim, hidden_dim, views=None, seed=seed)
+        self.alpha = check_scalar(alpha, "alpha", low=0.0, low_inclusive=False)
+        from .views import MixupView
+
+        self.views = MixupView(self.alpha)

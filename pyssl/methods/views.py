@@ -1,0 +1,67 @@
+"""Default view makers P: callables ``view(x, seed) -> x̃`` built on the pretext kernels.
+
+Domain-agnostic methods default to SCARF-style corruption (Bahri et al., 2022): each view
+replaces a fraction of each row's features by values of the same features drawn from other rows
+of the training set, so the view stays on the data's marginals whatever the domain.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_scalar
+
+
+class ScarfView:
+    """Replace ``ratio`` of each row's features by draws from the feature's empirical marginal
+    (the training set passed to ``fit``), then add Gaussian noise of std ``noise``."""
+
+    def __init__(self, ratio: float = 0.6, noise: float = 0.0):
+        self.ratio = check_scalar(ratio, "ratio", low=0.0, high=1.0)
+        self.noise = check_scalar(noise, "noise", low=0.0)
+        self.reference = None
+
+    def fit(self, X):
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        self.reference = X.reshape(X.shape[0], -1)
+        return self
+
+    def __call__(self, x, seed):
+        from .. import pretext
+
+        if self.reference is None:
+            raise RuntimeError("ScarfView needs fit(X) with the training set before use")
+        shape = x.shape
+        x2 = np.ascontiguousarray(x.reshape(shape[0], -1))
+        out, _ = pretext.scarf_corrupt(x2, self.reference, self.ratio, seed)
+        if self.noise > 0:
+            out = pretext.gaussian_noise(out, self.noise, seed ^ 0x5DEECE66D)
+        return out.reshape(shape)
+
+
+class MaskView:
+    """Zero-mask ``ratio`` of the entries (any shape)."""
+
+    def __init__(self, ratio: float = 0.3):
+        self.ratio = check_scalar(ratio, "ratio", low=0.0, high=1.0)
+
+    def __call__(self, x, seed):
+        from .. import pretext
+
+        return pretext.mask_features(x, self.ratio, seed)[0]
+
+
+class NoiseView:
+    """Additive Gaussian noise of standard deviation ``std``."""
+
+    def __init__(self, std: float = 0.1):
+        self.std = check_scalar(std, "std", low=0.0)
+
+    def __call__(self, x, seed):
+        from .. import pretext
+
+        return pretext.gaussian_noise(x, self.std, seed)
+
+
+class IdentityView:
+    def __call__(self, x, seed):
+        return x

@@ -1,0 +1,64 @@
+"""Shared plumbing of the downstream adaptations g_φ(h_θ*(x)): task detection, label encoding,
+scoring (accuracy for classification, R² for regression)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_array
+
+TASKS = ("auto", "classification", "regression")
+
+
+class Adapter:
+    def __init__(self, encoder, task: str = "auto"):
+        from ..nn.module import Module
+
+        if not isinstance(encoder, Module):
+            raise TypeError(f"encoder must be a pyssl.nn.Module, got {type(encoder).__name__}")
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+        self.encoder = encoder
+        self.task = task
+
+    def _check_X(self, X):
+        return check_array(X, "X", dtype=np.float32, min_ndim=2)
+
+    def _check_y(self, X, y):
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label or target per row), got shape {y.shape}")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"X and y have different numbers of rows: {X.shape[0]} and {y.shape[0]}")
+        task = self.task
+        if task == "auto":
+            floaty = np.issubdtype(y.dtype, np.floating) and not np.all(np.mod(y, 1) == 0)
+            task = "regression" if floaty else "classification"
+        self.task_ = task
+        if task == "classification":
+            self.classes_, codes = np.unique(y, return_inverse=True)
+            if self.classes_.size < 2:
+                raise ValueError(f"classification needs at least 2 classes in y, got {self.classes_.size}")
+            return codes.astype(np.int64)
+        y = y.astype(np.float64)
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or Inf")
+        return y
+
+    def _check_fitted(self):
+        if not hasattr(self, "task_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
+
+    def embed(self, X):
+        return self.encoder.transform(self._check_X(X))
+
+    def score(self, X, y) -> float:
+        """Accuracy (classification) or R² (regression) on (X, y)."""
+        self._check_fitted()
+        pred = self.predict(X)
+        y = np.asarray(y)
+        if self.task_ == "classification":
+            return float(np.mean(pred == y))
+        y = y.astype(np.float64)
+        ss_res = float(np.sum((y - pred) ** 2))
+        ss_tot = float(np.sum((y - y.mean()) ** 2))
+        return 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0

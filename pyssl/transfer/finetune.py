@@ -1,0 +1,103 @@
+"""Fine-tuning: encoder h_θ (initialised at θ*) and a new head g_φ trained together by gradient
+descent on the labeled set; the encoder can take a smaller learning rate."""
+from __future__ import annotations
+
+import copy
+import numbers
+
+import numpy as np
+
+from .._seeding import derive_seed
+from .._validation import check_scalar, check_seed
+from .base import Adapter
+
+
+class FineTune(Adapter):
+    """Fine-tune a copy of ``encoder`` (the given one is left unchanged) with a new head.
+
+    Head: ``head`` or a Linear layer; loss: cross-entropy (classification) or MSE on standardised
+    targets (regression); optimizer AdamW with learning rate ``lr`` for the head and
+    ``encoder_lr`` (default ``lr / 10``) for the encoder; ``freeze_encoder=True`` trains the head
+    alone by gradient descent.
+    """
+
+    def __init__(self, encoder, head=None, epochs: int = 100, lr: float = 1e-3, encoder_lr: float | None = None,
+                 batch_size: int = 128, weight_decay: float = 1e-4, label_smoothing: float = 0.0,
+                 freeze_encoder: bool = False, seed: int = 0, task: str = "auto"):
+        super().__init__(encoder, task)
+        self.head = head
+        self.epochs = check_scalar(epochs, "epochs", kind=numbers.Integral, low=1)
+        self.lr = check_scalar(lr, "lr", low=0.0, low_inclusive=False)
+        self.encoder_lr = None if encoder_lr is None else check_scalar(encoder_lr, "encoder_lr", low=0.0)
+        self.batch_size = check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)
+        self.weight_decay = check_scalar(weight_decay, "weight_decay", low=0.0)
+        self.label_smoothing = check_scalar(label_smoothing, "label_smoothing", low=0.0, high=1.0)
+        self.freeze_encoder = bool(freeze_encoder)
+        self.seed = check_seed(seed)
+
+    def fit(self, X, y):
+        from ..nn import Linear
+        from ..nn.losses import cross_entropy, mse
+        from ..optim import AdamW
+
+        X = self._check_X(X)
+        yc = self._check_y(X, y)
+        enc = copy.deepcopy(self.encoder)
+        d = enc.transform(X[:2]).shape[1]
+        if self.task_ == "classification":
+            out = len(self.classes_)
+            target = yc
+        else:
+            self.y_mu_, self.y_sd_ = float(yc.mean()), float(yc.std() or 1.0)
+            out = 1
+            target = ((yc - self.y_mu_) / self.y_sd_).astype(np.float32).reshape(-1, 1)
+        head = copy.deepcopy(self.head) if self.head is not None else Linear(d, out, seed=derive_seed(self.seed, 1))
+        opts = [AdamW(head.parameters(), lr=self.lr, weight_decay=self.weight_decay)]
+        if not self.freeze_encoder:
+            opts.append(AdamW(enc.parameters(), lr=self.encoder_lr if self.encoder_lr is not None else self.lr / 10,
+                              weight_decay=self.weight_decay))
+        n = X.shape[0]
+        bs = min(self.batch_size, n)
+        enc.train(not self.freeze_encoder)
+        head.train(True)
+        self.loss_curve_ = []
+        for epoch in range(self.epochs):
+            order = np.random.default_rng(derive_seed(self.seed, 2, epoch)).permutation(n)
+            tot, nb = 0.0, 0
+            for s in range(0, n, bs):
+                idx = np.sort(order[s:s + bs])
+                if idx.size < 2 and not self.freeze_encoder:
+                    continue  # BatchNorm needs 2 rows
+                xb = X[idx]
+                enc.zero_grad()
+                head.zero_grad()
+                h, hctx = enc.forward(xb)
+                o, octx = head.forward(h)
+                if self.task_ == "classification":
+                    loss, g = cross_entropy(o, target[idx], label_smoothing=self.label_smoothing)
+                else:
+                    loss, g = mse(o, np.ascontiguousarray(target[idx]))
+                dh = head.backward(g, octx, need_input_grad=not self.freeze_encoder)
+                if not self.freeze_encoder:
+                    enc.backward(dh, hctx, need_input_grad=False)
+                for opt in opts:
+                    opt.step()
+                tot += float(loss)
+                nb += 1
+            self.loss_curve_.append(tot / max(nb, 1))
+        enc.eval()
+        head.eval()
+        self.encoder_, self.head_ = enc, head
+        return self
+
+    def decision_function(self, X):
+        self._check_fitted()
+        X = self._check_X(X)
+        H = self.encoder_.transform(X)
+        return self.head_.transform(H)
+
+    def predict(self, X):
+        out = self.decision_function(X)
+        if self.task_ == "classification":
+            return self.classes_[np.argmax(out, axis=1)]
+        return out[:, 0] * self.y_sd_ + self.y_mu_

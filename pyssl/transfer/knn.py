@@ -1,0 +1,52 @@
+"""k-nearest-neighbour evaluation on frozen features (InstDisc, Wu et al. 2018; DINO protocol):
+cosine similarity, the k most similar training embeddings vote with weight exp(s/T)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+from .._validation import check_scalar
+from .base import Adapter
+
+
+def _l2_rows(H):
+    return np.ascontiguousarray(H / np.maximum(np.linalg.norm(H, axis=1, keepdims=True), 1e-12))
+
+
+class KNN(Adapter):
+    """Weighted kNN: class c's score is Σ_{j ∈ top-k} exp(cos(h, h_j)/T)·[y_j = c]; for regression
+    the prediction is the same weighted mean of targets. k = 20, T = 0.07 as in DINO."""
+
+    def __init__(self, encoder, k: int = 20, temperature: float = 0.07, batch_size: int = 1024, task: str = "auto"):
+        super().__init__(encoder, task)
+        self.k = check_scalar(k, "k", kind=int, low=1)
+        self.temperature = check_scalar(temperature, "temperature", low=0.0, low_inclusive=False)
+        self.batch_size = check_scalar(batch_size, "batch_size", kind=int, low=1)
+
+    def fit(self, X, y):
+        X = self._check_X(X)
+        self.y_ = self._check_y(X, y)
+        self.bank_ = _l2_rows(self.encoder.transform(X))
+        return self
+
+    def _neighbours(self, X):
+        self._check_fitted()
+        Q = _l2_rows(self.embed(X))
+        k = min(self.k, self.bank_.shape[0])
+        bankT = np.ascontiguousarray(self.bank_.T)
+        idx_all, w_all = [], []
+        for s in range(0, Q.shape[0], self.batch_size):
+            sims = _core.matmul(np.ascontiguousarray(Q[s:s + self.batch_size]), bankT)
+            idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            top = np.take_along_axis(sims, idx, axis=1)
+            idx_all.append(idx)
+            w_all.append(np.exp((top - 1.0) / self.temperature))  # shifted by the max cosine (1) for stability
+        return np.concatenate(idx_all), np.concatenate(w_all)
+
+    def predict(self, X):
+        idx, w = self._neighbours(X)
+        if self.task_ == "classification":
+            votes = np.zeros((idx.shape[0], len(self.classes_)))
+            np.add.at(votes, (np.repeat(np.arange(idx.shape[0]), idx.shape[1]), self.y_[idx].ravel()), w.ravel())
+            return self.classes_[np.argmax(votes, axis=1)]
+        return np.sum(w * self.y_[idx], axis=1) / np.sum(w, axis=1)

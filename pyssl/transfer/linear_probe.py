@@ -1,0 +1,50 @@
+"""Linear probe: a linear head g_φ fitted to convergence on frozen features h_θ*(x)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_scalar
+from .base import Adapter
+from .solvers import LogisticRegressionSolver, RidgeSolver
+
+
+class LinearProbe(Adapter):
+    """Frozen encoder + linear head: multinomial logistic regression (classification) or ridge
+    regression (regression) on standardised embeddings, solved to convergence with an L2
+    penalty ``l2`` on the weights.
+
+    >>> probe = LinearProbe(encoder).fit(X_train, y_train)
+    >>> probe.score(X_test, y_test)
+    """
+
+    def __init__(self, encoder, l2: float = 1e-3, max_iter: int = 1000, task: str = "auto"):
+        super().__init__(encoder, task)
+        self.l2 = check_scalar(l2, "l2", low=0.0)
+        self.max_iter = check_scalar(max_iter, "max_iter", kind=int, low=1)
+
+    def fit(self, X, y):
+        X = self._check_X(X)
+        yc = self._check_y(X, y)
+        H = self.encoder.transform(X)
+        if self.task_ == "classification":
+            self.solver_ = LogisticRegressionSolver(self.l2, self.max_iter).fit(H, yc, len(self.classes_))
+        else:
+            self.solver_ = RidgeSolver(self.l2).fit(H, yc)
+        return self
+
+    def decision_function(self, X):
+        self._check_fitted()
+        return self.solver_.decision_function(self.embed(X))
+
+    def predict_proba(self, X):
+        z = self.decision_function(X)
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        self._check_fitted()
+        H = self.embed(X)
+        if self.task_ == "classification":
+            return self.classes_[np.argmax(self.solver_.decision_function(H), axis=1)]
+        return self.solver_.predict(H)
