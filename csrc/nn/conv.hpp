@@ -1,0 +1,34 @@
+// 2-D convolution (cross-correlation, as PyTorch) by im2col + one BLAS GEMM per pass; Conv1d is
+// the H = 1 case. Layouts: x (N, C, H, W), weight (O, C, KH, KW) = (O, C·KH·KW) row-major,
+// bias (O), y (N, O, HO, WO) with HO = (H + 2·ph − KH)/sh + 1, WO likewise.
+//
+//   cols[(c,i,j), (n,p,q)] = x[n, c, p·sh + i − ph, q·sw + j − pw]   (0 outside)     (CK, N·P)
+//   Y = W · cols  (O, N·P), y[n, o, p, q] = Y[o, (n,p,q)] + b[o]
+// Backward: dY gathered from dy; dW += dY · colsᵀ; db += Σ_{(n,p,q)} dY; dcols = Wᵀ · dY;
+// dx = col2im(dcols) (scatter-add, parallel over (n, c) planes so no two threads touch one value).
+#pragma once
+#include "core/check.hpp"
+
+namespace pyssl::nn {
+
+struct ConvShape {
+  index_t n, c, h, w;     // input
+  index_t o, kh, kw;      // filters
+  index_t sh, sw, ph, pw; // stride, padding
+  index_t ho() const { return (h + 2 * ph - kh) / sh + 1; }
+  index_t wo() const { return (w + 2 * pw - kw) / sw + 1; }
+  index_t ck() const { return c * kh * kw; }
+  index_t cols() const { return n * ho() * wo(); }
+  void validate() const;
+};
+
+// cols: scratch (CK, N·P) kept for backward; ytmp: scratch (O, N·P).
+template <class T>
+void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* cols, T* ytmp, T* y);
+
+// dytmp: scratch (O, N·P); dcols: scratch (CK, N·P) (only when dx != nullptr).
+template <class T>
+void conv2d_backward(const ConvShape& s, const T* cols, const T* w, const T* dy, T* dytmp, T* dcols,
+                     T* dx, T* dw, T* db, bool accumulate);
+
+}  // namespace pyssl::nn

@@ -1,0 +1,134 @@
+"""Convolution layers (C++ im2col + BLAS GEMM), pooling and reshaping, and the small
+convolutional extractors used for sequences (N, C, T) and images (N, C, H, W)."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _core
+from .._validation import check_scalar
+from .init import rng, uniform_fan_in
+from .module import Module, Parameter, Sequential
+from .activation import make_activation
+
+
+def _pair(v, name):
+    if isinstance(v, numbers.Integral):
+        v = (int(v), int(v))
+    v = tuple(int(a) for a in v)
+    if len(v) != 2:
+        raise ValueError(f"{name} must be an int or a pair, got {v}")
+    return v
+
+
+class Conv2d(Module):
+    """2-D cross-correlation (PyTorch convention): x (N, C, H, W), weight (O, C, KH, KW),
+    y (N, O, HO, WO), HO = ⌊(H + 2·pad − KH)/stride⌋ + 1. Init U(±1/√(C·KH·KW)) as PyTorch."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 dtype=np.float32, seed=None):
+        super().__init__()
+        check_scalar(in_channels, "in_channels", kind=numbers.Integral, low=1)
+        check_scalar(out_channels, "out_channels", kind=numbers.Integral, low=1)
+        kh, kw = _pair(kernel_size, "kernel_size")
+        self.stride, self.padding = _pair(stride, "stride"), _pair(padding, "padding")
+        if min(kh, kw, *self.stride) < 1 or min(self.padding) < 0:
+            raise ValueError("kernel_size and stride must be >= 1 and padding >= 0")
+        g = rng(seed)
+        fan_in = in_channels * kh * kw
+        self.in_channels, self.out_channels, self.kernel_size = int(in_channels), int(out_channels), (kh, kw)
+        self.weight = Parameter(uniform_fan_in((out_channels, in_channels, kh, kw), fan_in, dtype, g))
+        self.bias = Parameter(uniform_fan_in((out_channels,), fan_in, dtype, g), decay=False) if bias else None
+
+    def forward(self, x):
+        b = self.bias.data if self.bias is not None else None
+        y, cols = _core.nn.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
+        return y, (cols, x.shape)
+
+    def backward(self, grad_output, ctx, need_input_grad=True):
+        cols, shape = ctx
+        bg = self.bias.grad if self.bias is not None else None
+        return _core.nn.conv2d_backward(cols, self.weight.data, grad_output, list(shape), self.weight.grad, bg,
+                                        self.stride, self.padding, True, need_input_grad)
+
+    def extra_repr(self):
+        return f"{self.in_channels} -> {self.out_channels}, kernel={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class Conv1d(Conv2d):
+    """1-D convolution over (N, C, T): the H = 1 case of Conv2d; weight (O, C, 1, K)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 dtype=np.float32, seed=None):
+        check_scalar(kernel_size, "kernel_size", kind=numbers.Integral, low=1)
+        check_scalar(stride, "stride", kind=numbers.Integral, low=1)
+        check_scalar(padding, "padding", kind=numbers.Integral, low=0)
+        super().__init__(in_channels, out_channels, (1, kernel_size), (1, stride), (0, padding), bias, dtype, seed)
+
+    def forward(self, x):
+        if x.ndim != 3:
+            raise ValueError(f"Conv1d expects (N, C, T), got shape {x.shape}")
+        y, ctx = super().forward(x.reshape(x.shape[0], x.shape[1], 1, x.shape[2]))
+        return y.reshape(y.shape[0], y.shape[1], y.shape[3]), ctx
+
+    def backward(self, grad_output, ctx, need_input_grad=True):
+        g = grad_output.reshape(grad_output.shape[0], grad_output.shape[1], 1, grad_output.shape[2])
+        dx = super().backward(g, ctx, need_input_grad)
+        return None if dx is None else dx.reshape(dx.shape[0], dx.shape[1], dx.shape[3])
+
+
+class GlobalAvgPool(Module):
+    """Mean over all axes after the channel axis: (N, C, ...) → (N, C)."""
+
+    def forward(self, x):
+        shape = x.shape
+        return _core.nn.global_avg_pool_forward(x.reshape(shape[0], shape[1], -1)), shape
+
+    def backward(self, grad_output, ctx, need_input_grad=True):
+        shape = ctx
+        s = int(np.prod(shape[2:]))
+        return _core.nn.global_avg_pool_backward(grad_output, s).reshape(shape)
+
+
+class Flatten(Module):
+    """(N, ...) → (N, prod(...)) without a copy."""
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], -1), x.shape
+
+    def backward(self, grad_output, ctx, need_input_grad=True):
+        return grad_output.reshape(ctx)
+
+
+class ConvEncoder1d(Sequential):
+    """Sequence extractor for (N, C, T): [Conv1d(k, padding k//2) → activation] per entry of
+    ``channels``, then global average pooling over time; ``out_features = channels[-1]``."""
+
+    def __init__(self, in_channels: int, channels=(32, 64), kernel_size: int = 5, act: str = "relu",
+                 dtype=np.float32, seed=None):
+        g = rng(seed)
+        layers, c = [], in_channels
+        for width in channels:
+            layers += [Conv1d(c, width, kernel_size, padding=kernel_size // 2, dtype=dtype,
+                              seed=int(g.integers(2**63))), make_activation(act)]
+            c = width
+        layers.append(GlobalAvgPool())
+        super().__init__(*layers)
+        self.out_features = int(channels[-1])
+
+
+class ConvEncoder2d(Sequential):
+    """Image extractor for (N, C, H, W): [Conv2d 3×3 (stride 2 after the first) → activation] per
+    entry of ``channels``, then global average pooling; ``out_features = channels[-1]``."""
+
+    def __init__(self, in_channels: int, channels=(32, 64), act: str = "relu", dtype=np.float32, seed=None):
+        g = rng(seed)
+        layers, c = [], in_channels
+        for i, width in enumerate(channels):
+            layers += [Conv2d(c, width, 3, stride=1 if i == 0 else 2, padding=1, dtype=dtype,
+                              seed=int(g.integers(2**63))), make_activation(act)]
+            c = width
+        layers.append(GlobalAvgPool())
+        super().__init__(*layers)
+        self.out_features = int(channels[-1])
