@@ -29,6 +29,8 @@ def _check_input(layer, x, pattern, ok):
                         f"x.astype(np.{layer.dtype})")
     if not ok:
         raise ValueError(f"{name}({layer.num_features}) expects x of shape {pattern}, got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{name} got an empty x of shape {x.shape}; x must not be empty")
 
 
 class LayerNorm(Module):
