@@ -2,9 +2,14 @@
 from .module import Module, Parameter, Sequential, Identity
 from .linear import Linear
 from .activation import ReLU, GELU, Tanh, Sigmoid, make_activation
+from .norm import LayerNorm, BatchNorm1d
+from .dropout import Dropout
+from .softmax import Softmax, LogSoftmax
+from .losses import cross_entropy, mse, CrossEntropyLoss, MSELoss
 from .mlp import MLP
 from .init import manual_seed
 from .checkpoint import save, load, save_state, load_state
 
 __all__ = ["Module", "Parameter", "Sequential", "Identity", "Linear", "ReLU", "GELU", "Tanh",
-           "Sigmoid", "make_activation", "MLP", "manual_seed", "save", "load", "save_state", "load_state"]
+           "Sigmoid", "make_activation", "LayerNorm", "BatchNorm1d", "Dropout", "Softmax",
+           "LogSoftmax", "cross_entropy", "mse", "CrossEntropyLoss", "MSELoss", "MLP", "manual_seed", "save", "load", "save_state", "load_state"]

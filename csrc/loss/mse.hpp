@@ -1,0 +1,18 @@
+// Mean squared error, fused with its gradient:
+//   L = (1/M) Σ_i (p_i − t_i)²,   dL/dp_i = 2 (p_i − t_i) / M,   M = number of elements.
+// (PyTorch's MSELoss(reduction="mean") convention.)
+// Partial sums are taken over fixed chunks of kMseChunk elements (independent of the thread
+// count) into `partial` (mse_workspace(M) doubles), then summed in order: bit-identical for any
+// thread count. `dpred` may be null (loss only). Returns L.
+#pragma once
+#include "core/check.hpp"
+
+namespace pyssl::loss {
+
+constexpr index_t kMseChunk = 4096;
+inline index_t mse_workspace(index_t m) { return (m + kMseChunk - 1) / kMseChunk; }
+
+template <class T>
+double mse(const T* pred, const T* target, T* dpred, double* partial, index_t m);
+
+}  // namespace pyssl::loss

@@ -1,0 +1,261 @@
+#include "nn/norm.hpp"
+
+#include <cmath>
+
+#include "core/instantiate.hpp"
+#include "parallel/parallel.hpp"
+
+namespace pyssl::nn {
+namespace {
+// Feature block for the per-feature (column) loops: rows are walked in order 0..n-1 inside a
+// block, blocks are independent, so per-feature sums do not depend on the thread count.
+constexpr index_t kBlock = 32;
+
+inline index_t num_blocks(index_t d) { return (d + kBlock - 1) / kBlock; }
+}  // namespace
+
+// ------------------------------------------------------------------------------------------
+// LayerNorm
+// ------------------------------------------------------------------------------------------
+
+template <class T>
+void layer_norm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, index_t n,
+                        index_t d, double eps) {
+  PYSSL_CHECK(n >= 0 && d >= 1, "layer_norm: need d >= 1, got n=", n, ", d=", d);
+  parallel_for(n, 4 * d, [&](index_t r0, index_t r1) {
+    for (index_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * d;
+      T* yr = y + r * d;
+      double s = 0;
+#pragma omp simd reduction(+ : s)
+      for (index_t c = 0; c < d; ++c) s += double(xr[c]);
+      const double mu = s / double(d);
+      double q = 0;
+#pragma omp simd reduction(+ : q)
+      for (index_t c = 0; c < d; ++c) {
+        const double t = double(xr[c]) - mu;
+        q += t * t;
+      }
+      const T m = T(mu), rs = T(1.0 / std::sqrt(q / double(d) + eps));
+      mean[r] = m;
+      rstd[r] = rs;
+      if (gamma != nullptr) {
+#pragma omp simd
+        for (index_t c = 0; c < d; ++c) yr[c] = (xr[c] - m) * rs * gamma[c] + beta[c];
+      } else {
+#pragma omp simd
+        for (index_t c = 0; c < d; ++c) yr[c] = (xr[c] - m) * rs;
+      }
+    }
+  });
+}
+
+template <class T>
+void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamma, const T* dy, T* dx,
+                         T* dgamma, T* dbeta, index_t n, index_t d, bool accumulate) {
+  if (dx != nullptr) {
+    const double inv_d = 1.0 / double(d);
+    parallel_for(n, 6 * d, [&](index_t r0, index_t r1) {
+      for (index_t r = r0; r < r1; ++r) {
+        const T* xr = x + r * d;
+        const T* gr = dy + r * d;
+        T* dxr = dx + r * d;
+        const T m = mean[r], rs = rstd[r];
+        double a = 0, b = 0;
+        if (gamma != nullptr) {
+#pragma omp simd reduction(+ : a, b)
+          for (index_t c = 0; c < d; ++c) {
+            const T g = gr[c] * gamma[c];
+            a += double(g);
+            b += double(g * ((xr[c] - m) * rs));
+          }
+        } else {
+#pragma omp simd reduction(+ : a, b)
+          for (index_t c = 0; c < d; ++c) {
+            a += double(gr[c]);
+            b += double(gr[c] * ((xr[c] - m) * rs));
+          }
+        }
+        const T ma = T(a * inv_d), mb = T(b * inv_d);
+        if (gamma != nullptr) {
+#pragma omp simd
+          for (index_t c = 0; c < d; ++c) dxr[c] = rs * (gr[c] * gamma[c] - ma - (xr[c] - m) * rs * mb);
+        } else {
+#pragma omp simd
+          for (index_t c = 0; c < d; ++c) dxr[c] = rs * (gr[c] - ma - (xr[c] - m) * rs * mb);
+        }
+      }
+    });
+  }
+  if (dgamma == nullptr && dbeta == nullptr) return;
+  // dγ_d = Σ_n dy_nd x̂_nd, dβ_d = Σ_n dy_nd: column sums, rows in order inside a feature block.
+  parallel_for(num_blocks(d), 4 * n * kBlock, [&](index_t b0, index_t b1) {
+    for (index_t blk = b0; blk < b1; ++blk) {
+      const index_t c0 = blk * kBlock, w = c0 + kBlock < d ? kBlock : d - c0;
+      double s1[kBlock] = {}, s2[kBlock] = {};
+      for (index_t r = 0; r < n; ++r) {
+        const T* xr = x + r * d + c0;
+        const T* gr = dy + r * d + c0;
+        const T m = mean[r], rs = rstd[r];
+#pragma omp simd
+        for (index_t c = 0; c < w; ++c) {
+          s1[c] += double(gr[c]);
+          s2[c] += double(gr[c] * ((xr[c] - m) * rs));
+        }
+      }
+      for (index_t c = 0; c < w; ++c) {
+        if (dgamma != nullptr) dgamma[c0 + c] = accumulate ? T(double(dgamma[c0 + c]) + s2[c]) : T(s2[c]);
+        if (dbeta != nullptr) dbeta[c0 + c] = accumulate ? T(double(dbeta[c0 + c]) + s1[c]) : T(s1[c]);
+      }
+    }
+  });
+}
+
+// ------------------------------------------------------------------------------------------
+// BatchNorm1d
+// ------------------------------------------------------------------------------------------
+
+template <class T>
+void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_mean, T* running_var,
+                        T* y, T* mean, T* rstd, index_t n, index_t d, bool training, double momentum,
+                        double eps) {
+  PYSSL_CHECK(d >= 1 && n >= 1, "batch_norm: need n >= 1 and d >= 1, got n=", n, ", d=", d);
+  if (!training) {
+    PYSSL_CHECK(running_mean != nullptr && running_var != nullptr,
+                "batch_norm: eval mode needs running_mean and running_var");
+    for (index_t c = 0; c < d; ++c) {
+      mean[c] = running_mean[c];
+      rstd[c] = T(1.0 / std::sqrt(double(running_var[c]) + eps));
+    }
+    parallel_for(n, 3 * d, [&](index_t r0, index_t r1) {
+      for (index_t r = r0; r < r1; ++r) {
+        const T* xr = x + r * d;
+        T* yr = y + r * d;
+        if (gamma != nullptr) {
+#pragma omp simd
+          for (index_t c = 0; c < d; ++c) yr[c] = (xr[c] - mean[c]) * rstd[c] * gamma[c] + beta[c];
+        } else {
+#pragma omp simd
+          for (index_t c = 0; c < d; ++c) yr[c] = (xr[c] - mean[c]) * rstd[c];
+        }
+      }
+    });
+    return;
+  }
+  PYSSL_CHECK(n >= 2, "batch_norm: training mode needs at least 2 rows to estimate the batch variance, "
+                      "got a batch of ", n, " (use eval mode, or a larger batch)");
+  const double inv_n = 1.0 / double(n), unbias = double(n) / double(n - 1);
+  parallel_for(num_blocks(d), 5 * n * kBlock, [&](index_t b0, index_t b1) {
+    for (index_t blk = b0; blk < b1; ++blk) {
+      const index_t c0 = blk * kBlock, w = c0 + kBlock < d ? kBlock : d - c0;
+      double s[kBlock] = {}, q[kBlock] = {};
+      for (index_t r = 0; r < n; ++r) {
+        const T* xr = x + r * d + c0;
+#pragma omp simd
+        for (index_t c = 0; c < w; ++c) s[c] += double(xr[c]);
+      }
+      for (index_t c = 0; c < w; ++c) s[c] *= inv_n;  // now the mean
+      for (index_t r = 0; r < n; ++r) {
+        const T* xr = x + r * d + c0;
+#pragma omp simd
+        for (index_t c = 0; c < w; ++c) {
+          const double t = double(xr[c]) - s[c];
+          q[c] += t * t;
+        }
+      }
+      T m[kBlock], k[kBlock], b[kBlock];
+      for (index_t c = 0; c < w; ++c) {
+        const double var = q[c] * inv_n;
+        m[c] = T(s[c]);
+        const T rs = T(1.0 / std::sqrt(var + eps));
+        mean[c0 + c] = m[c];
+        rstd[c0 + c] = rs;
+        k[c] = gamma != nullptr ? rs * gamma[c0 + c] : rs;
+        b[c] = beta != nullptr ? beta[c0 + c] : T(0);
+        if (running_mean != nullptr)
+          running_mean[c0 + c] = T((1.0 - momentum) * double(running_mean[c0 + c]) + momentum * s[c]);
+        if (running_var != nullptr)
+          running_var[c0 + c] = T((1.0 - momentum) * double(running_var[c0 + c]) + momentum * var * unbias);
+      }
+      for (index_t r = 0; r < n; ++r) {
+        const T* xr = x + r * d + c0;
+        T* yr = y + r * d + c0;
+#pragma omp simd
+        for (index_t c = 0; c < w; ++c) yr[c] = (xr[c] - m[c]) * k[c] + b[c];
+      }
+    }
+  });
+}
+
+template <class T>
+void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamma, const T* dy, T* dx,
+                         T* dgamma, T* dbeta, index_t n, index_t d, bool training, bool accumulate) {
+  if (!training && dgamma == nullptr && dbeta == nullptr) {
+    // Eval mode with no parameter gradient wanted: dx is elementwise.
+    if (dx == nullptr) return;
+    parallel_for(n, 2 * d, [&](index_t r0, index_t r1) {
+      for (index_t r = r0; r < r1; ++r) {
+        const T* gr = dy + r * d;
+        T* dxr = dx + r * d;
+        if (gamma != nullptr) {
+#pragma omp simd
+          for (index_t c = 0; c < d; ++c) dxr[c] = gr[c] * gamma[c] * rstd[c];
+        } else {
+#pragma omp simd
+          for (index_t c = 0; c < d; ++c) dxr[c] = gr[c] * rstd[c];
+        }
+      }
+    });
+    return;
+  }
+  const double inv_n = 1.0 / double(n);
+  parallel_for(num_blocks(d), 6 * n * kBlock, [&](index_t b0, index_t b1) {
+    for (index_t blk = b0; blk < b1; ++blk) {
+      const index_t c0 = blk * kBlock, w = c0 + kBlock < d ? kBlock : d - c0;
+      const T* mb = mean + c0;
+      const T* rb = rstd + c0;
+      double s1[kBlock] = {}, s2[kBlock] = {};
+      for (index_t r = 0; r < n; ++r) {
+        const T* xr = x + r * d + c0;
+        const T* gr = dy + r * d + c0;
+#pragma omp simd
+        for (index_t c = 0; c < w; ++c) {
+          s1[c] += double(gr[c]);
+          s2[c] += double(gr[c] * ((xr[c] - mb[c]) * rb[c]));
+        }
+      }
+      for (index_t c = 0; c < w; ++c) {
+        if (dgamma != nullptr) dgamma[c0 + c] = accumulate ? T(double(dgamma[c0 + c]) + s2[c]) : T(s2[c]);
+        if (dbeta != nullptr) dbeta[c0 + c] = accumulate ? T(double(dbeta[c0 + c]) + s1[c]) : T(s1[c]);
+      }
+      if (dx == nullptr) continue;
+      T k[kBlock], m1[kBlock], m2[kBlock];
+      for (index_t c = 0; c < w; ++c) {
+        k[c] = gamma != nullptr ? gamma[c0 + c] * rb[c] : rb[c];
+        m1[c] = training ? T(s1[c] * inv_n) : T(0);
+        m2[c] = training ? T(s2[c] * inv_n) : T(0);
+      }
+      for (index_t r = 0; r < n; ++r) {
+        const T* xr = x + r * d + c0;
+        const T* gr = dy + r * d + c0;
+        T* dxr = dx + r * d + c0;
+#pragma omp simd
+        for (index_t c = 0; c < w; ++c) dxr[c] = k[c] * (gr[c] - m1[c] - (xr[c] - mb[c]) * rb[c] * m2[c]);
+      }
+    }
+  });
+}
+
+#define PYSSL_NORM(T)                                                                               \
+  template void layer_norm_forward<T>(const T*, const T*, const T*, T*, T*, T*, index_t, index_t,   \
+                                      double);                                                      \
+  template void layer_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, \
+                                       index_t, index_t, bool);                                     \
+  template void batch_norm_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, T*, index_t,    \
+                                      index_t, bool, double, double);                               \
+  template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, \
+                                       index_t, index_t, bool, bool);
+PYSSL_INSTANTIATE_FLOATS(PYSSL_NORM)
+#undef PYSSL_NORM
+
+}  // namespace pyssl::nn

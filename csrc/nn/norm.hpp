@@ -1,0 +1,53 @@
+// Normalisation layers: LayerNorm (Ba, Kiros & Hinton 2016) and BatchNorm1d (Ioffe & Szegedy 2015).
+//
+// Shapes: x, y, dx, dy (N, D) row-major; gamma, beta, running stats (D).
+// gamma / beta may be null (no affine transform: gamma = 1, beta = 0).
+// Statistics are accumulated in double (also for float32 data, as PyTorch's CPU kernels do) and
+// always in a fixed order, so results are bit-identical for any thread count.
+//
+// LayerNorm (per row n, over the D features; Ba et al. 2016, eq. 4):
+//   μ_n = (1/D) Σ_d x_nd,  σ²_n = (1/D) Σ_d (x_nd − μ_n)²,  r_n = 1/√(σ²_n + ε)
+//   x̂_nd = (x_nd − μ_n) r_n,  y_nd = γ_d x̂_nd + β_d
+// Backward (g_nd = dy_nd γ_d):
+//   dx_nd = r_n (g_nd − (1/D) Σ_e g_ne − x̂_nd (1/D) Σ_e g_ne x̂_ne)
+//   dγ_d (+)= Σ_n dy_nd x̂_nd,  dβ_d (+)= Σ_n dy_nd
+//
+// BatchNorm1d (per feature d, over the N rows; Ioffe & Szegedy 2015, Algorithm 1):
+//   training: μ_d = (1/N) Σ_n x_nd, σ²_d = (1/N) Σ_n (x_nd − μ_d)² (biased) for normalisation;
+//             running_mean ← (1−m) running_mean + m μ_d,
+//             running_var  ← (1−m) running_var  + m σ²_d N/(N−1)   (unbiased; PyTorch convention)
+//   eval:     μ_d = running_mean_d, σ²_d = running_var_d
+//   r_d = 1/√(σ²_d + ε), x̂_nd = (x_nd − μ_d) r_d, y_nd = γ_d x̂_nd + β_d
+// Backward, with S1_d = Σ_n dy_nd and S2_d = Σ_n dy_nd x̂_nd:
+//   training: dx_nd = γ_d r_d (dy_nd − S1_d/N − x̂_nd S2_d/N)   (batch statistics differentiated)
+//   eval:     dx_nd = γ_d r_d dy_nd
+//   dγ_d (+)= S2_d, dβ_d (+)= S1_d
+// Parameter gradients are accumulated when `accumulate` is true, overwritten otherwise.
+#pragma once
+#include "core/check.hpp"
+
+namespace pyssl::nn {
+
+// mean, rstd: (N) outputs saved for backward.
+template <class T>
+void layer_norm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd, index_t n,
+                        index_t d, double eps);
+
+// dx may be null; dgamma / dbeta may be null (no affine, or gradient not wanted).
+template <class T>
+void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamma, const T* dy, T* dx,
+                         T* dgamma, T* dbeta, index_t n, index_t d, bool accumulate);
+
+// mean, rstd: (D) outputs saved for backward (in eval mode: the running statistics used).
+// running_mean / running_var are updated in place in training mode (may be null to skip the
+// update). Training mode requires n >= 2.
+template <class T>
+void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_mean, T* running_var,
+                        T* y, T* mean, T* rstd, index_t n, index_t d, bool training, double momentum,
+                        double eps);
+
+template <class T>
+void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamma, const T* dy, T* dx,
+                         T* dgamma, T* dbeta, index_t n, index_t d, bool training, bool accumulate);
+
+}  // namespace pyssl::nn

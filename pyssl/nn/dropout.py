@@ -1,0 +1,45 @@
+"""Dropout (inverted, counter-based random masks)."""
+from __future__ import annotations
+
+from .. import _core
+from .._validation import check_scalar, check_seed
+from .init import rng
+from .module import Module
+
+
+class Dropout(Module):
+    """Inverted dropout (Srivastava et al. 2014): in training mode each element is zeroed with
+    probability ``p`` and the survivors are scaled by 1/(1 − p), so evaluation mode is the
+    identity (as in PyTorch).
+
+    Masks are drawn in C++ from the counter-based Philox stream ``(seed, step)``, one 32-bit word
+    per element: ``step`` counts this module's training forwards and advances on each, so two
+    views through one network get different masks, and the same seed replays the same sequence
+    bit for bit whatever the thread count. ``seed=None`` draws the seed from the process-wide
+    generator of :func:`pyssl.nn.manual_seed`.
+
+    Any input shape; the context for backward is the uint8 keep mask (None when the layer is
+    the identity: eval mode or p = 0). p must be in [0, 1).
+    """
+
+    def __init__(self, p: float = 0.5, seed=None):
+        super().__init__()
+        check_scalar(p, "p", low=0.0, high=1.0, high_inclusive=False)
+        self.p = float(p)
+        self.seed = int(rng(None).integers(2**63)) if seed is None else check_seed(seed)
+        self.step = 0
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x, None
+        y, mask = _core.nn.dropout_forward(x, self.p, self.seed, self.step)
+        self.step += 1
+        return y, mask
+
+    def backward(self, grad_output, ctx, need_input_grad: bool = True):
+        if ctx is None:
+            return grad_output
+        return _core.nn.dropout_backward(grad_output, ctx, self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

@@ -1,0 +1,149 @@
+"""Normalisation layers over the C++ kernels: LayerNorm and BatchNorm1d."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _core
+from .._validation import check_scalar
+from .module import Module, Parameter
+
+
+def _check_common(num_features, eps, dtype):
+    check_scalar(num_features, "num_features", kind=numbers.Integral, low=1)
+    check_scalar(eps, "eps", low=0.0, low_inclusive=False)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    return int(num_features), float(eps), dtype
+
+
+def _check_input(layer, x, pattern, ok):
+    """Cheap per-call checks (type, dtype, shape); the kernels re-check layout."""
+    name = type(layer).__name__
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} expects a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype != layer.dtype:
+        raise TypeError(f"{name} has dtype {layer.dtype} but x has {x.dtype}; cast with "
+                        f"x.astype(np.{layer.dtype})")
+    if not ok:
+        raise ValueError(f"{name}({layer.num_features}) expects x of shape {pattern}, got shape {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{name} got an empty x of shape {x.shape}; x must not be empty")
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the last dimension (Ba, Kiros & Hinton 2016, eq. 4).
+
+    .. math::
+        μ_n = \\tfrac1D Σ_d x_{nd},\\quad σ²_n = \\tfrac1D Σ_d (x_{nd} − μ_n)²,\\quad
+        y_{nd} = γ_d (x_{nd} − μ_n)/\\sqrt{σ²_n + ε} + β_d
+
+    Shapes: x (..., D) → y (..., D); γ, β (D,) (``weight``, ``bias``; initialised to 1 and 0,
+    excluded from weight decay). The variance is the biased one (1/D), as in PyTorch.
+    Works for any batch size, including 1. ``elementwise_affine=False`` drops γ and β.
+
+    The context saved for backward is ``(x, mean, rstd)`` with one mean and one
+    1/√(σ² + ε) per row, so two forwards can be in flight.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, elementwise_affine: bool = True,
+                 dtype=np.float32):
+        super().__init__()
+        self.num_features, self.eps, dtype = _check_common(num_features, eps, dtype)
+        self.elementwise_affine = bool(elementwise_affine)
+        self._dtype = dtype
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=dtype), decay=False)
+            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype), decay=False)
+        else:
+            self.weight = None
+            self.bias = None
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    def forward(self, x):
+        _check_input(self, x, f"(..., {self.num_features})",
+                     isinstance(x, np.ndarray) and x.ndim >= 1 and x.shape[-1] == self.num_features)
+        w = self.weight.data if self.weight is not None else None
+        b = self.bias.data if self.bias is not None else None
+        y, mean, rstd = _core.nn.layer_norm_forward(x, w, b, self.eps)
+        return y, (x, mean, rstd)
+
+    def backward(self, grad_output, ctx, need_input_grad: bool = True):
+        x, mean, rstd = ctx
+        affine = self.weight is not None
+        return _core.nn.layer_norm_backward(
+            x, mean, rstd, grad_output, self.weight.data if affine else None,
+            self.weight.grad if affine else None, self.bias.grad if affine else None,
+            accumulate=True, need_dx=need_input_grad)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class BatchNorm1d(Module):
+    """Batch normalisation of (N, D) features (Ioffe & Szegedy 2015, Algorithm 1).
+
+    Training mode normalises with the batch mean and *biased* variance (1/N) and updates the
+    running statistics in place with the *unbiased* variance (1/(N−1)), PyTorch's convention:
+
+    .. math::
+        \\hat μ ← (1 − m)\\,\\hat μ + m\\,μ_B,\\qquad \\hat σ² ← (1 − m)\\,\\hat σ² + m\\,σ²_B \\tfrac{N}{N−1}
+
+    (note: ``momentum`` m weighs the *new* batch, the opposite of Keras/TF's decay).
+    Evaluation mode normalises with the running statistics. Backward in training mode
+    differentiates through the batch statistics; in evaluation mode it is the affine map's.
+
+    Shapes: x (N, D) → y (N, D). Parameters γ (``weight``, ones), β (``bias``, zeros), excluded
+    from weight decay; buffers ``running_mean`` (zeros) and ``running_var`` (ones) go into
+    ``state_dict``. ``affine=False`` (Barlow Twins' head) drops γ, β. Training mode with N = 1
+    raises ValueError, as PyTorch does.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
+                 dtype=np.float32):
+        super().__init__()
+        self.num_features, self.eps, dtype = _check_common(num_features, eps, dtype)
+        check_scalar(momentum, "momentum", low=0.0, high=1.0)
+        self.momentum = float(momentum)
+        self.affine = bool(affine)
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=dtype), decay=False)
+            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype), decay=False)
+        else:
+            self.weight = None
+            self.bias = None
+        self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+
+    @property
+    def dtype(self):
+        return self.running_mean.dtype
+
+    def forward(self, x):
+        _check_input(self, x, f"(N, {self.num_features})",
+                     isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] == self.num_features)
+        training = self.training
+        if training and x.shape[0] < 2:
+            raise ValueError(f"BatchNorm1d in training mode needs at least 2 rows to estimate the batch "
+                             f"variance, got x of shape {x.shape}; use a larger batch or call .eval()")
+        w = self.weight.data if self.weight is not None else None
+        b = self.bias.data if self.bias is not None else None
+        y, mean, rstd = _core.nn.batch_norm_forward(x, w, b, self.running_mean, self.running_var,
+                                                    training=training, momentum=self.momentum, eps=self.eps)
+        return y, (x, mean, rstd, training)
+
+    def backward(self, grad_output, ctx, need_input_grad: bool = True):
+        x, mean, rstd, training = ctx
+        affine = self.weight is not None
+        return _core.nn.batch_norm_backward(
+            x, mean, rstd, grad_output, self.weight.data if affine else None,
+            self.weight.grad if affine else None, self.bias.grad if affine else None,
+            training=training, accumulate=True, need_dx=need_input_grad)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
