@@ -1,0 +1,81 @@
+"""scikit-learn estimator: ``SSLEmbedding`` pretrains an MLP encoder by self-supervision in
+``fit`` and maps samples to embeddings in ``transform``, so it drops into ``Pipeline`` and
+``GridSearchCV``::
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.linear_model import LogisticRegression
+    pipe = make_pipeline(StandardScaler(), SSLEmbedding(method="vicreg"), LogisticRegression())
+
+scikit-learn is an optional dependency (``pip install "pyssl[data]"``).
+
+Exemptions from ``check_estimator``: none are needed for correctness; the test suite runs it
+with ``epochs=2`` to keep it fast (``fit`` is a full pretraining run).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as exc:  # pragma: no cover - exercised only without scikit-learn
+    raise ImportError("pyssl.sklearn needs scikit-learn: pip install 'pyssl[data]'") from exc
+
+
+class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Self-supervised embedding as a scikit-learn transformer.
+
+    Parameters
+    ----------
+    method : str, default="simclr"
+        One of ``pyssl.experiments.METHOD_NAMES`` (simclr, moco, byol, simsiam, barlow_twins,
+        vicreg, swav, dino, scarf, dacl, masked, denoising, vime).
+    hidden : tuple of int, default=(256, 256)
+        Encoder widths after the input; the embedding size is ``hidden[-1]``.
+    norm : {"batch", "layer", None}, default="batch"
+    epochs, batch_size, lr : pretraining schedule (AdamW, warmup-free cosine decay).
+    random_state : int, default=0
+        Seeds the initialisation and every random draw of pretraining.
+    method_params : dict or None
+        Extra keyword arguments for the method (e.g. ``{"temperature": 0.5}``).
+    """
+
+    def __init__(self, method="simclr", hidden=(256, 256), norm="batch", epochs=50, batch_size=256, lr=1e-3,
+                 random_state=0, method_params=None):
+        self.method = method
+        self.hidden = hidden
+        self.norm = norm
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.random_state = random_state
+        self.method_params = method_params
+
+    def fit(self, X, y=None):
+        from ._seeding import derive_seed
+        from .experiments import make_encoder, make_method
+        from .train import pretrain
+
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        seed = 0 if self.random_state is None else int(self.random_state)
+        spec = {"type": "mlp", "dims": [X.shape[1], *[int(h) for h in self.hidden]], "norm": self.norm,
+                "seed": derive_seed(seed, 1)}
+        self.encoder_ = make_encoder(spec)
+        method = make_method(self.method, self.encoder_, seed=derive_seed(seed, 2), **(self.method_params or {}))
+        bs = max(2, min(int(self.batch_size), X.shape[0]))
+        self.history_ = pretrain(method, X, epochs=int(self.epochs), batch_size=bs, seed=seed, lr=float(self.lr),
+                                 progress=False)
+        self.n_features_out_ = int(self.hidden[-1])
+        self._n_features_out = self.n_features_out_
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "encoder_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self.encoder_.transform(np.ascontiguousarray(X, dtype=np.float32)).astype(np.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
