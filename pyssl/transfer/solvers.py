@@ -66,9 +66,11 @@ def lbfgs(fun, x0, max_iter=500, tol=1e-6, history=10):
         while True:
             xn = x + step * p
             fn, gn = fun(xn)
-            if fn <= f + 1e-4 * step * gp or step < 1e-12:
+            if fn <= f + 1e-4 * step * gp:
                 break
             step *= 0.5
+            if step < 1e-14:  # no measurable decrease left: at the precision limit of f
+                return x, f, it, bool(np.max(np.abs(g)) <= 100 * tol)
         s, yv = xn - x, gn - g
         if np.dot(s, yv) > 1e-12:
             S.append(s)
