@@ -13,10 +13,7 @@ template <class T>
 void block_squares(const T* x, index_t n, double* partial, index_t b0, index_t b1) {
   for (index_t k = b0; k < b1; ++k) {
     const index_t i0 = k * kBlockSize, i1 = i0 + kBlockSize < n ? i0 + kBlockSize : n;
-    double s = 0;
-#pragma omp simd reduction(+ : s)
-    for (index_t i = i0; i < i1; ++i) s += double(x[i]) * double(x[i]);
-    partial[k] = s;
+    partial[k] = sum_squares_fixed(x, i0, i1);
   }
 }
 

@@ -55,6 +55,53 @@ void for_each_block(const FlatLayout& layout, index_t cost, F&& body) {
   });
 }
 
+// Sums of squares in a fixed association order: kLanes interleaved double accumulators (lane =
+// (i − begin) mod kLanes), then the lanes added in order. Unlike `omp simd reduction`, whose
+// order depends on the vector width and on how the loop is peeled to align the data (so on the
+// buffer's address), this order depends only on the index range: the same inputs always give
+// the same bits. The fixed lane loop still vectorises (one 8-double register).
+constexpr int kLanes = 8;
+
+// s1 = Σ a(i)², s2 = Σ b(i)² over [begin, end); a, b return T.
+template <class FA, class FB>
+inline void sum_squares2(index_t begin, index_t end, FA a, FB b, double& s1, double& s2) {
+  double acc1[kLanes] = {}, acc2[kLanes] = {};
+  index_t i = begin;
+  for (; i + kLanes <= end; i += kLanes) {
+#pragma omp simd
+    for (int j = 0; j < kLanes; ++j) {
+      const double x = double(a(i + j)), y = double(b(i + j));
+      acc1[j] += x * x;
+      acc2[j] += y * y;
+    }
+  }
+  for (int j = 0; i < end; ++i, ++j) {
+    const double x = double(a(i)), y = double(b(i));
+    acc1[j] += x * x;
+    acc2[j] += y * y;
+  }
+  s1 = 0;
+  s2 = 0;
+  for (int j = 0; j < kLanes; ++j) {
+    s1 += acc1[j];
+    s2 += acc2[j];
+  }
+}
+
+template <class T>
+inline double sum_squares_fixed(const T* x, index_t begin, index_t end) {
+  double acc[kLanes] = {};
+  index_t i = begin;
+  for (; i + kLanes <= end; i += kLanes) {
+#pragma omp simd
+    for (int j = 0; j < kLanes; ++j) acc[j] += double(x[i + j]) * double(x[i + j]);
+  }
+  for (int j = 0; i < end; ++i, ++j) acc[j] += double(x[i]) * double(x[i]);
+  double s = 0;
+  for (int j = 0; j < kLanes; ++j) s += acc[j];
+  return s;
+}
+
 // Fixed blocks over a plain array of n scalars (no parameter structure): number of blocks.
 inline index_t num_plain_blocks(index_t n, index_t block_size = kBlockSize) {
   return (n + block_size - 1) / block_size;

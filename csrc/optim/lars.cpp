@@ -26,12 +26,9 @@ void lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, c
       if (adapted(blk.param)) {
         const T* __restrict p = param;
         const T* __restrict g = grad;
-#pragma omp simd reduction(+ : sw, sg)
-        for (index_t i = blk.begin; i < blk.end; ++i) {
-          const T gi = g[i] + wd * p[i];
-          sw += double(p[i]) * double(p[i]);
-          sg += double(gi) * double(gi);
-        }
+        sum_squares2(
+            blk.begin, blk.end, [&](index_t i) { return p[i]; }, [&](index_t i) { return T(g[i] + wd * p[i]); },
+            sw, sg);
       }
       partial[2 * k] = sw;
       partial[2 * k + 1] = sg;
