@@ -432,3 +432,42 @@ def test_schedule_drives_the_step():
         opt.step()
         assert math.isclose(float(p.data[0] - before[0]), seen[-1])
     assert seen == [1.0, 1.0, 0.5, 0.5, 0.25]
+
+
+# --- hypothesis: random layouts and hyperparameters, float64 vs the references ---------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=20)
+@given(sizes=st.lists(st.tuples(st.integers(0, 40), st.booleans()), min_size=1, max_size=6),
+       lr=st.floats(1e-4, 1.0), mu=st.floats(0.0, 0.99), wd=st.floats(0.0, 0.5), seed=st.integers(0, 2**31 - 1),
+       kind=st.sampled_from(["sgd", "nesterov", "adam", "adamw", "lars"]))
+def test_random_layouts_match_reference(sizes, lr, mu, wd, seed, kind):
+    rng = np.random.default_rng(seed)
+    init = [rng.standard_normal(n) for n, _ in sizes]
+    decay = [d for _, d in sizes]
+    params = [Parameter(v.copy(), decay=d) for v, d in zip(init, decay)]
+    if kind == "nesterov" and mu == 0:
+        mu = 0.5
+    opt, ref = {
+        "sgd": (lambda: SGD(params, lr, momentum=mu, weight_decay=wd), sgd_ref(mu, 0.0, False, wd)),
+        "nesterov": (lambda: SGD(params, lr, momentum=mu, nesterov=True, weight_decay=wd),
+                     sgd_ref(mu, 0.0, True, wd)),
+        "adam": (lambda: Adam(params, lr, betas=(mu, 0.999), weight_decay=wd), adam_ref((mu, 0.999), 1e-8, wd)),
+        "adamw": (lambda: AdamW(params, lr, betas=(mu, 0.999), weight_decay=wd, exclude_bias_and_norm=True),
+                  adam_ref((mu, 0.999), 1e-8, wd, decoupled=True, exclude=True)),
+        "lars": (lambda: LARS(params, lr, momentum=mu, weight_decay=wd, trust_coefficient=0.05),
+                 lars_ref(mu, wd, 0.05, 1e-8, True)),
+    }[kind]
+    opt = opt()
+    expected = [v.copy() for v in init]
+    state = {}
+    for t in range(1, 4):
+        grads = [rng.standard_normal(v.shape) for v in init]
+        for p, g in zip(params, grads):
+            p.grad[...] = g
+        opt.step()
+        ref(expected, grads, state, t, lr, decay)
+    for p, e in zip(params, expected):
+        np.testing.assert_allclose(p.data, e, rtol=1e-11, atol=1e-13)

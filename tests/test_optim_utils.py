@@ -347,3 +347,13 @@ def test_zero_size_parameter_is_fine():
     opt.step()
     assert opt.trust_ratios[1] == 1.0
     assert np.all(ps[0].data < 1) and np.all(ps[2].data < 1)
+
+
+def test_lr_assignment_is_validated():
+    opt = SGD(P(), 0.1)
+    opt.lr = 0.5
+    assert opt.lr_now == 0.5
+    with pytest.raises(ValueError, match="'lr'"):
+        opt.lr = -0.5
+    opt.lr = StepLR(1.0, 2)
+    assert opt.lr_now == 1.0

@@ -48,8 +48,9 @@ class Optimizer:
     state_names: tuple[str, ...] = ()
 
     def __init__(self, params, lr):
+        lr = check_lr(lr)  # validate before re-pointing any parameter
         self.flat = params if isinstance(params, FlatParams) else FlatParams(params)
-        self.lr = check_lr(lr)
+        self.lr = lr
         self.step_count = 0
         self.state = {name: np.zeros(self.flat.size, dtype=self.flat.dtype) for name in self.state_names}
 
@@ -74,6 +75,15 @@ class Optimizer:
         merged = {**current, **hp}
         for k, v in self._check_hyperparameters(**merged).items():
             setattr(self, k, v)
+
+    @property
+    def lr(self):
+        """The learning rate: a float ≥ 0 or a schedule ``step -> lr`` (validated on assignment)."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value) -> None:
+        self._lr = check_lr(value)
 
     @property
     def params(self) -> list:
