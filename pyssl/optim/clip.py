@@ -35,7 +35,8 @@ def clip_grad_norm(params_or_flat, max_norm: float, error_if_nonfinite: bool = F
 
     as ``torch.nn.utils.clip_grad_norm_`` (norm_type 2; DINO clips at 3.0). The sum of squares is
     accumulated in float64 over fixed-size blocks, then in block order: the result is
-    bit-identical for any thread count.
+    bit-identical for any thread count (and, for float32 gradients, more accurate than torch's
+    float32 norm, so the two can differ in the last bits).
 
     params_or_flat : FlatParams, an optimizer, a Module or a list of Parameters. When the
         gradients tile one flat buffer (anything built by FlatParams / an optimizer) norm and
