@@ -1,0 +1,118 @@
+// Flat parameter layout shared by the fused optimizer kernels.
+//
+// A model's P parameters live in one contiguous buffer of n scalars (pyssl/optim/flat.py):
+// parameter p occupies [offsets[p], offsets[p+1]), and decay[p] is 0 for biases and
+// normalisation parameters. Work is cut into blocks of at most kBlockSize scalars that never
+// straddle two parameters; the cut depends only on the offsets, never on the thread count, so a
+// reduction that sums per-block partials in block order is bit-identical for any thread count.
+// Threads take static contiguous runs of blocks.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/check.hpp"
+#include "parallel/parallel.hpp"
+
+namespace pyssl::optim {
+
+constexpr index_t kBlockSize = index_t(1) << 14;
+
+struct Block {
+  index_t param;  // which parameter
+  index_t begin;  // flat index range [begin, end)
+  index_t end;
+};
+
+class FlatLayout {
+ public:
+  // offsets: P+1 non-decreasing values from 0; decay: P flags (empty = all 1).
+  FlatLayout(std::vector<index_t> offsets, std::vector<std::uint8_t> decay, index_t block_size = kBlockSize);
+
+  index_t size() const { return offsets_.back(); }
+  index_t count() const { return index_t(offsets_.size()) - 1; }
+  index_t num_blocks() const { return index_t(blocks_.size()); }
+  const index_t* offsets() const { return offsets_.data(); }
+  const std::uint8_t* decay() const { return decay_.data(); }
+  const Block* blocks() const { return blocks_.data(); }
+  index_t block_size() const { return block_size_; }
+
+ private:
+  std::vector<index_t> offsets_;
+  std::vector<std::uint8_t> decay_;
+  std::vector<Block> blocks_;
+  index_t block_size_;
+};
+
+// Run body(block) over every block of `layout`, static contiguous runs of blocks per thread.
+// `cost` is the rough number of scalar operations per element (for the thread-count heuristic).
+template <class F>
+void for_each_block(const FlatLayout& layout, index_t cost, F&& body) {
+  const Block* blocks = layout.blocks();
+  const index_t nb = layout.num_blocks();
+  const index_t per_block = nb ? (layout.size() / nb + 1) * (cost > 0 ? cost : 1) : 1;
+  parallel_for(nb, per_block, [&](index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i) body(blocks[i]);
+  });
+}
+
+// Sums of squares in a fixed association order: kLanes interleaved double accumulators (lane =
+// (i − begin) mod kLanes), then the lanes added in order. Unlike `omp simd reduction`, whose
+// order depends on the vector width and on how the loop is peeled to align the data (so on the
+// buffer's address), this order depends only on the index range: the same inputs always give
+// the same bits. The fixed lane loop still vectorises (one 8-double register).
+constexpr int kLanes = 8;
+
+// s1 = Σ a(i)², s2 = Σ b(i)² over [begin, end); a, b return T.
+template <class FA, class FB>
+inline void sum_squares2(index_t begin, index_t end, FA a, FB b, double& s1, double& s2) {
+  double acc1[kLanes] = {}, acc2[kLanes] = {};
+  index_t i = begin;
+  for (; i + kLanes <= end; i += kLanes) {
+#pragma omp simd
+    for (int j = 0; j < kLanes; ++j) {
+      const double x = double(a(i + j)), y = double(b(i + j));
+      acc1[j] += x * x;
+      acc2[j] += y * y;
+    }
+  }
+  for (int j = 0; i < end; ++i, ++j) {
+    const double x = double(a(i)), y = double(b(i));
+    acc1[j] += x * x;
+    acc2[j] += y * y;
+  }
+  s1 = 0;
+  s2 = 0;
+  for (int j = 0; j < kLanes; ++j) {
+    s1 += acc1[j];
+    s2 += acc2[j];
+  }
+}
+
+template <class T>
+inline double sum_squares_fixed(const T* x, index_t begin, index_t end) {
+  double acc[kLanes] = {};
+  index_t i = begin;
+  for (; i + kLanes <= end; i += kLanes) {
+#pragma omp simd
+    for (int j = 0; j < kLanes; ++j) acc[j] += double(x[i + j]) * double(x[i + j]);
+  }
+  for (int j = 0; i < end; ++i, ++j) acc[j] += double(x[i]) * double(x[i]);
+  double s = 0;
+  for (int j = 0; j < kLanes; ++j) s += acc[j];
+  return s;
+}
+
+// Fixed blocks over a plain array of n scalars (no parameter structure): number of blocks.
+inline index_t num_plain_blocks(index_t n, index_t block_size = kBlockSize) {
+  return (n + block_size - 1) / block_size;
+}
+
+// Static contiguous share [b, e) of n items for thread t of nt.
+inline void thread_share(index_t n, int t, int nt, index_t& b, index_t& e) {
+  const index_t chunk = (n + nt - 1) / nt;
+  b = index_t(t) * chunk;
+  e = b + chunk < n ? b + chunk : n;
+  if (b > n) b = n;
+}
+
+}  // namespace pyssl::optim

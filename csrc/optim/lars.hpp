@@ -1,0 +1,36 @@
+// LARS (You, Gitman & Ginsburg 2017) in the form of the SimCLR / BYOL TensorFlow and JAX code
+// (google-research/simclr `lars_optimizer.py`, deepmind/byol `optimizers.py`, classic momentum):
+//
+//   for each parameter θ (flat range of the layout) with decay flag set:
+//     g ← g + λ θ
+//     r = η ‖θ‖ / (‖g‖ + ε)   if ‖θ‖ > 0 and ‖g‖ > 0, else 1
+//   for excluded parameters (decay flag 0: biases, norms):  no decay, r = 1
+//   v ← μ v + (α r) g
+//   θ ← θ − v
+//
+// ε = 0 reproduces the reference code exactly. The norms are reductions: each parameter's
+// Σθ² and Σg² are summed per fixed-size block (in double), the partials then summed in block
+// order by one thread, so the result is bit-identical for any thread count. Everything happens
+// in one parallel region: norms, barrier, trust ratios, barrier, update (each thread updates the
+// blocks it just reduced, still in cache).
+#pragma once
+#include "optim/flat.hpp"
+
+namespace pyssl::optim {
+
+struct LARSHyper {
+  double lr;                 // α
+  double momentum;           // μ
+  double weight_decay;       // λ
+  double trust_coefficient;  // η
+  double eps;                // ε
+  bool exclude_bias_and_norm;
+};
+
+// Scratch: partial (2 · layout.num_blocks() doubles), ratio (layout.count() doubles; on return the
+// trust ratio r of every parameter).
+template <class T>
+void lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, const LARSHyper& h, double* partial,
+               double* ratio);
+
+}  // namespace pyssl::optim
