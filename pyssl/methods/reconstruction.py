@@ -70,19 +70,16 @@ class DenoisingAutoencoder(_EncoderDecoder):
 
 
 class VIME(Method):
-    """VIME self-supervision (Yoon et al., NeurIPS 2020): corrupt a ``p_m`` fraction of features
-    with draws from their empirical marginals; one head estimates the mask (BCE), another
-    reconstructs the clean features (MSE); L = L_mask + α·L_feature with α = 2 (paper default).
-    The corruption replaces exactly ⌊p_m·d⌋ features per row (SCARF kernel) instead of Bernoulli
-    draws; the expected fraction is the same."""
+    """VIME self-supervision (Yoon et al., NeurIPS 2020): mask m ~ Bernoulli(p_m) per entry,
+    masked entries swapped with the same feature of a random row of the batch (the empirical
+    marginal); one head estimates the mask (BCE), another reconstructs the clean features (MSE);
+    L = L_mask + α·L_feature with α = 2 (paper default)."""
 
     trainable_names = ("encoder", "mask_head", "feature_head")
 
     def __init__(self, encoder, p_m: float = 0.3, alpha: float = 2.0, mask_head=None, feature_head=None,
                  seed: int | None = 0):
-        from .views import ScarfView
-
-        super().__init__(encoder, views=ScarfView(p_m), seed=seed)
+        super().__init__(encoder, views=lambda x, s: x, seed=seed)
         self.p_m = check_scalar(p_m, "p_m", low=0.0, high=1.0, low_inclusive=False)
         self.alpha = check_scalar(alpha, "alpha", low=0.0)
         self.mask_head, self.feature_head = mask_head, feature_head
@@ -98,7 +95,7 @@ class VIME(Method):
         from .. import pretext
 
         x2 = np.ascontiguousarray(X.reshape(X.shape[0], -1))
-        xc, mask = pretext.scarf_corrupt(x2, self.views.reference, self.p_m, seed)
+        xc, mask = pretext.vime_corrupt(x2, self.p_m, seed)
         mask = np.ascontiguousarray(mask, dtype=x2.dtype)
         h, hctx = self.encoder.forward(xc.reshape(X.shape))
         m_logits, mctx = self.mask_head.forward(h)

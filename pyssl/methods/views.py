@@ -65,3 +65,16 @@ class NoiseView:
 class IdentityView:
     def __call__(self, x, seed):
         return x
+
+
+class MixupView:
+    """DACL mixup positive: x̃ = λx + (1−λ)x′ with x′ another row of the batch and
+    λ ~ Beta(α, α) folded to λ ≥ ½ (Verma et al., 2021)."""
+
+    def __init__(self, alpha: float = 0.9):
+        self.alpha = check_scalar(alpha, "alpha", low=0.0, low_inclusive=False)
+
+    def __call__(self, x, seed):
+        from .. import pretext
+
+        return pretext.dacl_mixup(x, self.alpha, seed)[0]
