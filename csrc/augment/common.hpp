@@ -1,0 +1,295 @@
+// Shared machinery for the pretext augmentation kernels (csrc/augment/*.cpp).
+//
+// Random numbers. Every draw made for sample s by a kernel comes from
+//     rng::Stream(seed, stream_id(tag, s)),   stream_id(tag, s) = tag · 2^40 + s,
+// where `tag` is the kernel's fixed id below and `seed` is the seed the caller passes (the Python
+// layer derives one seed per transform, per position in a Compose and per view; see
+// pyssl/pretext/_seeding.py). Inside a sample's stream, draws are numbered from 0: word w is word
+// w % 4 of Philox block w / 4 (the same numbering as rng::Stream::bits). Because a sample's draws
+// never depend on which thread handles it, results are bit-identical for any thread count.
+//
+// `philox_blocks` computes exactly rng::philox (tested against it) for many consecutive blocks
+// at once, in a structure-of-arrays loop the compiler vectorises (16 blocks per AVX-512 pass).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "core/check.hpp"
+#include "parallel/parallel.hpp"
+#include "random/philox.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace pyssl::augment {
+
+using u32 = std::uint32_t;
+using u64 = std::uint64_t;
+
+// Kernel ids (never renumber: results depend on them).
+enum class Tag : u64 {
+  Mask = 1, Noise = 2, Scarf = 3, Vime = 4, MixupA = 5, MixupB = 6, MixupPartner = 7, Span = 8,
+  Permutation = 9, Integers = 10, ShuffleTokens = 11, SeqCrop = 12, Scaling = 13,
+  SegmentPermute = 14, TimeWarp = 15, CropBox = 16, Flip = 17, PatchMask = 18, ColorJitter = 19,
+  Blur = 20, Uniform = 21,
+};
+
+constexpr u64 kMaxSamples = u64(1) << 40;
+
+inline u64 stream_id(Tag tag, index_t sample) { return (u64(tag) << 40) | u64(sample); }
+inline rng::Stream sample_stream(u64 seed, Tag tag, index_t sample) {
+  return rng::Stream(seed, stream_id(tag, sample));
+}
+
+// Ten Philox rounds on 16 counters at once (structure of arrays). The 32×32→64-bit products use
+// vpmuludq on even and odd lanes under AVX-512 (the compiler, left alone, picks the slow 64×64
+// vpmullq); otherwise a plain loop.
+inline void philox_rounds16(u32* c0, u32* c1, u32* c2, u32* c3, u32 k0, u32 k1) {
+#if defined(__AVX512F__)
+  __m512i a = _mm512_load_si512(c0), b = _mm512_load_si512(c1), c = _mm512_load_si512(c2),
+          d = _mm512_load_si512(c3);
+  const __m512i m0 = _mm512_set1_epi32(int(0xD2511F53u)), m1 = _mm512_set1_epi32(int(0xCD9E8D57u));
+  const __mmask16 odd = 0xAAAA;
+  for (int r = 0; r < 10; ++r) {
+    const __m512i p0e = _mm512_mul_epu32(a, m0), p0o = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m0);
+    const __m512i p1e = _mm512_mul_epu32(c, m1), p1o = _mm512_mul_epu32(_mm512_srli_epi64(c, 32), m1);
+    const __m512i lo0 = _mm512_mask_blend_epi32(odd, p0e, _mm512_slli_epi64(p0o, 32));
+    const __m512i hi0 = _mm512_mask_blend_epi32(odd, _mm512_srli_epi64(p0e, 32), p0o);
+    const __m512i lo1 = _mm512_mask_blend_epi32(odd, p1e, _mm512_slli_epi64(p1o, 32));
+    const __m512i hi1 = _mm512_mask_blend_epi32(odd, _mm512_srli_epi64(p1e, 32), p1o);
+    const __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(hi1, b), _mm512_set1_epi32(int(k0)));
+    const __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(hi0, d), _mm512_set1_epi32(int(k1)));
+    b = lo1;
+    d = lo0;
+    a = n0;
+    c = n2;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  _mm512_store_si512(c0, a);
+  _mm512_store_si512(c1, b);
+  _mm512_store_si512(c2, c);
+  _mm512_store_si512(c3, d);
+#else
+  for (int r = 0; r < 10; ++r) {
+#pragma omp simd
+    for (int l = 0; l < 16; ++l) {
+      const u64 p0 = u64(0xD2511F53u) * c0[l];
+      const u64 p1 = u64(0xCD9E8D57u) * c2[l];
+      const u32 n0 = u32(p1 >> 32) ^ c1[l] ^ k0;
+      const u32 n2 = u32(p0 >> 32) ^ c3[l] ^ k1;
+      c1[l] = u32(p1);
+      c3[l] = u32(p0);
+      c0[l] = n0;
+      c2[l] = n2;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+#endif
+}
+
+// Philox4x32-10 blocks [first, first + nblocks) of (seed, stream), written interleaved
+// (out[4 b + j] = word j of block first + b). Identical to rng::philox.
+inline void philox_blocks(u64 seed, u64 stream, u64 first, index_t nblocks, u32* out) {
+  constexpr int L = 16;
+  const u32 s0 = u32(stream), s1 = u32(stream >> 32);
+  for (index_t base = 0; base < nblocks; base += L) {
+    alignas(64) u32 c0[L], c1[L], c2[L], c3[L];
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      const u64 ctr = first + u64(base) + u64(l);
+      c0[l] = u32(ctr);
+      c1[l] = u32(ctr >> 32);
+      c2[l] = s0;
+      c3[l] = s1;
+    }
+    philox_rounds16(c0, c1, c2, c3, u32(seed), u32(seed >> 32));
+    const index_t m = std::min<index_t>(L, nblocks - base);
+    u32* o = out + 4 * base;
+    for (index_t l = 0; l < m; ++l) {
+      o[4 * l + 0] = c0[l];
+      o[4 * l + 1] = c1[l];
+      o[4 * l + 2] = c2[l];
+      o[4 * l + 3] = c3[l];
+    }
+  }
+}
+
+// Words [0, count) of one stream, in tiles: f(offset, len, words) with words[0..len) = words
+// offset .. offset + len of the stream. Tiles start at multiples of kTileWords, so how a row is
+// cut never depends on the thread count.
+constexpr index_t kTileWords = 1024;
+template <class F>
+inline void for_word_tiles(u64 seed, u64 stream, index_t count, F&& f) {
+  alignas(64) u32 buf[kTileWords];
+  for (index_t w = 0; w < count; w += kTileWords) {
+    const index_t len = std::min(kTileWords, count - w);
+    philox_blocks(seed, stream, u64(w / 4), (len + 3) / 4, buf);
+    f(w, len, static_cast<const u32*>(buf));
+  }
+}
+
+// Words [0, count) of one stream into `out` (which must hold round_up(count, 4) words).
+inline void stream_words(u64 seed, u64 stream, index_t count, u32* out) {
+  philox_blocks(seed, stream, 0, (count + 3) / 4, out);
+}
+
+// Bernoulli(p) from one 32-bit word: word < threshold(p), exact to 2^-32.
+inline u64 bernoulli_threshold(double p) {
+  if (p <= 0) return 0;
+  if (p >= 1) return u64(1) << 32;
+  return u64(std::ldexp(p, 32));
+}
+
+// Uniform integer in [0, n) from one word by multiply-shift (bias below n / 2^32).
+inline u32 below(u32 word, u32 n) { return u32((u64(word) * n) >> 32); }
+// Uniform in [0, 1) (53-bit double is not needed for parameters; 32 bits are used).
+inline double unit(u32 word) { return double(word) * (1.0 / 4294967296.0); }
+// Uniform in (0, 1].
+inline double unit_open0(u32 word) { return (double(word) + 1.0) * (1.0 / 4294967296.0); }
+
+// --- fast float normals (Box–Muller, both branches) ---------------------------------------------
+// Normal 2q and 2q+1 of a stream come from words 2q (radius) and 2q+1 (angle):
+//   u1 = (⌊w_{2q}/2^8⌋ + 1/2) / 2^24 ∈ (0, 1),  θ = 2π w_{2q+1} / 2^32,
+//   z_{2q} = √(−2 ln u1) cos θ,  z_{2q+1} = √(−2 ln u1) sin θ.
+// ln, sin and cos are Cephes-style float polynomials (≈1 ulp on these ranges), written without
+// library calls so the loop vectorises and gives the same bits in its vector and scalar parts.
+inline float log_unit(float x) {  // x in (0, 1], normal
+  u32 ix;
+  std::memcpy(&ix, &x, 4);
+  int e = int(ix >> 23) - 127;
+  const u32 mi = (ix & 0x7fffffu) | 0x3f800000u;
+  float m;
+  std::memcpy(&m, &mi, 4);
+  const bool big = m > 1.41421356f;
+  m = big ? 0.5f * m : m;
+  e += big ? 1 : 0;
+  const float f = m - 1.0f, z = f * f;
+  float y = 7.0376836292E-2f;
+  y = y * f - 1.1514610310E-1f;
+  y = y * f + 1.1676998740E-1f;
+  y = y * f - 1.2420140846E-1f;
+  y = y * f + 1.4249322787E-1f;
+  y = y * f - 1.6668057665E-1f;
+  y = y * f + 2.0000714765E-1f;
+  y = y * f - 2.4999993993E-1f;
+  y = y * f + 3.3333331174E-1f;
+  y = y * f * z;
+  const float fe = float(e);
+  y += -2.12194440e-4f * fe;
+  y += -0.5f * z;
+  return f + y + 0.693359375f * fe;
+}
+
+inline void sincos_turn(u32 word, float& s_out, float& c_out) {  // angle 2π word / 2^32
+  const float v = float(word >> 8) * (1.0f / 4194304.0f);       // [0, 4) quarter turns
+  const int q = int(v + 0.5f);
+  const float t = (v - float(q)) * 1.57079632679489662f;       // [-π/4, π/4]
+  const float t2 = t * t;
+  float s = -1.9515295891E-4f;
+  s = s * t2 + 8.3321608736E-3f;
+  s = s * t2 - 1.6666654611E-1f;
+  s = s * t2 * t + t;
+  float c = 2.443315711809948E-5f;
+  c = c * t2 - 1.388731625493765E-3f;
+  c = c * t2 + 4.166664568298827E-2f;
+  c = c * t2 * t2 - 0.5f * t2 + 1.0f;
+  const int qq = q & 3;
+  const float cc = (qq & 1) ? s : c, ss = (qq & 1) ? c : s;
+  c_out = ((qq + 1) & 2) ? -cc : cc;
+  s_out = (qq & 2) ? -ss : ss;
+}
+
+inline void box_muller(u32 w_radius, u32 w_angle, float& z0, float& z1) {
+  const float u1 = (float(w_radius >> 8) + 0.5f) * (1.0f / 16777216.0f);
+  const float r = std::sqrt(-2.0f * log_unit(u1));
+  float s, c;
+  sincos_turn(w_angle, s, c);
+  z0 = r * c;
+  z1 = r * s;
+}
+
+// Normals [0, count) of one stream in tiles: f(offset, len, z) with z[0..len) float normals.
+template <class F>
+inline void for_normal_tiles(u64 seed, u64 stream, index_t count, F&& f) {
+  const index_t even = count + (count & 1);
+  for_word_tiles(seed, stream, even, [&](index_t off, index_t len, const u32* w) {
+    alignas(64) float z[kTileWords];
+#pragma omp simd
+    for (index_t q = 0; q < len / 2; ++q) box_muller(w[2 * q], w[2 * q + 1], z[2 * q], z[2 * q + 1]);
+    f(off, std::min(len, count - off), static_cast<const float*>(z));
+  });
+}
+
+// --- parameters drawn per sample (scalar, exact) ------------------------------------------------
+// A sequential draw counter over one sample's stream: attempt a uses Philox block `first + a`.
+struct BlockCursor {
+  rng::Stream s;
+  u64 next;
+  rng::Block take() { return s.block(next++); }
+};
+
+// Standard normal from words (a, b) in double precision (Box–Muller, cosine branch).
+inline double normal_double(u32 a, u32 b) {
+  const double u1 = unit_open0(a);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * unit(b));
+}
+
+// Gamma(shape a, scale 1) by Marsaglia & Tsang (2000), "A simple method for generating gamma
+// variables" (exact rejection sampler); for a < 1, Gamma(a) = Gamma(a + 1) · U^{1/a}.
+// Each attempt consumes one Philox block: words 0–1 give the normal, word 2 the uniform.
+inline double gamma_draw(BlockCursor& cur, double a) {
+  double boost = 1.0;
+  if (a < 1.0) {
+    const rng::Block b = cur.take();
+    boost = std::pow(unit_open0(b.v[0]), 1.0 / a);
+    a += 1.0;
+  }
+  const double d = a - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * d);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const rng::Block b = cur.take();
+    const double xn = normal_double(b.v[0], b.v[1]);
+    double v = 1.0 + c * xn;
+    if (v <= 0.0) continue;
+    v = v * v * v;
+    const double u = unit_open0(b.v[2]);
+    if (std::log(u) < 0.5 * xn * xn + d - d * v + d * std::log(v)) return d * v * boost;
+  }
+  return d * boost;  // acceptance probability is > 0.95 per attempt; never reached in practice
+}
+
+// Partial Fisher–Yates: after the call idx[0..k) is a uniform k-subset of idx[0..n) in random
+// order; step t uses words[t].
+inline void partial_shuffle(std::int64_t* idx, index_t n, index_t k, const u32* words) {
+  for (index_t t = 0; t < k; ++t) {
+    const index_t j = t + index_t(below(words[t], u32(n - t)));
+    std::swap(idx[t], idx[j]);
+  }
+}
+
+// Round up to a multiple of 4 (word buffers are filled whole blocks at a time).
+inline index_t words_capacity(index_t count) { return (count + 3) / 4 * 4; }
+
+// body(sample) for every sample, static contiguous chunks of samples.
+template <class F>
+inline void for_samples(index_t n, index_t cost_per_sample, F&& body) {
+  parallel_for(n, cost_per_sample, [&](index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i) body(i);
+  });
+}
+
+// Same, with one scratch vector of `scratch` elements of type S per chunk (thread).
+template <class S, class F>
+inline void for_samples_scratch(index_t n, index_t cost_per_sample, index_t scratch, F&& body) {
+  parallel_for(n, cost_per_sample, [&](index_t b, index_t e) {
+    std::vector<S> buf(static_cast<size_t>(std::max<index_t>(scratch, 1)));
+    for (index_t i = b; i < e; ++i) body(i, buf.data());
+  });
+}
+
+}  // namespace pyssl::augment
