@@ -16,7 +16,7 @@ double contrastive_core(index_t r, index_t d, T temperature, const Positives& po
                         const ContrastiveWork<T>& w) {
   const T inv_t = T(1) / temperature;
   blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, r, r, d, T(1), w.zhat, d, w.zhat, d, T(0), w.sim, r);
-  parallel_for(r, 16 * r, [&](index_t b0, index_t b1) {
+  parallel_rows(r, 16 * r, [&](index_t b0, index_t b1) {
     for (index_t a = b0; a < b1; ++a) {
       T* row = w.sim + a * r;
       row[a] = -std::numeric_limits<T>::infinity();  // self-similarity excluded
@@ -90,7 +90,7 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
   // logits[:, 1:] = Q̂ B̂ᵀ
   blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, n, m, d, T(1), w.qhat, d, w.bhat, d, T(0), w.logits + 1, c);
   const T scale = T(double(inv_t) / double(n));
-  parallel_for(n, 16 * c + 4 * d, [&](index_t b0, index_t b1) {
+  parallel_rows(n, 16 * c + 4 * d, [&](index_t b0, index_t b1) {
     for (index_t i = b0; i < b1; ++i) {
       T* row = w.logits + i * c;
       const T* qh = w.qhat + i * d;
@@ -110,7 +110,7 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
   const double loss = sum_serial(w.partial, n) / double(n);
   // dq̂ = (G[:, 1:] B̂ + G[:, 0] k̂) / (τN), accumulated in dq, then both through the normalisation.
   blas::gemm<T>(blas::Trans::No, blas::Trans::No, n, d, m, scale, w.logits + 1, c, w.bhat, d, T(0), dq, d);
-  parallel_for(n, d, [&](index_t b0, index_t b1) {
+  parallel_rows(n, d, [&](index_t b0, index_t b1) {
     for (index_t i = b0; i < b1; ++i) {
       const T g0 = w.logits[i * c] * scale;
       const T* kh = w.khat + i * d;

@@ -19,6 +19,20 @@ namespace pyssl::loss {
 // zero vector normalises to zero instead of NaN.
 constexpr double kNormEps = 1e-12;
 
+// parallel_for whose body is compiled exactly once. parallel_for calls its body from two places
+// (the serial path for small work and the OpenMP region); when the body is inlined into both, GCC
+// may vectorise or FMA-contract the two copies differently, so 1 and 2 threads would round
+// differently. The noinline trampoline makes both paths run the same machine code.
+template <class F>
+__attribute__((noinline)) void run_range(const F& body, index_t b, index_t e) {
+  body(b, e);
+}
+
+template <class F>
+void parallel_rows(index_t n, index_t work_per_item, const F& body) {
+  parallel_for(n, work_per_item, [&](index_t b, index_t e) { run_range(body, b, e); });
+}
+
 // Sum of n partials in index order, in double (the loss value of every kernel).
 template <class T>
 inline double sum_serial(const T* x, index_t n) {
@@ -38,7 +52,7 @@ inline T dot(const T* a, const T* b, index_t n) {
 // zhat_i = z_i / max(|z_i|, eps); norm[i] = |z_i| (unclamped, for the backward).
 template <class T>
 void normalize_rows(const T* z, T* zhat, T* norm, index_t n, index_t d) {
-  parallel_for(n, 3 * d, [&](index_t b, index_t e) {
+  parallel_rows(n, 3 * d, [&](index_t b, index_t e) {
     for (index_t i = b; i < e; ++i) {
       const T* r = z + i * d;
       const T nr = std::sqrt(dot(r, r, d));
@@ -55,7 +69,7 @@ void normalize_rows(const T* z, T* zhat, T* norm, index_t n, index_t d) {
 // clamped row. dz may alias g.
 template <class T>
 void normalize_rows_backward(const T* zhat, const T* norm, const T* g, T* dz, index_t n, index_t d) {
-  parallel_for(n, 4 * d, [&](index_t b, index_t e) {
+  parallel_rows(n, 4 * d, [&](index_t b, index_t e) {
     for (index_t i = b; i < e; ++i) {
       const T* zh = zhat + i * d;
       const T* gi = g + i * d;
@@ -115,7 +129,7 @@ template <class T>
 void symmetrize_add(T* g, index_t r) {
   constexpr index_t B = 64;
   const index_t nb = (r + B - 1) / B;
-  parallel_for(nb, B * r, [&](index_t b0, index_t b1) {
+  parallel_rows(nb, B * r, [&](index_t b0, index_t b1) {
     for (index_t bi = b0; bi < b1; ++bi) {
       const index_t i0 = bi * B, i1 = std::min(r, i0 + B);
       for (index_t i = i0; i < i1; ++i) {  // diagonal block
@@ -145,7 +159,7 @@ template <class F>
 void for_column_blocks(index_t n, index_t d, F&& body) {
   constexpr index_t B = 64;
   const index_t nb = (d + B - 1) / B;
-  parallel_for(nb, n * B, [&](index_t b0, index_t b1) {
+  parallel_rows(nb, n * B, [&](index_t b0, index_t b1) {
     for (index_t b = b0; b < b1; ++b) body(b * B, std::min(d, b * B + B));
   });
 }
@@ -183,7 +197,7 @@ void column_moments(const T* z, index_t n, index_t d, T* mean, double* ssd) {
 // out = (z - mean) * scale, column-wise (scale per column). out may alias z.
 template <class T>
 void center_scale_columns(const T* z, const T* mean, const T* scale, T* out, index_t n, index_t d) {
-  parallel_for(n, d, [&](index_t b, index_t e) {
+  parallel_rows(n, d, [&](index_t b, index_t e) {
     for (index_t r = b; r < e; ++r) {
       const T* zr = z + r * d;
       T* o = out + r * d;

@@ -39,7 +39,7 @@ void sinkhorn(const T* scores, index_t n, index_t k, T epsilon, int iterations, 
     });
     // Sample columns: v_n = −log N − LSE_k(x_nk + u_k); the last one drops −log N (codes ×N).
     const double off = it + 1 == iterations ? 0.0 : log_n;
-    parallel_for(n, 8 * k, [&](index_t r0, index_t r1) {
+    parallel_rows(n, 8 * k, [&](index_t r0, index_t r1) {
       for (index_t r = r0; r < r1; ++r) {
         const T* row = scores + r * k;
         double m = ninf;
@@ -52,7 +52,7 @@ void sinkhorn(const T* scores, index_t n, index_t k, T epsilon, int iterations, 
       }
     });
   }
-  parallel_for(n, 4 * k, [&](index_t r0, index_t r1) {
+  parallel_rows(n, 4 * k, [&](index_t r0, index_t r1) {
     for (index_t r = r0; r < r1; ++r) {
       const T* row = scores + r * k;
       T* q = codes + r * k;
@@ -68,7 +68,7 @@ namespace {
 // the per-row loss Σ_k q_k (lse − s_k/τ).
 template <class T>
 void soft_cross_entropy_rows(const T* s, const T* q, index_t n, index_t k, T inv_t, T g, T* ds, T* partial) {
-  parallel_for(n, 16 * k, [&](index_t r0, index_t r1) {
+  parallel_rows(n, 16 * k, [&](index_t r0, index_t r1) {
     for (index_t r = r0; r < r1; ++r) {
       const T* sr = s + r * k;
       const T* qr = q + r * k;
