@@ -1,0 +1,136 @@
+#include "loss/contrastive.hpp"
+
+#include <limits>
+
+#include "blas/blas_api.hpp"
+#include "core/instantiate.hpp"
+#include "loss/rows.hpp"
+
+namespace pyssl::loss {
+
+namespace {
+
+// positives(a, f) calls f(b) for every positive b ≠ a of anchor a, in increasing order.
+template <class T, class Positives>
+double contrastive_core(index_t r, index_t d, T temperature, const Positives& positives,
+                        const ContrastiveWork<T>& w) {
+  const T inv_t = T(1) / temperature;
+  blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, r, r, d, T(1), w.zhat, d, w.zhat, d, T(0), w.sim, r);
+  parallel_rows(r, 16 * r, [&](index_t b0, index_t b1) {
+    for (index_t a = b0; a < b1; ++a) {
+      T* row = w.sim + a * r;
+      row[a] = -std::numeric_limits<T>::infinity();  // self-similarity excluded
+      T sum_pos = T(0);
+      index_t count = 0;
+      positives(a, [&](index_t b) {
+        sum_pos += row[b];
+        ++count;
+      });
+      if (count == 0) {
+        for (index_t j = 0; j < r; ++j) row[j] = T(0);
+        w.partial[a] = w.weight[a] = T(0);
+        continue;
+      }
+      const T lse = softmax_row(row, row, r, inv_t);  // row is now softmax_a
+      const T c = T(1) / T(count);
+      w.partial[a] = lse - inv_t * sum_pos * c;
+      w.weight[a] = T(1);
+      positives(a, [&](index_t b) { row[b] -= c; });
+    }
+  });
+  const double anchors = sum_serial(w.weight, r);
+  PYSSL_CHECK(anchors > 0, "sup_con: no sample has a positive (every label occurs once); "
+              "each label must appear at least twice in the batch");
+  const double loss = sum_serial(w.partial, r) / anchors;
+  symmetrize_add(w.sim, r);  // dL/dS = (G + Gᵀ) / (τ · anchors), S symmetric
+  blas::gemm<T>(blas::Trans::No, blas::Trans::No, r, d, r, T(double(inv_t) / anchors), w.sim, r, w.zhat, d,
+                T(0), w.dzhat, d);
+  return loss;
+}
+
+}  // namespace
+
+template <class T>
+double nt_xent(const T* z1, const T* z2, index_t n, index_t d, T temperature, T* dz1, T* dz2,
+               const ContrastiveWork<T>& w) {
+  normalize_rows(z1, w.zhat, w.norm, n, d);
+  normalize_rows(z2, w.zhat + n * d, w.norm + n, n, d);
+  const index_t r = 2 * n;
+  const double loss = contrastive_core(
+      r, d, temperature, [n, r](index_t a, auto&& f) { f(a < n ? a + n : a - n); (void)r; }, w);
+  normalize_rows_backward(w.zhat, w.norm, w.dzhat, dz1, n, d);
+  normalize_rows_backward(w.zhat + n * d, w.norm + n, w.dzhat + n * d, dz2, n, d);
+  return loss;
+}
+
+template <class T>
+double sup_con(const T* z, const std::int64_t* labels, index_t n, index_t d, T temperature, T* dz,
+               const ContrastiveWork<T>& w) {
+  normalize_rows(z, w.zhat, w.norm, n, d);
+  const double loss = contrastive_core(
+      n, d, temperature,
+      [labels, n](index_t a, auto&& f) {
+        const std::int64_t la = labels[a];
+        for (index_t b = 0; b < n; ++b)
+          if (b != a && labels[b] == la) f(b);
+      },
+      w);
+  normalize_rows_backward(w.zhat, w.norm, w.dzhat, dz, n, d);
+  return loss;
+}
+
+template <class T>
+double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, index_t d, T temperature,
+                T* dq, T* dk, const InfoNceWork<T>& w) {
+  const T inv_t = T(1) / temperature;
+  const index_t c = m + 1;
+  normalize_rows(q, w.qhat, w.qnorm, n, d);
+  normalize_rows(k, w.khat, w.knorm, n, d);
+  normalize_rows(queue, w.bhat, w.bnorm, m, d);
+  // logits[:, 1:] = Q̂ B̂ᵀ
+  blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, n, m, d, T(1), w.qhat, d, w.bhat, d, T(0), w.logits + 1, c);
+  const T scale = T(double(inv_t) / double(n));
+  parallel_rows(n, 16 * c + 4 * d, [&](index_t b0, index_t b1) {
+    for (index_t i = b0; i < b1; ++i) {
+      T* row = w.logits + i * c;
+      const T* qh = w.qhat + i * d;
+      const T* kh = w.khat + i * d;
+      row[0] = dot(qh, kh, d);
+      const T pos = row[0];
+      const T lse = softmax_row(row, row, c, inv_t);
+      w.partial[i] = lse - inv_t * pos;
+      row[0] -= T(1);  // G = softmax − onehot(0)
+      // dk̂_i = G_i0 q̂_i / (τN); the bank part of dq̂ comes from the GEMM below.
+      const T g0 = row[0] * scale;
+      T* dki = dk + i * d;
+#pragma omp simd
+      for (index_t j = 0; j < d; ++j) dki[j] = g0 * qh[j];
+    }
+  });
+  const double loss = sum_serial(w.partial, n) / double(n);
+  // dq̂ = (G[:, 1:] B̂ + G[:, 0] k̂) / (τN), accumulated in dq, then both through the normalisation.
+  blas::gemm<T>(blas::Trans::No, blas::Trans::No, n, d, m, scale, w.logits + 1, c, w.bhat, d, T(0), dq, d);
+  parallel_rows(n, d, [&](index_t b0, index_t b1) {
+    for (index_t i = b0; i < b1; ++i) {
+      const T g0 = w.logits[i * c] * scale;
+      const T* kh = w.khat + i * d;
+      T* dqi = dq + i * d;
+#pragma omp simd
+      for (index_t j = 0; j < d; ++j) dqi[j] += g0 * kh[j];
+    }
+  });
+  normalize_rows_backward(w.qhat, w.qnorm, dq, dq, n, d);
+  normalize_rows_backward(w.khat, w.knorm, dk, dk, n, d);
+  return loss;
+}
+
+#define PYSSL_CONTRASTIVE(T)                                                                        \
+  template double nt_xent<T>(const T*, const T*, index_t, index_t, T, T*, T*, const ContrastiveWork<T>&); \
+  template double sup_con<T>(const T*, const std::int64_t*, index_t, index_t, T, T*,                 \
+                             const ContrastiveWork<T>&);                                             \
+  template double info_nce<T>(const T*, const T*, const T*, index_t, index_t, index_t, T, T*, T*,    \
+                              const InfoNceWork<T>&);
+PYSSL_INSTANTIATE_FLOATS(PYSSL_CONTRASTIVE)
+#undef PYSSL_CONTRASTIVE
+
+}  // namespace pyssl::loss

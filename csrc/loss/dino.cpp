@@ -1,0 +1,92 @@
+#include "loss/dino.hpp"
+
+#include "core/instantiate.hpp"
+#include "loss/rows.hpp"
+
+namespace pyssl::loss {
+
+template <class T>
+double dino(const T* student, const T* teacher, const T* center, index_t vs, index_t vt, index_t n, index_t k,
+            T student_temp, T teacher_temp, T* dstudent, const DinoWork<T>& w) {
+  const T inv_tt = T(1) / teacher_temp, inv_ts = T(1) / student_temp;
+  const index_t pairs = vt * vs - vt;  // teacher view v is never paired with student view v (vt <= vs)
+  // Teacher: per sample n, softmax of each view then their sum (views in order).
+  parallel_rows(n, 16 * k * vt, [&](index_t r0, index_t r1) {
+    for (index_t i = r0; i < r1; ++i) {
+      T* tot = w.qtot + i * k;
+      for (index_t c = 0; c < k; ++c) tot[c] = T(0);
+      for (index_t v = 0; v < vt; ++v) {
+        const T* t = teacher + (v * n + i) * k;
+        T* q = w.tq + (v * n + i) * k;
+#pragma omp simd
+        for (index_t c = 0; c < k; ++c) q[c] = t[c] - center[c];
+        softmax_row(q, q, k, inv_tt);
+#pragma omp simd
+        for (index_t c = 0; c < k; ++c) tot[c] += q[c];
+      }
+    }
+  });
+  // Student rows (u, n): targets Σ_{v≠u} q_v = qtot − [u < Vt] q_u.
+  const T g = T(double(inv_ts) / (double(n) * double(pairs)));
+  parallel_rows(vs * n, 20 * k, [&](index_t r0, index_t r1) {
+    for (index_t r = r0; r < r1; ++r) {
+      const index_t u = r / n, i = r % n;
+      const T* s = student + r * k;
+      const T* tot = w.qtot + i * k;
+      const T* own = u < vt ? w.tq + (u * n + i) * k : nullptr;
+      T* ds = dstudent + r * k;
+      const T lse = softmax_row(s, ds, k, inv_ts);
+      T sq = T(0), sqs = T(0);
+      if (own != nullptr) {
+#pragma omp simd reduction(+ : sq, sqs)
+        for (index_t c = 0; c < k; ++c) {
+          const T q = tot[c] - own[c];
+          sq += q;
+          sqs += q * s[c];
+        }
+      } else {
+#pragma omp simd reduction(+ : sq, sqs)
+        for (index_t c = 0; c < k; ++c) {
+          sq += tot[c];
+          sqs += tot[c] * s[c];
+        }
+      }
+      w.partial[r] = sq * lse - inv_ts * sqs;
+      // ds = ((Σq) p − q) · g
+      const T a = sq * g;
+      if (own != nullptr) {
+#pragma omp simd
+        for (index_t c = 0; c < k; ++c) ds[c] = a * ds[c] - g * (tot[c] - own[c]);
+      } else {
+#pragma omp simd
+        for (index_t c = 0; c < k; ++c) ds[c] = a * ds[c] - g * tot[c];
+      }
+    }
+  });
+  return sum_serial(w.partial, vs * n) / (double(n) * double(pairs));
+}
+
+template <class T>
+void dino_update_center(T* center, const T* teacher, index_t rows, index_t k, T momentum) {
+  for_column_blocks(rows, k, [&](index_t c0, index_t c1) {
+    double acc[64];
+    const index_t wd = c1 - c0;
+    for (index_t c = 0; c < wd; ++c) acc[c] = 0.0;
+    for (index_t r = 0; r < rows; ++r) {
+      const T* t = teacher + r * k + c0;
+#pragma omp simd
+      for (index_t c = 0; c < wd; ++c) acc[c] += double(t[c]);
+    }
+    for (index_t c = 0; c < wd; ++c)
+      center[c0 + c] = T(double(momentum) * double(center[c0 + c]) + (1.0 - double(momentum)) * acc[c] / double(rows));
+  });
+}
+
+#define PYSSL_DINO(T)                                                                                     \
+  template double dino<T>(const T*, const T*, const T*, index_t, index_t, index_t, index_t, T, T, T*,     \
+                          const DinoWork<T>&);                                                            \
+  template void dino_update_center<T>(T*, const T*, index_t, index_t, T);
+PYSSL_INSTANTIATE_FLOATS(PYSSL_DINO)
+#undef PYSSL_DINO
+
+}  // namespace pyssl::loss

@@ -1,0 +1,25 @@
+// DINO (Caron et al. 2021, eq. 1 and Alg. 1; official main_dino.py DINOLoss):
+//   q_v = softmax((t_v − C)/τ_t) (teacher, constant), log p_u = log_softmax(s_u/τ_s) (student),
+//   L = 1/(N · #pairs) Σ_{v < Vt} Σ_{u < Vs, u ≠ v} Σ_n −q_vn · log p_un,  #pairs = Vt·Vs − Vt.
+#pragma once
+#include "core/check.hpp"
+
+namespace pyssl::loss {
+
+template <class T>
+struct DinoWork {
+  T* tq;       // (Vt, N, K) teacher probabilities
+  T* qtot;     // (N, K) Σ_v q_v
+  T* partial;  // (Vs · N,)
+};
+
+// student (Vs, N, K), teacher (Vt, N, K), center (K,). Writes dstudent (Vs, N, K).
+template <class T>
+double dino(const T* student, const T* teacher, const T* center, index_t vs, index_t vt, index_t n, index_t k,
+            T student_temp, T teacher_temp, T* dstudent, const DinoWork<T>& w);
+
+// center ← m · center + (1 − m) · mean over the Vt·N teacher rows (fixed-order sums).
+template <class T>
+void dino_update_center(T* center, const T* teacher, index_t rows, index_t k, T momentum);
+
+}  // namespace pyssl::loss

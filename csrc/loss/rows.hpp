@@ -1,0 +1,242 @@
+// Building blocks shared by the loss kernels: row L2 normalisation (and its backward), fused
+// row softmax / log-sum-exp, column statistics (standardisation and its backward), blocked
+// symmetrisation, and fixed-order sums of per-item partials.
+//
+// Determinism: every helper parallelises over independent rows or column blocks and never
+// reduces across threads, so results do not depend on the thread count.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/check.hpp"
+#include "core/fast_math.hpp"
+#include "parallel/parallel.hpp"
+
+namespace pyssl::loss {
+
+// Norms are clamped from below at this value (torch.nn.functional.normalize's default), so a
+// zero vector normalises to zero instead of NaN.
+constexpr double kNormEps = 1e-12;
+
+// parallel_for whose body is compiled exactly once. parallel_for calls its body from two places
+// (the serial path for small work and the OpenMP region); when the body is inlined into both, GCC
+// may vectorise or FMA-contract the two copies differently, so 1 and 2 threads would round
+// differently. The noinline trampoline makes both paths run the same machine code.
+template <class F>
+__attribute__((noinline)) void run_range(const F& body, index_t b, index_t e) {
+  body(b, e);
+}
+
+template <class F>
+void parallel_rows(index_t n, index_t work_per_item, const F& body) {
+  parallel_for(n, work_per_item, [&](index_t b, index_t e) { run_range(body, b, e); });
+}
+
+// Sum of n partials in index order, in double (the loss value of every kernel).
+template <class T>
+inline double sum_serial(const T* x, index_t n) {
+  double s = 0.0;
+  for (index_t i = 0; i < n; ++i) s += double(x[i]);
+  return s;
+}
+
+template <class T>
+inline T dot(const T* a, const T* b, index_t n) {
+  T s = T(0);
+#pragma omp simd reduction(+ : s)
+  for (index_t j = 0; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
+// zhat_i = z_i / max(|z_i|, eps); norm[i] = |z_i| (unclamped, for the backward).
+template <class T>
+void normalize_rows(const T* z, T* zhat, T* norm, index_t n, index_t d) {
+  parallel_rows(n, 3 * d, [&](index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i) {
+      const T* r = z + i * d;
+      const T nr = std::sqrt(dot(r, r, d));
+      norm[i] = nr;
+      const T inv = T(1) / std::max(nr, T(kNormEps));
+      T* o = zhat + i * d;
+#pragma omp simd
+      for (index_t j = 0; j < d; ++j) o[j] = r[j] * inv;
+    }
+  });
+}
+
+// Backward of normalize_rows: dz_i = (g_i - zhat_i <zhat_i, g_i>) / |z_i|, or g_i / eps for a
+// clamped row. dz may alias g.
+template <class T>
+void normalize_rows_backward(const T* zhat, const T* norm, const T* g, T* dz, index_t n, index_t d) {
+  parallel_rows(n, 4 * d, [&](index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i) {
+      const T* zh = zhat + i * d;
+      const T* gi = g + i * d;
+      T* o = dz + i * d;
+      if (norm[i] > T(kNormEps)) {
+        const T c = dot(zh, gi, d);
+        const T inv = T(1) / norm[i];
+#pragma omp simd
+        for (index_t j = 0; j < d; ++j) o[j] = (gi[j] - zh[j] * c) * inv;
+      } else {
+        const T inv = T(1 / kNormEps);
+#pragma omp simd
+        for (index_t j = 0; j < d; ++j) o[j] = gi[j] * inv;
+      }
+    }
+  });
+}
+
+// Row softmax of s * x (s > 0), fused with its log-sum-exp: p[j] = exp(s x[j] - lse) and the
+// return value is lse = log sum_j exp(s x[j]), computed max-shifted. Entries equal to -inf are
+// excluded (p = 0). p may alias x. Needs at least one finite entry.
+template <class T>
+inline T softmax_row(const T* x, T* p, index_t n, T s) {
+  T m = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : m)
+  for (index_t j = 0; j < n; ++j) m = std::max(m, x[j]);
+  const T shift = s * m;
+  T sum = T(0);
+#pragma omp simd reduction(+ : sum)
+  for (index_t j = 0; j < n; ++j) {
+    const T e = fast_exp(s * x[j] - shift);
+    p[j] = e;
+    sum += e;
+  }
+  const T inv = T(1) / sum;
+#pragma omp simd
+  for (index_t j = 0; j < n; ++j) p[j] *= inv;
+  return shift + std::log(sum);
+}
+
+// Log-sum-exp of s * x[j] (no output row).
+template <class T>
+inline T log_sum_exp_row(const T* x, index_t n, T s) {
+  T m = -std::numeric_limits<T>::infinity();
+#pragma omp simd reduction(max : m)
+  for (index_t j = 0; j < n; ++j) m = std::max(m, x[j]);
+  const T shift = s * m;
+  T sum = T(0);
+#pragma omp simd reduction(+ : sum)
+  for (index_t j = 0; j < n; ++j) sum += fast_exp(s * x[j] - shift);
+  return shift + std::log(sum);
+}
+
+// G <- G + G^T in place for a square (r, r) matrix, by 64 x 64 blocks: the block row of
+// min(i, j) owns the pair (i, j), so threads never write the same entry.
+template <class T>
+void symmetrize_add(T* g, index_t r) {
+  constexpr index_t B = 64;
+  const index_t nb = (r + B - 1) / B;
+  parallel_rows(nb, B * r, [&](index_t b0, index_t b1) {
+    for (index_t bi = b0; bi < b1; ++bi) {
+      const index_t i0 = bi * B, i1 = std::min(r, i0 + B);
+      for (index_t i = i0; i < i1; ++i) {  // diagonal block
+        g[i * r + i] *= T(2);
+        for (index_t j = i + 1; j < i1; ++j) {
+          const T v = g[i * r + j] + g[j * r + i];
+          g[i * r + j] = v;
+          g[j * r + i] = v;
+        }
+      }
+      for (index_t j0 = i1; j0 < r; j0 += B) {
+        const index_t j1 = std::min(r, j0 + B);
+        for (index_t i = i0; i < i1; ++i)
+          for (index_t j = j0; j < j1; ++j) {
+            const T v = g[i * r + j] + g[j * r + i];
+            g[i * r + j] = v;
+            g[j * r + i] = v;
+          }
+      }
+    }
+  });
+}
+
+// Run body(c0, c1) over blocks of at most 64 columns of an (n, d) matrix in parallel; inside a
+// block the caller walks rows 0..n-1 in order, so column reductions are deterministic.
+template <class F>
+void for_column_blocks(index_t n, index_t d, F&& body) {
+  constexpr index_t B = 64;
+  const index_t nb = (d + B - 1) / B;
+  parallel_rows(nb, n * B, [&](index_t b0, index_t b1) {
+    for (index_t b = b0; b < b1; ++b) body(b * B, std::min(d, b * B + B));
+  });
+}
+
+// Column mean and sum of squared deviations (two-pass, accumulated in double).
+template <class T>
+void column_moments(const T* z, index_t n, index_t d, T* mean, double* ssd) {
+  for_column_blocks(n, d, [&](index_t c0, index_t c1) {
+    double acc[64];
+    const index_t w = c1 - c0;
+    for (index_t c = 0; c < w; ++c) acc[c] = 0.0;
+    for (index_t r = 0; r < n; ++r) {
+      const T* row = z + r * d + c0;
+#pragma omp simd
+      for (index_t c = 0; c < w; ++c) acc[c] += double(row[c]);
+    }
+    double mu[64];
+    for (index_t c = 0; c < w; ++c) {
+      mu[c] = acc[c] / double(n);
+      mean[c0 + c] = T(mu[c]);
+      acc[c] = 0.0;
+    }
+    for (index_t r = 0; r < n; ++r) {
+      const T* row = z + r * d + c0;
+#pragma omp simd
+      for (index_t c = 0; c < w; ++c) {
+        const double v = double(row[c]) - mu[c];
+        acc[c] += v * v;
+      }
+    }
+    for (index_t c = 0; c < w; ++c) ssd[c0 + c] = acc[c];
+  });
+}
+
+// out = (z - mean) * scale, column-wise (scale per column). out may alias z.
+template <class T>
+void center_scale_columns(const T* z, const T* mean, const T* scale, T* out, index_t n, index_t d) {
+  parallel_rows(n, d, [&](index_t b, index_t e) {
+    for (index_t r = b; r < e; ++r) {
+      const T* zr = z + r * d;
+      T* o = out + r * d;
+#pragma omp simd
+      for (index_t c = 0; c < d; ++c) o[c] = (zr[c] - mean[c]) * scale[c];
+    }
+  });
+}
+
+// Backward of zt = (z - mean(z)) / sqrt(var_biased(z) + eps) per column (batch norm without
+// affine): dz = inv_std * (g - mean(g) - zt * mean(g * zt)). g is overwritten with dz.
+template <class T>
+void standardize_backward(const T* zt, const T* inv_std, T* g, index_t n, index_t d) {
+  for_column_blocks(n, d, [&](index_t c0, index_t c1) {
+    const index_t w = c1 - c0;
+    double sg[64], sgz[64];
+    for (index_t c = 0; c < w; ++c) sg[c] = sgz[c] = 0.0;
+    for (index_t r = 0; r < n; ++r) {
+      const T* gr = g + r * d + c0;
+      const T* zr = zt + r * d + c0;
+#pragma omp simd
+      for (index_t c = 0; c < w; ++c) {
+        sg[c] += double(gr[c]);
+        sgz[c] += double(gr[c]) * double(zr[c]);
+      }
+    }
+    T mg[64], mgz[64];
+    for (index_t c = 0; c < w; ++c) {
+      mg[c] = T(sg[c] / double(n));
+      mgz[c] = T(sgz[c] / double(n));
+    }
+    for (index_t r = 0; r < n; ++r) {
+      T* gr = g + r * d + c0;
+      const T* zr = zt + r * d + c0;
+      const T* is = inv_std + c0;
+#pragma omp simd
+      for (index_t c = 0; c < w; ++c) gr[c] = is[c] * (gr[c] - mg[c] - zr[c] * mgz[c]);
+    }
+  });
+}
+
+}  // namespace pyssl::loss

@@ -1,0 +1,38 @@
+"""Shared validation for the loss front ends (arrays through pyssl._validation)."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .._validation import check_array, check_same_dtype, check_scalar
+
+
+def as_pair(a, b, name_a: str, name_b: str, *, ndim: int = 2, min_rows: int | None = None):
+    """Validate two same-shape arrays; ``b`` is cast to ``a``'s dtype."""
+    a = check_array(a, name_a, ndim=ndim, min_rows=min_rows)
+    b = check_same_dtype(name_a, a, name_b, check_array(b, name_b, ndim=ndim, dtype=a.dtype))
+    if a.shape != b.shape:
+        raise ValueError(f"{name_b} must have the same shape as {name_a} {a.shape}, got {b.shape}")
+    return a, b
+
+
+def positive(value, name: str) -> float:
+    return float(check_scalar(value, name, kind=numbers.Real, low=0.0, low_inclusive=False))
+
+
+def non_negative(value, name: str) -> float:
+    return float(check_scalar(value, name, kind=numbers.Real, low=0.0))
+
+
+def iterations(value, name: str = "iterations") -> int:
+    return int(check_scalar(value, name, kind=numbers.Integral, low=1))
+
+
+def labels_array(labels, n: int) -> np.ndarray:
+    arr = np.asarray(labels)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"labels must have shape ({n},), one per row of z, got shape {arr.shape}")
+    if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
+        raise TypeError(f"labels must be integers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
