@@ -42,6 +42,9 @@ def get_num_threads() -> int:
     return _core.get_num_threads()
 
 
-from . import nn, optim  # noqa: E402
+from . import nn, optim, losses, pretext, methods, transfer, theory, data  # noqa: E402
+from .train import pretrain, History  # noqa: E402
+from .nn.init import manual_seed  # noqa: E402
 
-__all__ = ["__version__", "set_num_threads", "get_num_threads", "nn", "optim"]
+__all__ = ["__version__", "set_num_threads", "get_num_threads", "manual_seed", "pretrain", "History", "nn",
+           "optim", "losses", "pretext", "methods", "transfer", "theory", "data"]

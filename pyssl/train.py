@@ -96,7 +96,8 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
                              f"({meta.get('seed')}, {meta.get('batch_size')}, {meta.get('n')}) than this call "
                              f"({seed}, {batch_size}, {n})")
         method.load_state_dict({k[7:]: v for k, v in arrays.items() if k.startswith("method.")})
-        optimizer.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt.")})
+        optimizer.load_state_arrays({k[4:]: v for k, v in arrays.items() if k.startswith("opt.")},
+                                    meta["optimizer_state"])
         history = History(meta["history"])
         start_epoch = int(meta["epoch"]) + 1
 
@@ -138,8 +139,10 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
             history["lr"].append(float(optimizer.lr_now))
             if checkpoint is not None:
                 arrays = {f"method.{k}": v for k, v in method.state_dict().items()}
-                arrays.update({f"opt.{k}": np.asarray(v) for k, v in optimizer.state_dict().items()})
+                opt_arrays, opt_meta = optimizer.state_arrays()
+                arrays.update({f"opt.{k}": v for k, v in opt_arrays.items()})
                 save_state(checkpoint, arrays, meta={"kind": "pretrain", "epoch": epoch, "seed": seed,
+                                                     "optimizer_state": opt_meta,
                                                      "batch_size": batch_size, "n": n, "history": dict(history),
                                                      "method": type(method).__name__})
             stop = False

@@ -164,16 +164,28 @@ class Optimizer:
             self.state[k][...] = v
         self.step_count = int(step_count)
 
-    def save(self, path) -> None:
-        """Write ``state_dict()`` to ``path`` as a versioned .npz checkpoint (atomic)."""
+    def state_arrays(self) -> tuple[dict, dict]:
+        """``state_dict()`` split into (arrays, JSON-able meta) for an .npz checkpoint."""
         import json
-
-        from ..nn.checkpoint import save_state
 
         sd = self.state_dict()
         arrays = {"state." + k: v for k, v in sd.pop("state").items()}
         arrays["offsets"] = sd.pop("offsets")
-        save_state(path, arrays, meta={"optimizer_state": json.loads(json.dumps(sd))})
+        return arrays, json.loads(json.dumps(sd))
+
+    def load_state_arrays(self, arrays: dict, meta: dict) -> None:
+        """Inverse of :meth:`state_arrays`."""
+        sd = dict(meta)
+        sd["offsets"] = arrays.get("offsets")
+        sd["state"] = {k[len("state."):]: v for k, v in arrays.items() if k.startswith("state.")}
+        self.load_state_dict(sd)
+
+    def save(self, path) -> None:
+        """Write ``state_dict()`` to ``path`` as a versioned .npz checkpoint (atomic)."""
+        from ..nn.checkpoint import save_state
+
+        arrays, meta = self.state_arrays()
+        save_state(path, arrays, meta={"optimizer_state": meta})
 
     def load(self, path) -> None:
         """Read a checkpoint written by :meth:`save` and ``load_state_dict`` it."""
@@ -182,10 +194,7 @@ class Optimizer:
         arrays, meta = load_state(path)
         if "optimizer_state" not in meta:
             raise ValueError(f"{path!r} holds no optimizer state (was it written by Optimizer.save?)")
-        sd = dict(meta["optimizer_state"])
-        sd["offsets"] = arrays.pop("offsets", None)
-        sd["state"] = {k[len("state."):]: v for k, v in arrays.items() if k.startswith("state.")}
-        self.load_state_dict(sd)
+        self.load_state_arrays(arrays, meta["optimizer_state"])
 
     def __repr__(self) -> str:
         hp = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
