@@ -33,9 +33,16 @@ inline const char* dtype_name() {
   return sizeof(T) == 4 ? "float32" : "float64";
 }
 
+// dtype equivalence as numpy defines it (PyArray_EquivTypes): an unpickled or memory-mapped
+// array has an equal but not identical dtype object, so identity (`dtype().is`) is wrong.
+template <class T>
+inline bool has_dtype(const py::array& a) {
+  return py::isinstance<py::array_t<T>>(a);
+}
+
 template <class T>
 inline void check_dtype(const py::array& a, const char* name) {
-  if (!a.dtype().is(py::dtype::of<T>()))
+  if (!has_dtype<T>(a))
     throw py::type_error(std::string(name) + " must have dtype " + py::str(py::dtype::of<T>()).cast<std::string>() +
                          ", got " + describe(a));
 }
@@ -93,8 +100,8 @@ inline py::array_t<T> empty(const std::vector<index_t>& shape) {
 // Call f(T{}) with T the floating dtype of `a` (float32 or float64).
 template <class F>
 inline auto dispatch_float(const py::array& a, const char* name, F&& f) {
-  if (a.dtype().is(py::dtype::of<float>())) return f(float{});
-  if (a.dtype().is(py::dtype::of<double>())) return f(double{});
+  if (has_dtype<float>(a)) return f(float{});
+  if (has_dtype<double>(a)) return f(double{});
   throw py::type_error(std::string(name) + " must be float32 or float64, got " + describe(a));
 }
 

@@ -234,8 +234,11 @@ py::tuple batch_norm_forward(const py::array& x, const py::object& weight, const
     py::array wk, bk, rmk, rvk;
     const T* pw = opt_vec<T>(weight, "weight", d, wk);
     const T* pb = opt_vec<T>(bias, "bias", d, bk);
-    T* prm = opt_vec_out<T>(running_mean, "running_mean", d, rmk);
-    T* prv = opt_vec_out<T>(running_var, "running_var", d, rvk);
+    // Running statistics are written only in training mode; eval mode reads them (read-only ok).
+    T* prm = training ? opt_vec_out<T>(running_mean, "running_mean", d, rmk)
+                      : const_cast<T*>(opt_vec<T>(running_mean, "running_mean", d, rmk));
+    T* prv = training ? opt_vec_out<T>(running_var, "running_var", d, rvk)
+                      : const_cast<T*>(opt_vec<T>(running_var, "running_var", d, rvk));
     auto y = empty<T>({n, d});
     auto mean = empty<T>({d});
     auto rstd = empty<T>({d});
@@ -348,7 +351,7 @@ py::array dropout_backward(const py::array& dy, const py::array& mask, double p)
     const T* pdy = in<T>(dy, "grad_output");
     check_nonempty(dy, "grad_output");
     check_p(p);
-    if (!mask.dtype().is(py::dtype::of<std::uint8_t>()))
+    if (!has_dtype<std::uint8_t>(mask))
       throw py::type_error("mask must have dtype uint8, got " + describe(mask));
     check_contiguous(mask, "mask");
     check_shape(mask, shape_of(dy), "mask");
@@ -372,7 +375,7 @@ py::tuple cross_entropy(const py::array& logits, const py::array& labels, double
     const T* px = in<T>(logits, "logits", 2);
     check_nonempty(logits, "logits");
     const index_t n = dim(logits, 0), k = dim(logits, 1);
-    if (!labels.dtype().is(py::dtype::of<std::int64_t>()))
+    if (!has_dtype<std::int64_t>(labels))
       throw py::type_error("labels must have dtype int64, got " + describe(labels));
     check_contiguous(labels, "labels");
     check_shape(labels, {n}, "labels");

@@ -53,7 +53,7 @@ void check_disjoint(const std::vector<std::pair<const py::array*, const char*>>&
 }
 
 FlatLayout make_layout(const py::array& offsets, const py::object& decay) {
-  if (!offsets.dtype().is(py::dtype::of<std::int64_t>()))
+  if (!has_dtype<std::int64_t>(offsets))
     throw py::type_error("offsets must have dtype int64, got " + describe(offsets));
   check_ndim(offsets, 1, "offsets");
   check_contiguous(offsets, "offsets");
@@ -62,7 +62,7 @@ FlatLayout make_layout(const py::array& offsets, const py::object& decay) {
   std::vector<std::uint8_t> dec;
   if (present(decay)) {
     py::array d = decay.cast<py::array>();
-    if (!d.dtype().is(py::dtype::of<std::uint8_t>()))
+    if (!has_dtype<std::uint8_t>(d))
       throw py::type_error("decay must have dtype uint8, got " + describe(d));
     check_ndim(d, 1, "decay");
     check_contiguous(d, "decay");
