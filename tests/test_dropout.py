@@ -147,3 +147,30 @@ def test_bad_inputs():
         _core.nn.dropout_backward(np.ones((4, 3), np.float32), m, 0.5)
     with pytest.raises(TypeError, match="mask must have dtype uint8"):
         _core.nn.dropout_backward(x, m.astype(np.float32), 0.5)
+
+
+def philox4x32_10(counter_lo, counter_hi, key):
+    """Philox4x32-10 (Salmon et al., SC'11, §4) in numpy, vectorised over counter_lo."""
+    m = np.uint64(0xFFFFFFFF)
+    c0 = (counter_lo & m).astype(np.uint64)
+    c1 = (counter_lo >> np.uint64(32)).astype(np.uint64)
+    c2 = np.full_like(c0, counter_hi & 0xFFFFFFFF)
+    c3 = np.full_like(c0, counter_hi >> 32)
+    k0, k1 = np.uint64(key & 0xFFFFFFFF), np.uint64(key >> 32)
+    for _ in range(10):
+        p0 = np.uint64(0xD2511F53) * c0
+        p1 = np.uint64(0xCD9E8D57) * c2
+        c0, c1, c2, c3 = ((p1 >> np.uint64(32)) ^ c1 ^ k0, p1 & m, (p0 >> np.uint64(32)) ^ c3 ^ k1, p0 & m)
+        k0 = (k0 + np.uint64(0x9E3779B9)) & m
+        k1 = (k1 + np.uint64(0xBB67AE85)) & m
+    return np.stack([c0, c1, c2, c3], axis=1)  # (blocks, 4)
+
+
+@pytest.mark.parametrize("n,p,seed,step", [(1, 0.5, 0, 0), (203, 0.3, 2**63 + 5, 7), (1000, 0.9, 42, 2**40)])
+def test_mask_matches_philox_reference(n, p, seed, step):
+    """Element i is kept iff word i%4 of Philox block i//4 of stream (seed, step) is >= floor(p 2^32)."""
+    with np.errstate(over="ignore"):
+        words = philox4x32_10(np.arange((n + 3) // 4, dtype=np.uint64), step, seed).reshape(-1)[:n]
+    expected = (words >= np.uint64(int(p * 2**32))).astype(np.uint8)
+    _, mask = _core.nn.dropout_forward(np.ones(n), p, seed, step)
+    np.testing.assert_array_equal(mask, expected)

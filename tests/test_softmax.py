@@ -106,3 +106,26 @@ def test_bad_inputs():
         _core.nn.softmax_backward(y, np.ones((3, 2)))
     with pytest.raises(TypeError, match="grad_output must have dtype float64"):
         _core.nn.softmax_backward(y, np.ones((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("dtype,lo,rtol", [(np.float64, -700.0, 3e-14), (np.float32, -80.0, 1e-5)])
+def test_exp_accuracy_over_the_whole_range(dtype, lo, rtol):
+    """The kernels' vectorised exp (csrc/core/fast_exp.hpp) against numpy across the normal range."""
+    x = np.linspace(lo, 0.0, 100_003).astype(dtype)
+    x[-1] = 0.0
+    ref = np.exp(x.astype(np.float64))  # max is 0, so softmax numerators are exp(x)
+    y = _core.nn.softmax_forward(x[None], False)[0] * ref.sum()
+    np.testing.assert_allclose(y, ref, rtol=rtol * 10, atol=0)  # includes the 1/Σ rounding
+    # log_softmax backward with dy = e_0 gives dx = e_0 − exp(y), exp evaluated elementwise.
+    ls = _core.nn.softmax_forward(x[None], True)
+    dy = np.zeros_like(ls)
+    dx = _core.nn.softmax_backward(ls, dy + (np.arange(x.size) == 0), True)[0]
+    sm = np.exp(ls[0].astype(np.float64))
+    tiny = np.finfo(dtype).tiny * 1e3  # below ~1e3 × the smallest normal, exp may flush to 0
+    ok = sm > tiny
+    ok[0] = False
+    np.testing.assert_allclose(-dx[ok], sm[ok], rtol=rtol, atol=0)
+    assert np.all(np.abs(dx[1:][~ok[1:]]) <= tiny)
+    # Far below the range the result is exactly 0, never NaN.
+    far = np.array([[0.0, -1e4, -np.finfo(dtype).max]], dtype=dtype)
+    np.testing.assert_array_equal(_core.nn.softmax_forward(far, False), [[1, 0, 0]])

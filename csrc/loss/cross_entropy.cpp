@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/fast_exp.hpp"
 #include "core/instantiate.hpp"
 #include "parallel/parallel.hpp"
 
@@ -18,18 +19,19 @@ double cross_entropy(const T* logits, const std::int64_t* labels, T* dlogits, do
                 " is out of range [0, ", k, ") for logits with K=", k, " classes");
   const double eps = label_smoothing, on = 1.0 - eps, off = eps / double(k);
   const T inv_n = T(1.0 / double(n)), off_t = T(off), on_t = T(on);
-  parallel_for(n, 16 * k, [&](index_t r0, index_t r1) {
+  parallel_for(n, 16 * k, [&, inv_n, off_t, on_t](index_t r0, index_t r1) {
     for (index_t r = r0; r < r1; ++r) {
       const T* xr = logits + r * k;
       const index_t y = index_t(labels[r]);
       T m = xr[0];
+#pragma omp simd reduction(max : m)
       for (index_t c = 1; c < k; ++c) m = xr[c] > m ? xr[c] : m;
       T s = 0, sx = 0;
       if (dlogits != nullptr) {
         T* gr = dlogits + r * k;
 #pragma omp simd reduction(+ : s, sx)
         for (index_t c = 0; c < k; ++c) {
-          const T e = std::exp(xr[c] - m);
+          const T e = vexp(xr[c] - m);
           gr[c] = e;
           s += e;
           sx += xr[c];
@@ -41,7 +43,7 @@ double cross_entropy(const T* logits, const std::int64_t* labels, T* dlogits, do
       } else {
 #pragma omp simd reduction(+ : s, sx)
         for (index_t c = 0; c < k; ++c) {
-          s += std::exp(xr[c] - m);
+          s += vexp(xr[c] - m);
           sx += xr[c];
         }
       }

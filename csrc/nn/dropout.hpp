@@ -1,4 +1,6 @@
-// Inverted dropout (Srivastava et al. 2014, JMLR 15, eq. in §10 "scaling at training time"):
+// Inverted dropout. Srivastava et al. 2014 (JMLR 15, §4) drop units with probability p in training
+// and scale the weights by (1 − p) at test time; the inverted form used here (and by PyTorch)
+// scales the survivors by 1/(1 − p) during training instead, so evaluation is the identity:
 //   keep_i ~ Bernoulli(1 − p),  y_i = x_i keep_i / (1 − p),  dx_i = dy_i keep_i / (1 − p).
 // The draw for element i is word i of the counter-based stream rng::Stream(seed, step):
 // element i is dropped when its 32-bit word is < ⌊p·2³²⌋ (exact in integers, same mask for

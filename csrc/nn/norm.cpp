@@ -7,11 +7,58 @@
 
 namespace pyssl::nn {
 namespace {
-// Feature block for the per-feature (column) loops: rows are walked in order 0..n-1 inside a
-// block, blocks are independent, so per-feature sums do not depend on the thread count.
-constexpr index_t kBlock = 32;
+// Per-feature (column) loops walk feature blocks; inside a block the rows are visited in order
+// 0..n-1 and each feature keeps its own accumulator (vectorised across features only), so a
+// feature's sum is the same whatever the block width or thread count. Wide blocks stream each
+// row segment (fewer cache and TLB misses per byte); there is at least one block per thread.
+constexpr index_t kMaxBlock = 256;
 
-inline index_t num_blocks(index_t d) { return (d + kBlock - 1) / kBlock; }
+inline index_t block_width(index_t d) {
+  const index_t nt = num_threads();
+  index_t w = ((d + nt - 1) / nt + 15) / 16 * 16;
+  return w < 32 ? 32 : (w > kMaxBlock ? kMaxBlock : w);
+}
+
+// Row sums over d entries with kLanes independent accumulators (breaks the add latency chain;
+// the association is fixed, so the result does not depend on anything but the data).
+constexpr index_t kLanes = 32;
+
+template <class F>
+inline double lane_sum(index_t d, F f) {
+  double acc[kLanes] = {};
+  const index_t full = d - d % kLanes;
+  for (index_t c0 = 0; c0 < full; c0 += kLanes) {
+#pragma omp simd
+    for (index_t j = 0; j < kLanes; ++j) acc[j] += f(c0 + j);
+  }
+  for (index_t c = full; c < d; ++c) acc[c - full] += f(c);
+  double s = 0;
+  for (index_t j = 0; j < kLanes; ++j) s += acc[j];
+  return s;
+}
+
+// Two sums in one pass.
+template <class FA, class FB>
+inline void lane_sum2(index_t d, FA fa, FB fb, double& sa, double& sb) {
+  double a[kLanes] = {}, b[kLanes] = {};
+  const index_t full = d - d % kLanes;
+  for (index_t c0 = 0; c0 < full; c0 += kLanes) {
+#pragma omp simd
+    for (index_t j = 0; j < kLanes; ++j) {
+      a[j] += fa(c0 + j);
+      b[j] += fb(c0 + j);
+    }
+  }
+  for (index_t c = full; c < d; ++c) {
+    a[c - full] += fa(c);
+    b[c - full] += fb(c);
+  }
+  sa = sb = 0;
+  for (index_t j = 0; j < kLanes; ++j) {
+    sa += a[j];
+    sb += b[j];
+  }
+}
 }  // namespace
 
 // ------------------------------------------------------------------------------------------
@@ -26,16 +73,11 @@ void layer_norm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean
     for (index_t r = r0; r < r1; ++r) {
       const T* xr = x + r * d;
       T* yr = y + r * d;
-      double s = 0;
-#pragma omp simd reduction(+ : s)
-      for (index_t c = 0; c < d; ++c) s += double(xr[c]);
-      const double mu = s / double(d);
-      double q = 0;
-#pragma omp simd reduction(+ : q)
-      for (index_t c = 0; c < d; ++c) {
+      const double mu = lane_sum(d, [&](index_t c) { return double(xr[c]); }) / double(d);
+      const double q = lane_sum(d, [&](index_t c) {
         const double t = double(xr[c]) - mu;
-        q += t * t;
-      }
+        return t * t;
+      });
       const T m = T(mu), rs = T(1.0 / std::sqrt(q / double(d) + eps));
       mean[r] = m;
       rstd[r] = rs;
@@ -61,20 +103,15 @@ void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
         const T* gr = dy + r * d;
         T* dxr = dx + r * d;
         const T m = mean[r], rs = rstd[r];
-        double a = 0, b = 0;
+        double a, b;
         if (gamma != nullptr) {
-#pragma omp simd reduction(+ : a, b)
-          for (index_t c = 0; c < d; ++c) {
-            const T g = gr[c] * gamma[c];
-            a += double(g);
-            b += double(g * ((xr[c] - m) * rs));
-          }
+          lane_sum2(
+              d, [&](index_t c) { return double(gr[c] * gamma[c]); },
+              [&](index_t c) { return double(gr[c] * gamma[c] * ((xr[c] - m) * rs)); }, a, b);
         } else {
-#pragma omp simd reduction(+ : a, b)
-          for (index_t c = 0; c < d; ++c) {
-            a += double(gr[c]);
-            b += double(gr[c] * ((xr[c] - m) * rs));
-          }
+          lane_sum2(
+              d, [&](index_t c) { return double(gr[c]); },
+              [&](index_t c) { return double(gr[c] * ((xr[c] - m) * rs)); }, a, b);
         }
         const T ma = T(a * inv_d), mb = T(b * inv_d);
         if (gamma != nullptr) {
@@ -89,10 +126,11 @@ void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
   }
   if (dgamma == nullptr && dbeta == nullptr) return;
   // dγ_d = Σ_n dy_nd x̂_nd, dβ_d = Σ_n dy_nd: column sums, rows in order inside a feature block.
-  parallel_for(num_blocks(d), 4 * n * kBlock, [&](index_t b0, index_t b1) {
+  const index_t bw = block_width(d);
+  parallel_for((d + bw - 1) / bw, 4 * n * bw, [&](index_t b0, index_t b1) {
     for (index_t blk = b0; blk < b1; ++blk) {
-      const index_t c0 = blk * kBlock, w = c0 + kBlock < d ? kBlock : d - c0;
-      double s1[kBlock] = {}, s2[kBlock] = {};
+      const index_t c0 = blk * bw, w = c0 + bw < d ? bw : d - c0;
+      double s1[kMaxBlock] = {}, s2[kMaxBlock] = {};
       for (index_t r = 0; r < n; ++r) {
         const T* xr = x + r * d + c0;
         const T* gr = dy + r * d + c0;
@@ -145,10 +183,11 @@ void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_me
   PYSSL_CHECK(n >= 2, "batch_norm: training mode needs at least 2 rows to estimate the batch variance, "
                       "got a batch of ", n, " (use eval mode, or a larger batch)");
   const double inv_n = 1.0 / double(n), unbias = double(n) / double(n - 1);
-  parallel_for(num_blocks(d), 5 * n * kBlock, [&](index_t b0, index_t b1) {
+  const index_t bw = block_width(d);
+  parallel_for((d + bw - 1) / bw, 5 * n * bw, [&](index_t b0, index_t b1) {
     for (index_t blk = b0; blk < b1; ++blk) {
-      const index_t c0 = blk * kBlock, w = c0 + kBlock < d ? kBlock : d - c0;
-      double s[kBlock] = {}, q[kBlock] = {};
+      const index_t c0 = blk * bw, w = c0 + bw < d ? bw : d - c0;
+      double s[kMaxBlock] = {}, q[kMaxBlock] = {};
       for (index_t r = 0; r < n; ++r) {
         const T* xr = x + r * d + c0;
 #pragma omp simd
@@ -163,7 +202,7 @@ void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_me
           q[c] += t * t;
         }
       }
-      T m[kBlock], k[kBlock], b[kBlock];
+      T m[kMaxBlock], k[kMaxBlock], b[kMaxBlock];
       for (index_t c = 0; c < w; ++c) {
         const double var = q[c] * inv_n;
         m[c] = T(s[c]);
@@ -209,12 +248,13 @@ void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
     return;
   }
   const double inv_n = 1.0 / double(n);
-  parallel_for(num_blocks(d), 6 * n * kBlock, [&](index_t b0, index_t b1) {
+  const index_t bw = block_width(d);
+  parallel_for((d + bw - 1) / bw, 6 * n * bw, [&](index_t b0, index_t b1) {
     for (index_t blk = b0; blk < b1; ++blk) {
-      const index_t c0 = blk * kBlock, w = c0 + kBlock < d ? kBlock : d - c0;
+      const index_t c0 = blk * bw, w = c0 + bw < d ? bw : d - c0;
       const T* mb = mean + c0;
       const T* rb = rstd + c0;
-      double s1[kBlock] = {}, s2[kBlock] = {};
+      double s1[kMaxBlock] = {}, s2[kMaxBlock] = {};
       for (index_t r = 0; r < n; ++r) {
         const T* xr = x + r * d + c0;
         const T* gr = dy + r * d + c0;
@@ -229,7 +269,7 @@ void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
         if (dbeta != nullptr) dbeta[c0 + c] = accumulate ? T(double(dbeta[c0 + c]) + s1[c]) : T(s1[c]);
       }
       if (dx == nullptr) continue;
-      T k[kBlock], m1[kBlock], m2[kBlock];
+      T k[kMaxBlock], m1[kMaxBlock], m2[kMaxBlock];
       for (index_t c = 0; c < w; ++c) {
         k[c] = gamma != nullptr ? gamma[c0 + c] * rb[c] : rb[c];
         m1[c] = training ? T(s1[c] * inv_n) : T(0);

@@ -5,14 +5,15 @@
 // Statistics are accumulated in double (also for float32 data, as PyTorch's CPU kernels do) and
 // always in a fixed order, so results are bit-identical for any thread count.
 //
-// LayerNorm (per row n, over the D features; Ba et al. 2016, eq. 4):
+// LayerNorm (per row n, over the D features; Ba, Kiros & Hinton 2016, §3):
 //   μ_n = (1/D) Σ_d x_nd,  σ²_n = (1/D) Σ_d (x_nd − μ_n)²,  r_n = 1/√(σ²_n + ε)
 //   x̂_nd = (x_nd − μ_n) r_n,  y_nd = γ_d x̂_nd + β_d
 // Backward (g_nd = dy_nd γ_d):
 //   dx_nd = r_n (g_nd − (1/D) Σ_e g_ne − x̂_nd (1/D) Σ_e g_ne x̂_ne)
 //   dγ_d (+)= Σ_n dy_nd x̂_nd,  dβ_d (+)= Σ_n dy_nd
 //
-// BatchNorm1d (per feature d, over the N rows; Ioffe & Szegedy 2015, Algorithm 1):
+// BatchNorm1d (per feature d, over the N rows; Ioffe & Szegedy 2015, Algorithm 1 for training;
+// the unbiased N/(N−1) variance for inference is their Algorithm 2):
 //   training: μ_d = (1/N) Σ_n x_nd, σ²_d = (1/N) Σ_n (x_nd − μ_d)² (biased) for normalisation;
 //             running_mean ← (1−m) running_mean + m μ_d,
 //             running_var  ← (1−m) running_var  + m σ²_d N/(N−1)   (unbiased; PyTorch convention)

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/fast_exp.hpp"
 #include "core/instantiate.hpp"
 #include "parallel/parallel.hpp"
 
@@ -14,11 +15,12 @@ void softmax_forward(const T* x, T* y, index_t n, index_t k, bool log) {
       const T* xr = x + r * k;
       T* yr = y + r * k;
       T m = xr[0];
+#pragma omp simd reduction(max : m)
       for (index_t c = 1; c < k; ++c) m = xr[c] > m ? xr[c] : m;
       if (log) {
         T s = 0;
 #pragma omp simd reduction(+ : s)
-        for (index_t c = 0; c < k; ++c) s += std::exp(xr[c] - m);
+        for (index_t c = 0; c < k; ++c) s += vexp(xr[c] - m);
         const T shift = m + std::log(s);
 #pragma omp simd
         for (index_t c = 0; c < k; ++c) yr[c] = xr[c] - shift;
@@ -26,7 +28,7 @@ void softmax_forward(const T* x, T* y, index_t n, index_t k, bool log) {
         T s = 0;
 #pragma omp simd reduction(+ : s)
         for (index_t c = 0; c < k; ++c) {
-          const T e = std::exp(xr[c] - m);
+          const T e = vexp(xr[c] - m);
           yr[c] = e;
           s += e;
         }
@@ -50,7 +52,7 @@ void softmax_backward(const T* y, const T* dy, T* dx, index_t n, index_t k, bool
 #pragma omp simd reduction(+ : s)
         for (index_t c = 0; c < k; ++c) s += gr[c];
 #pragma omp simd
-        for (index_t c = 0; c < k; ++c) dxr[c] = gr[c] - std::exp(yr[c]) * s;
+        for (index_t c = 0; c < k; ++c) dxr[c] = gr[c] - vexp(yr[c]) * s;
       } else {
 #pragma omp simd reduction(+ : s)
         for (index_t c = 0; c < k; ++c) s += gr[c] * yr[c];

@@ -10,7 +10,7 @@ from .module import Module
 class Dropout(Module):
     """Inverted dropout (Srivastava et al. 2014): in training mode each element is zeroed with
     probability ``p`` and the survivors are scaled by 1/(1 − p), so evaluation mode is the
-    identity (as in PyTorch).
+    identity (PyTorch's convention; the paper instead scales the weights by 1 − p at test time).
 
     Masks are drawn in C++ from the counter-based Philox stream ``(seed, step)``, one 32-bit word
     per element: ``step`` counts this module's training forwards and advances on each, so two

@@ -34,7 +34,7 @@ def _check_input(layer, x, pattern, ok):
 
 
 class LayerNorm(Module):
-    """Layer normalisation over the last dimension (Ba, Kiros & Hinton 2016, eq. 4).
+    """Layer normalisation over the last dimension (Ba, Kiros & Hinton 2016, §3).
 
     .. math::
         μ_n = \\tfrac1D Σ_d x_{nd},\\quad σ²_n = \\tfrac1D Σ_d (x_{nd} − μ_n)²,\\quad
@@ -48,8 +48,8 @@ class LayerNorm(Module):
     1/√(σ² + ε) per row, so two forwards can be in flight.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, elementwise_affine: bool = True,
-                 dtype=np.float32):
+    def __init__(self, num_features: int, eps: float = 1e-5, dtype=np.float32, *,
+                 elementwise_affine: bool = True):
         super().__init__()
         self.num_features, self.eps, dtype = _check_common(num_features, eps, dtype)
         self.elementwise_affine = bool(elementwise_affine)
@@ -86,7 +86,7 @@ class LayerNorm(Module):
 
 
 class BatchNorm1d(Module):
-    """Batch normalisation of (N, D) features (Ioffe & Szegedy 2015, Algorithm 1).
+    """Batch normalisation of (N, D) features (Ioffe & Szegedy 2015, Algorithms 1 and 2).
 
     Training mode normalises with the batch mean and *biased* variance (1/N) and updates the
     running statistics in place with the *unbiased* variance (1/(N−1)), PyTorch's convention:
@@ -104,8 +104,8 @@ class BatchNorm1d(Module):
     raises ValueError, as PyTorch does.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
-                 dtype=np.float32):
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32, *,
+                 affine: bool = True):
         super().__init__()
         self.num_features, self.eps, dtype = _check_common(num_features, eps, dtype)
         check_scalar(momentum, "momentum", low=0.0, high=1.0)
