@@ -6,8 +6,8 @@ from .simsiam import SimSiam
 from .clustering import SwAV, DINO
 from .reconstruction import MaskedModeling, DenoisingAutoencoder, VIME
 from .tasks import PretextTaskMethod
-from .views import ScarfView, MaskView, NoiseView, MixupView, IdentityView
+from .views import ScarfView, MaskView, NoiseView, MixupView, IdentityView, sequence_views, image_views
 
 __all__ = ["Method", "JointEmbedding", "SimCLR", "BarlowTwins", "VICReg", "SCARF", "DACL", "MoCo", "BYOL",
            "SimSiam", "SwAV", "DINO", "MaskedModeling", "DenoisingAutoencoder", "VIME", "PretextTaskMethod",
-           "ScarfView", "MaskView", "NoiseView", "MixupView", "IdentityView"]
+           "ScarfView", "MaskView", "NoiseView", "MixupView", "IdentityView", "sequence_views", "image_views"]

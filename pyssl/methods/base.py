@@ -76,16 +76,22 @@ class Method:
     def setup(self, X: np.ndarray) -> None:
         """Called by ``pretrain`` with the training set before the first step."""
         if self.views is None:
-            self.views = self.default_views()
+            self.views = self.default_views(X.ndim)
         if hasattr(self.views, "fit"):
             self.views.fit(X)
         if not self._built:
             self.build_heads(output_dim(self.encoder, X), X)
             self._built = True
 
-    def default_views(self):
-        from .views import ScarfView
+    def default_views(self, ndim: int = 2):
+        """Views by input rank: SCARF corruption for (N, D) rows, crop/jitter/scaling/time masking
+        for (N, C, T) sequences, crop/flip/colour jitter for (N, C, H, W) images."""
+        from .views import ScarfView, image_views, sequence_views
 
+        if ndim == 3:
+            return sequence_views()
+        if ndim == 4:
+            return image_views()
         return ScarfView()
 
     def build_heads(self, feature_dim: int, X: np.ndarray) -> None:

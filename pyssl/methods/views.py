@@ -78,3 +78,26 @@ class MixupView:
         from .. import pretext
 
         return pretext.dacl_mixup(x, self.alpha, seed)[0]
+
+
+def sequence_views(crop_scale=(0.6, 1.0), jitter=0.03, scale=0.1, time_mask=0.15, p_mask=0.5, segments=4,
+                   p_permute=0.0):
+    """Time-series view for (N, C, T): random crop resized back to T, jitter, per-channel scaling,
+    a masked time span (probability ``p_mask``) and optionally segment permutation (TS-TCC,
+    Eldele et al. 2021; TF-C and the augmentations of Um et al. 2017)."""
+    from .. import pretext as P
+
+    steps = [P.SequenceCrop(scale=crop_scale), P.Jitter(jitter), P.Scaling(scale),
+             P.RandomApply(P.TimeMask(time_mask), p=p_mask)]
+    if p_permute > 0:
+        steps.append(P.RandomApply(P.SegmentPermutation(segments), p=p_permute))
+    return P.Compose(steps)
+
+
+def image_views(scale=(0.3, 1.0), flip=0.5, brightness=0.4, contrast=0.4):
+    """Image view for (N, C, H, W): random resized crop (back to H×W), horizontal flip and
+    brightness/contrast jitter (SimCLR's recipe without colour channels mixing)."""
+    from .. import pretext as P
+
+    return P.Compose([P.RandomResizedCrop(scale=scale), P.HorizontalFlip(flip),
+                      P.ColorJitter(brightness, contrast)])
