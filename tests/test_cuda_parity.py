@@ -13,7 +13,18 @@ import pytest
 import pyssl.cuda as cuda
 from pyssl import _core
 
-gpu = pytest.mark.skipif(not cuda.is_available(), reason=f"no CUDA device: {cuda.unavailable_reason()}")
+_skip = pytest.mark.skipif(not cuda.is_available(), reason=f"no CUDA device: {cuda.unavailable_reason()}")
+
+
+def gpu(f):
+    """Needs a CUDA device: marked `cuda` (pyproject markers) and skipped without one."""
+    return pytest.mark.cuda(_skip(f))
+
+
+@pytest.fixture
+def rng():
+    # Same as tests/conftest.py's, so the device check can run with --noconftest.
+    return np.random.default_rng(12345)
 
 
 def f32(rng, *shape, scale=1.0):
