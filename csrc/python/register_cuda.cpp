@@ -224,8 +224,10 @@ void register_cuda(py::module_& m) {
     if (k != kb) fail("matmul: op(a) is (", m_, ", ", k, ") but op(b) is (", kb, ", ", n, "); a is ", a.describe(),
                       ", b is ", b.describe());
     DeviceArray c = empty_device({m_, n});
-    py::gil_scoped_release nogil;
-    cu::gemm(ta, tb, m_, n, k, 1.f, pa, ddim(a, 1), pb, ddim(b, 1), 0.f, c.ptr, n);
+    {
+      py::gil_scoped_release nogil;
+      cu::gemm(ta, tb, m_, n, k, 1.f, pa, ddim(a, 1), pb, ddim(b, 1), 0.f, c.ptr, n);
+    }
     return c;
   }, py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false);
 
@@ -242,8 +244,10 @@ void register_cuda(py::module_& m) {
     }
     const cu::Act a = to_act(act);
     DeviceArray y = empty_device({n, o});
-    py::gil_scoped_release nogil;
-    cu::dense_forward(px, pw, pb, y.ptr, n, i, o, a);
+    {
+      py::gil_scoped_release nogil;
+      cu::dense_forward(px, pw, pb, y.ptr, n, i, o, a);
+    }
     return y;
   }, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("act") = "none");
 
@@ -279,17 +283,21 @@ void register_cuda(py::module_& m) {
     const index_t n = ddim(a, 0), d = ddim(a, 1);
     DeviceArray scratch = empty_device({cu::column_sum_scratch(n, d)});
     DeviceArray out = empty_device({d});
-    py::gil_scoped_release nogil;
-    cu::column_sum(a.ptr, out.ptr, n, d, false, scratch.ptr);
+    {
+      py::gil_scoped_release nogil;
+      cu::column_sum(a.ptr, out.ptr, n, d, false, scratch.ptr);
+    }
     return out;
   }, py::arg("a"));
 
   m.def("activation_forward", [](const DeviceArray& x, const std::string& act) {
     const cu::Act a = to_act(act);
     DeviceArray y = empty_device(x.shape);
-    py::gil_scoped_release nogil;
-    if (a == cu::Act::None) cu::copy_device(y.ptr, x.ptr, std::size_t(x.size()));
-    else cu::activation_forward(a, x.ptr, y.ptr, x.size());
+    {
+      py::gil_scoped_release nogil;
+      if (a == cu::Act::None) cu::copy_device(y.ptr, x.ptr, std::size_t(x.size()));
+      else cu::activation_forward(a, x.ptr, y.ptr, x.size());
+    }
     return y;
   }, py::arg("x"), py::arg("act"));
 
@@ -298,8 +306,10 @@ void register_cuda(py::module_& m) {
     if (a == cu::Act::None) fail("activation_backward: act must be 'relu' or 'gelu'");
     check_dev_shape(dy, x.shape, "dy");
     DeviceArray dx = empty_device(x.shape);
-    py::gil_scoped_release nogil;
-    cu::activation_backward(a, x.ptr, dy.ptr, dx.ptr, x.size());
+    {
+      py::gil_scoped_release nogil;
+      cu::activation_backward(a, x.ptr, dy.ptr, dx.ptr, x.size());
+    }
     return dx;
   }, py::arg("x"), py::arg("dy"), py::arg("act"));
 
