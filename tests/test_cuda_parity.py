@@ -9,6 +9,8 @@ column sums of integers exact; repeated device runs bit-identical.
 """
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pyssl.cuda as cuda
 from pyssl import _core
@@ -220,6 +222,23 @@ def test_dense_backward_matches_cpu(rng, accumulate):
 
 
 @gpu
+@given(n=st.integers(1, 300), i=st.integers(1, 70), o=st.integers(1, 70), seed=st.integers(0, 2**32 - 1))
+def test_dense_random_shapes_match_cpu(n, i, o, seed):
+    r = np.random.default_rng(seed)
+    x, w, b, dy = f32(r, n, i), f32(r, i, o), f32(r, o), f32(r, n, o)
+    y = cuda.dense_forward(cuda.to_device(x), cuda.to_device(w), cuda.to_device(b), act="relu").numpy()
+    ref = _core.nn.activation_forward(_core.nn.Activation.relu, _core.nn.dense_forward(x, w, b))
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5 * np.sqrt(i))
+    dw, db = np.zeros((i, o), np.float32), np.zeros(o, np.float32)
+    dx = _core.nn.dense_backward(x, w, dy, dw, db, accumulate=True, need_dx=True)
+    gdw, gdb = cuda.zeros((i, o)), cuda.zeros(o)
+    gdx = cuda.dense_backward(cuda.to_device(x), cuda.to_device(w), cuda.to_device(dy), gdw, gdb)
+    np.testing.assert_allclose(gdx.numpy(), dx, rtol=1e-5, atol=1e-5 * np.sqrt(o))
+    np.testing.assert_allclose(gdw.numpy(), dw, rtol=1e-5, atol=1e-5 * np.sqrt(n))
+    np.testing.assert_allclose(gdb.numpy(), db, rtol=1e-5, atol=1e-5 * np.sqrt(n))
+
+
+@gpu
 def test_column_sum_exact_and_deterministic(rng):
     a = rng.integers(-50, 50, size=(1000, 37)).astype(np.float32)  # integer sums are exact
     d = cuda.to_device(a)
@@ -322,6 +341,16 @@ def test_nt_xent_matches_reference(rng, rows, d, t):
     loss2, g2 = cuda.nt_xent(cuda.to_device(z), t)
     assert loss2 == loss  # fixed-order reductions
     np.testing.assert_array_equal(g2.numpy(), g.numpy())
+
+
+@gpu
+@given(n=st.integers(1, 24), d=st.integers(1, 40), t=st.floats(0.05, 2.0), seed=st.integers(0, 2**32 - 1))
+def test_nt_xent_random_shapes(n, d, t, seed):
+    z = np.random.default_rng(seed).standard_normal((2 * n, d)).astype(np.float32)
+    loss, g = cuda.nt_xent(cuda.to_device(z), t)
+    rl, rg = nt_xent_ref(z, t)
+    assert np.isclose(loss, rl, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(g.numpy(), rg, atol=1e-6 + 1e-4 * np.abs(rg).max())
 
 
 @gpu

@@ -46,12 +46,15 @@ __device__ __forceinline__ float apply_act(int act, float x) {
   return act == 0 ? fmaxf(x, 0.f) : act == 1 ? gelu_f(x) : x;
 }
 
+// y[i, j] = act(y[i, j] + b[j]): threads along columns (coalesced), blocks along rows (no
+// per-element division).
 __global__ void bias_act_kernel(float* y, const float* b, index_t n, index_t d, int act) {
-  const index_t total = n * d;
-  for (index_t i = blockIdx.x * index_t(blockDim.x) + threadIdx.x; i < total; i += index_t(gridDim.x) * blockDim.x) {
-    float v = y[i];
-    if (b) v += b[i % d];
-    y[i] = apply_act(act, v);
+  const index_t j = blockIdx.x * index_t(blockDim.x) + threadIdx.x;
+  if (j >= d) return;
+  const float bj = b ? b[j] : 0.f;
+  for (index_t i = blockIdx.y; i < n; i += gridDim.y) {
+    float* p = y + i * d + j;
+    *p = apply_act(act, *p + bj);
   }
 }
 
@@ -241,7 +244,9 @@ void dense_forward(const float* x, const float* w, const float* b, float* y, ind
                    Act act) {
   gemm(false, false, n, out, in, 1.f, x, in, w, out, 0.f, y, out);
   if (n * out == 0 || (!b && act == Act::None)) return;
-  bias_act_kernel<<<blocks_for(n * out, kThreads), kThreads>>>(y, b, n, out, int(act));
+  const int threads = out >= kThreads ? kThreads : int((out + 31) / 32 * 32);
+  const dim3 grid(blocks_for(out, threads), unsigned(n < 65535 ? n : 65535));
+  bias_act_kernel<<<grid, threads>>>(y, b, n, out, int(act));
   PYSSL_CUDA_LAUNCHED("bias_act");
 }
 
