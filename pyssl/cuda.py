@@ -98,6 +98,22 @@ def _cublas_candidates() -> list[str]:
     return out
 
 
+def _preload_cublaslt(path: str) -> None:
+    """Load libcublasLt from libcublas's folder first, in case that folder is not on the
+    library's own RUNPATH (libcublas needs it)."""
+    import ctypes
+
+    folder, name = os.path.split(path)
+    if not folder:
+        return
+    lt = os.path.join(folder, name.replace("libcublas.", "libcublasLt.", 1))
+    if os.path.exists(lt):
+        try:
+            ctypes.CDLL(lt, mode=ctypes.RTLD_GLOBAL)
+        except OSError:
+            pass
+
+
 def load_cublas(path: str | None = None) -> str:
     """Load cuBLAS (once per process) and return the path that was loaded.
 
@@ -110,10 +126,12 @@ def load_cublas(path: str | None = None) -> str:
     if _cu.cublas_loaded():
         return _cu.load_cublas("")
     if path is not None:
+        _preload_cublaslt(str(path))
         return _cu.load_cublas(str(path))
     errors = []
     for p in _cublas_candidates():
         try:
+            _preload_cublaslt(p)
             return _cu.load_cublas(p)
         except RuntimeError as exc:
             errors.append(str(exc))

@@ -213,3 +213,11 @@ def test_feature_mask_numpy_reference_statistics():
     np.testing.assert_array_equal(out, keep)
     out2, _ = feature_mask_numpy(x, 0.3, seed=3, stream=2)
     assert (out2 != out).any()
+
+
+def test_cublas_search_order_starts_with_env(monkeypatch, tmp_path):
+    lib = tmp_path / "libcublas.so.13"
+    monkeypatch.setenv("PYSSL_CUBLAS", str(lib))
+    assert cuda._cublas_candidates()[0] == str(lib)
+    monkeypatch.delenv("PYSSL_CUBLAS")
+    assert str(lib) not in cuda._cublas_candidates()
