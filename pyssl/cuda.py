@@ -219,18 +219,21 @@ def zeros(shape) -> "DeviceArray":
 def as_device(obj) -> "DeviceArray":
     """View ``obj`` as a DeviceArray without copying.
 
-    ``obj`` is a DeviceArray or exposes ``__cuda_array_interface__`` (version 2 or 3): float32
-    (typestr ``<f4``), C-contiguous, without a mask. ``obj`` is kept alive by the view. Writes
-    through pyssl's in-place kernels are visible to ``obj``.
+    ``obj`` is a DeviceArray, exposes ``__cuda_array_interface__`` (version 2 or 3), or
+    exposes DLPack (``__dlpack__``, CUDA device): float32, C-contiguous, without a mask.
+    ``obj`` (or the DLPack capsule) is kept alive by the view. Writes through pyssl's in-place
+    kernels are visible to ``obj``.
     """
     if compiled and isinstance(obj, DeviceArray):
         return obj
     if isinstance(obj, np.ndarray):
         raise TypeError("as_device takes device memory; got a numpy array: use pyssl.cuda.to_device(x) to copy it")
     cai = getattr(obj, "__cuda_array_interface__", None)
+    if cai is None and hasattr(obj, "__dlpack__"):
+        return _from_dlpack(obj)
     if cai is None:
-        raise TypeError(f"{type(obj).__name__} does not expose __cuda_array_interface__; pass a DeviceArray, a "
-                        "CuPy array or a CUDA torch tensor (or a numpy array through to_device)")
+        raise TypeError(f"{type(obj).__name__} exposes neither __cuda_array_interface__ nor __dlpack__; pass a "
+                        "DeviceArray, a CuPy array or a CUDA torch tensor (or a numpy array through to_device)")
     shape = _shape(cai["shape"], "__cuda_array_interface__ shape")
     if cai.get("typestr") != "<f4":
         raise TypeError(f"as_device needs float32 (typestr '<f4'), got typestr {cai.get('typestr')!r}; convert "
@@ -254,13 +257,26 @@ def as_device(obj) -> "DeviceArray":
     return _cu.from_pointer(int(ptr), shape, obj, cai.get("stream"))
 
 
+def _from_dlpack(obj) -> "DeviceArray":
+    """DLPack path of :func:`as_device`: the producer is asked to order its work before pyssl's
+    stream (``stream=1``, the legacy default stream); float32, C-contiguous, CUDA memory only."""
+    dev_type = None
+    if hasattr(obj, "__dlpack_device__"):
+        dev_type, _ = obj.__dlpack_device__()
+        if int(dev_type) not in (2, 13):  # kDLCUDA, kDLCUDAManaged
+            raise TypeError(f"as_device: {type(obj).__name__} is not in CUDA memory (DLPack device type "
+                            f"{int(dev_type)}); use pyssl.cuda.to_device(numpy.asarray(x)) to copy it")
+    _require()
+    return _cu.from_dlpack(obj.__dlpack__(stream=1))
+
+
 def _dev(x, name: str) -> "DeviceArray":
     if isinstance(x, DeviceArray):
         return x
     if isinstance(x, np.ndarray):
         raise TypeError(f"{name} is a numpy array; device kernels take device memory: pass "
                         f"pyssl.cuda.to_device({name})")
-    if hasattr(x, "__cuda_array_interface__"):
+    if hasattr(x, "__cuda_array_interface__") or hasattr(x, "__dlpack__"):
         return as_device(x)
     raise TypeError(f"{name} must be a DeviceArray or expose __cuda_array_interface__, got {type(x).__name__}")
 

@@ -152,6 +152,21 @@ def test_as_device_torch_zero_copy():
         cuda.as_device(t.t())
 
 
+@gpu
+def test_as_device_dlpack_zero_copy():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch without CUDA")
+    from test_cuda_runtime import DLPackOnly
+
+    t = torch.arange(6, dtype=torch.float32, device="cuda").reshape(2, 3)
+    d = cuda.as_device(DLPackOnly(t))
+    assert d.ptr == t.data_ptr() and d.shape == (2, 3)
+    np.testing.assert_array_equal(d.numpy(), np.arange(6, dtype=np.float32).reshape(2, 3))
+    with pytest.raises(TypeError, match="float32"):
+        cuda.as_device(DLPackOnly(t.double()))
+
+
 # ---- matrix products and layers -----------------------------------------------------------------
 
 @gpu

@@ -221,3 +221,30 @@ def test_cublas_search_order_starts_with_env(monkeypatch, tmp_path):
     assert cuda._cublas_candidates()[0] == str(lib)
     monkeypatch.delenv("PYSSL_CUBLAS")
     assert str(lib) not in cuda._cublas_candidates()
+
+
+class DLPackOnly:
+    """Exposes only the DLPack protocol of the wrapped array."""
+
+    def __init__(self, a):
+        self._a = a
+
+    def __dlpack__(self, stream=None):
+        return self._a.__dlpack__()
+
+    def __dlpack_device__(self):
+        return self._a.__dlpack_device__()
+
+
+def test_as_device_dlpack_host_memory_rejected():
+    with pytest.raises(TypeError, match="not in CUDA memory"):
+        cuda.as_device(DLPackOnly(np.ones((2, 3), np.float32)))
+
+
+@needs_compiled
+def test_core_from_dlpack_checks_device_and_keeps_capsule_unused():
+    cap = np.ones((2, 3), np.float32).__dlpack__()
+    with pytest.raises(ValueError, match="not in CUDA memory"):
+        _core.cuda.from_dlpack(cap)
+    with pytest.raises(TypeError):
+        _core.cuda.from_dlpack(object())  # not a capsule: pybind11 refuses the argument

@@ -128,6 +128,56 @@ DeviceArray from_numpy(const py::array& x) {
   return a;
 }
 
+// DLPack (legacy, unversioned ABI: dlpack.h v0.8, identical layout in every release up to 1.x's
+// unversioned DLManagedTensor). Declared here to avoid a header dependency.
+struct DLDevice { std::int32_t device_type, device_id; };
+struct DLDataType { std::uint8_t code, bits; std::uint16_t lanes; };
+struct DLTensor {
+  void* data;
+  DLDevice device;
+  std::int32_t ndim;
+  DLDataType dtype;
+  std::int64_t* shape;
+  std::int64_t* strides;
+  std::uint64_t byte_offset;
+};
+struct DLManagedTensor {
+  DLTensor dl_tensor;
+  void* manager_ctx;
+  void (*deleter)(DLManagedTensor*);
+};
+constexpr std::int32_t kDLCUDA = 2, kDLCUDAManaged = 13;
+
+DeviceArray from_dlpack(py::capsule cap) {
+  if (std::string(cap.name() ? cap.name() : "") != "dltensor")
+    fail("from_dlpack: expected an unused 'dltensor' capsule, got '", cap.name() ? cap.name() : "", "'");
+  auto* mt = static_cast<DLManagedTensor*>(cap.get_pointer());
+  const DLTensor& t = mt->dl_tensor;
+  if (t.device.device_type != kDLCUDA && t.device.device_type != kDLCUDAManaged)
+    fail("from_dlpack: the tensor is not in CUDA memory (DLPack device type ", t.device.device_type, ")");
+  if (t.dtype.code != 2 || t.dtype.bits != 32 || t.dtype.lanes != 1)
+    throw py::type_error("from_dlpack needs float32 (DLPack code 2, 32 bits), got code " +
+                         std::to_string(t.dtype.code) + ", " + std::to_string(t.dtype.bits) + " bits");
+  DeviceArray a;
+  for (std::int32_t i = 0; i < t.ndim; ++i) a.shape.push_back(t.shape[i]);
+  if (t.strides) {
+    index_t want = 1;
+    for (std::int32_t i = t.ndim - 1; i >= 0; --i) {
+      if (t.shape[i] > 1 && t.strides[i] != want)
+        fail("from_dlpack needs a C-contiguous tensor; call .contiguous() (torch) or cupy.ascontiguousarray first");
+      want *= t.shape[i];
+    }
+  }
+  a.ptr = reinterpret_cast<float*>(static_cast<char*>(t.data) + t.byte_offset);
+  // Consume the capsule (DLPack protocol) and tie the producer's deleter to our owner object.
+  PyCapsule_SetName(cap.ptr(), "used_dltensor");
+  a.owner = py::capsule(mt, "pyssl_dltensor", [](PyObject* o) {
+    auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(o, "pyssl_dltensor"));
+    if (m && m->deleter) m->deleter(m);
+  });
+  return a;
+}
+
 }  // namespace
 #endif
 
@@ -214,6 +264,9 @@ void register_cuda(py::module_& m) {
     }
     return a;
   }, py::arg("ptr"), py::arg("shape"), py::arg("owner"), py::arg("stream") = py::none());
+
+  m.def("from_dlpack", &from_dlpack, py::arg("capsule"),
+        "Wrap an unused 'dltensor' capsule (float32, C-contiguous, CUDA memory) without a copy.");
 
   // ---- kernels ----
   m.def("matmul", [](const DeviceArray& a, const DeviceArray& b, bool ta, bool tb) {
