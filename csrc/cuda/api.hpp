@@ -77,6 +77,8 @@ enum class Act : int { None = -1, ReLU = 0, GELU = 1 };
 // y = act(x W + b) (b may be null, act None for a plain dense layer).
 void dense_forward(const float* x, const float* w, const float* b, float* y, index_t n, index_t in, index_t out,
                    Act act);
+// y = act(y + b) in place (b may be null): the epilogue of dense_forward.
+void bias_act(float* y, const float* b, index_t n, index_t out, Act act);
 // dX = dY Wᵀ (dx may be null), dW (+)= Xᵀ dY, db (+)= Σ_n dY. `scratch` holds
 // column_sum_scratch(n, out) floats.
 void dense_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, index_t n,
@@ -116,8 +118,9 @@ void feature_mask(const float* x, float* out, float* mask, index_t n, index_t d,
                   std::uint64_t stream);
 
 // ---- a device-resident SimCLR training step -----------------------------------------------------
-// Layers (dims d0 → d1 → ... → dL), ReLU after every layer except the last of the encoder and
-// the last of the projector (`relu_after[l]`). All parameters, gradients, optimizer state and
+// Layers (dims d0 → d1 → ... → dL), ReLU after the layers flagged in `relu_after`. Weights are
+// kept transposed on the device, Wᵀ (d_{l+1}, d_l) as torch.nn.Linear stores them, so every
+// cuBLAS call has the same shape and transposes as PyTorch's for the same layer. All parameters, gradients, optimizer state and
 // activations live on the device; they are allocated once (activations at the first batch size).
 struct StepConfig {
   std::vector<index_t> dims;

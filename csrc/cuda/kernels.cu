@@ -243,6 +243,10 @@ __global__ void feature_mask_kernel(const float* x, float* out, float* mask, ind
 void dense_forward(const float* x, const float* w, const float* b, float* y, index_t n, index_t in, index_t out,
                    Act act) {
   gemm(false, false, n, out, in, 1.f, x, in, w, out, 0.f, y, out);
+  bias_act(y, b, n, out, act);
+}
+
+void bias_act(float* y, const float* b, index_t n, index_t out, Act act) {
   if (n * out == 0 || (!b && act == Act::None)) return;
   const int threads = out >= kThreads ? kThreads : int((out + 31) / 32 * 32);
   const dim3 grid(blocks_for(out, threads), unsigned(n < 65535 ? n : 65535));

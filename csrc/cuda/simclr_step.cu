@@ -3,6 +3,7 @@
 // backward + bias gradient) -> one fused optimizer update over the flat parameter buffer.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "cuda/common.cuh"
 
@@ -68,16 +69,25 @@ int SimCLRStep::num_layers() const { return impl_->layers; }
 const std::vector<index_t>& SimCLRStep::dims() const { return impl_->cfg.dims; }
 std::int64_t SimCLRStep::steps_done() const { return impl_->step; }
 
+// Host W (in, out) <-> device Wᵀ (out, in).
 void SimCLRStep::set_layer(int l, const float* w, const float* b) {
   Impl& s = *impl_;
-  copy_to_device(s.params.data() + s.w_off[l], w, std::size_t(s.cfg.dims[l] * s.cfg.dims[l + 1]));
-  copy_to_device(s.params.data() + s.b_off[l], b, std::size_t(s.cfg.dims[l + 1]));
+  const index_t in = s.cfg.dims[l], out = s.cfg.dims[l + 1];
+  std::vector<float> wt(std::size_t(in * out));
+  for (index_t i = 0; i < in; ++i)
+    for (index_t o = 0; o < out; ++o) wt[std::size_t(o * in + i)] = w[i * out + o];
+  copy_to_device(s.params.data() + s.w_off[l], wt.data(), wt.size());
+  copy_to_device(s.params.data() + s.b_off[l], b, std::size_t(out));
 }
 
 void SimCLRStep::get_layer(int l, float* w, float* b) const {
   Impl& s = *impl_;
-  copy_to_host(w, s.params.data() + s.w_off[l], std::size_t(s.cfg.dims[l] * s.cfg.dims[l + 1]));
-  copy_to_host(b, s.params.data() + s.b_off[l], std::size_t(s.cfg.dims[l + 1]));
+  const index_t in = s.cfg.dims[l], out = s.cfg.dims[l + 1];
+  std::vector<float> wt(std::size_t(in * out));
+  copy_to_host(wt.data(), s.params.data() + s.w_off[l], wt.size());
+  for (index_t o = 0; o < out; ++o)
+    for (index_t i = 0; i < in; ++i) w[i * out + o] = wt[std::size_t(o * in + i)];
+  copy_to_host(b, s.params.data() + s.b_off[l], std::size_t(out));
 }
 
 float SimCLRStep::step(const float* x1, const float* x2, index_t batch, bool want_loss) {
@@ -90,9 +100,12 @@ float SimCLRStep::step(const float* x1, const float* x2, index_t batch, bool wan
   // Forward on [x1; x2] as one batch of 2B rows (one GEMM per layer for both views).
   copy_device(s.acts[0].data(), x1, std::size_t(batch * dims[0]));
   copy_device(s.acts[0].data() + batch * dims[0], x2, std::size_t(batch * dims[0]));
-  for (int l = 0; l < s.layers; ++l)
-    dense_forward(s.acts[l].data(), P + s.w_off[l], P + s.b_off[l], s.acts[l + 1].data(), rows, dims[l],
-                  dims[l + 1], s.cfg.relu_after[l] ? Act::ReLU : Act::None);
+  for (int l = 0; l < s.layers; ++l) {
+    const index_t in = dims[l], out = dims[l + 1];
+    float* y = s.acts[l + 1].data();
+    gemm(false, true, rows, out, in, 1.f, s.acts[l].data(), in, P + s.w_off[l], in, 0.f, y, out);  // Y = X W, W stored as Wᵀ
+    bias_act(y, P + s.b_off[l], rows, out, s.cfg.relu_after[l] ? Act::ReLU : Act::None);
+  }
   // Loss and dL/dz.
   float* dy = s.gbuf_a.data();
   float* dx = s.gbuf_b.data();
@@ -107,9 +120,9 @@ float SimCLRStep::step(const float* x1, const float* x2, index_t batch, bool wan
       relu_backward_colsum(s.acts[l + 1].data(), dy, dy, db, rows, out, false, s.colsum_scratch.data());
     else
       column_sum(dy, db, rows, out, false, s.colsum_scratch.data());
-    gemm(true, false, in, out, rows, 1.f, s.acts[l].data(), in, dy, out, 0.f, G + s.w_off[l], out);  // dW = Xᵀ dY
+    gemm(true, false, out, in, rows, 1.f, dy, out, s.acts[l].data(), in, 0.f, G + s.w_off[l], in);  // dWᵀ = dYᵀ X
     if (l > 0) {
-      gemm(false, true, rows, in, out, 1.f, dy, out, P + s.w_off[l], out, 0.f, dx, in);  // dX = dY Wᵀ
+      gemm(false, false, rows, in, out, 1.f, dy, out, P + s.w_off[l], in, 0.f, dx, in);  // dX = dY (Wᵀ)
       std::swap(dy, dx);
     }
   }
