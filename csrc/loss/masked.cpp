@@ -38,18 +38,19 @@ double masked_mse(const T* pred, const T* target, const T* mask, index_t rows, i
   const double total = sum_serial(weight, rows);
   const T g = total > 0 ? T(2.0 / total) : T(0);
   parallel_rows(rows, cols, [&](index_t r0, index_t r1) {
+    const T gl = g;  // a local, not a capture: see vicreg.cpp
     for (index_t r = r0; r < r1; ++r) {
       const T* p = pred + r * cols;
       const T* t = target + r * cols;
       T* o = dpred + r * cols;
       if (mask_cols == 1) {
-        const T a = g * mask[r];
+        const T a = gl * mask[r];
 #pragma omp simd
         for (index_t c = 0; c < cols; ++c) o[c] = a * (p[c] - t[c]);
       } else {
         const T* m = mask + r * cols;
 #pragma omp simd
-        for (index_t c = 0; c < cols; ++c) o[c] = g * m[c] * (p[c] - t[c]);
+        for (index_t c = 0; c < cols; ++c) o[c] = gl * m[c] * (p[c] - t[c]);
       }
     }
   });

@@ -123,32 +123,43 @@ inline T log_sum_exp_row(const T* x, index_t n, T s) {
   return shift + std::log(sum);
 }
 
-// G <- G + G^T in place for a square (r, r) matrix, by 64 x 64 blocks: the block row of
-// min(i, j) owns the pair (i, j), so threads never write the same entry.
+// G <- G + G^T in place for a square (r, r) matrix, by 32 x 32 tiles. The tile row of min(i, j)
+// owns the pair (i, j), so threads never write the same entry; the transposed tile goes through a
+// small local buffer so every access to G is a contiguous row segment. Work item p takes tile
+// rows p and nb - 1 - p, which balances the triangle across threads.
 template <class T>
 void symmetrize_add(T* g, index_t r) {
-  constexpr index_t B = 64;
+  constexpr index_t B = 32;
   const index_t nb = (r + B - 1) / B;
-  parallel_rows(nb, B * r, [&](index_t b0, index_t b1) {
-    for (index_t bi = b0; bi < b1; ++bi) {
-      const index_t i0 = bi * B, i1 = std::min(r, i0 + B);
-      for (index_t i = i0; i < i1; ++i) {  // diagonal block
-        g[i * r + i] *= T(2);
-        for (index_t j = i + 1; j < i1; ++j) {
-          const T v = g[i * r + j] + g[j * r + i];
-          g[i * r + j] = v;
-          g[j * r + i] = v;
+  auto tile_row = [g, r, nb](index_t bi) {
+    T tile[B * B];
+    const index_t i0 = bi * B, ih = r - i0 < B ? r - i0 : B;
+    for (index_t bj = bi; bj < nb; ++bj) {
+      const index_t j0 = bj * B, jw = r - j0 < B ? r - j0 : B;
+      for (index_t b = 0; b < jw; ++b) {  // tile = block(J, I)ᵀ
+        const T* src = g + (j0 + b) * r + i0;
+        for (index_t a = 0; a < ih; ++a) tile[a * B + b] = src[a];
+      }
+      for (index_t a = 0; a < ih; ++a) {  // block(I, J) += tile
+        T* dst = g + (i0 + a) * r + j0;
+        T* t = tile + a * B;
+#pragma omp simd
+        for (index_t b = 0; b < jw; ++b) {
+          dst[b] += t[b];
+          t[b] = dst[b];
         }
       }
-      for (index_t j0 = i1; j0 < r; j0 += B) {
-        const index_t j1 = std::min(r, j0 + B);
-        for (index_t i = i0; i < i1; ++i)
-          for (index_t j = j0; j < j1; ++j) {
-            const T v = g[i * r + j] + g[j * r + i];
-            g[i * r + j] = v;
-            g[j * r + i] = v;
-          }
+      if (bj == bi) continue;  // a diagonal block is now symmetric
+      for (index_t b = 0; b < jw; ++b) {  // block(J, I) = block(I, J)ᵀ
+        T* dst = g + (j0 + b) * r + i0;
+        for (index_t a = 0; a < ih; ++a) dst[a] = tile[a * B + b];
       }
+    }
+  };
+  parallel_rows((nb + 1) / 2, 2 * B * r, [=](index_t p0, index_t p1) {
+    for (index_t p = p0; p < p1; ++p) {
+      tile_row(p);
+      if (nb - 1 - p != p) tile_row(nb - 1 - p);
     }
   });
 }
@@ -197,7 +208,7 @@ void column_moments(const T* z, index_t n, index_t d, T* mean, double* ssd) {
 // out = (z - mean) * scale, column-wise (scale per column). out may alias z.
 template <class T>
 void center_scale_columns(const T* z, const T* mean, const T* scale, T* out, index_t n, index_t d) {
-  parallel_rows(n, d, [&](index_t b, index_t e) {
+  parallel_rows(n, d, [=](index_t b, index_t e) {
     for (index_t r = b; r < e; ++r) {
       const T* zr = z + r * d;
       T* o = out + r * d;

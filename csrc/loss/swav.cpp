@@ -20,45 +20,59 @@ void sinkhorn(const T* scores, index_t n, index_t k, T epsilon, int iterations, 
   for (int it = 0; it < iterations; ++it) {
     // Prototype rows: u_k = −log K − LSE_n(x_nk + v_n), column blocks of the (N, K) layout.
     for_column_blocks(n, k, [&](index_t c0, index_t c1) {
+      const double ie = inv_eps;  // locals, not captures: see vicreg.cpp
+      const double* v = w.v;
       const index_t wd = c1 - c0;
       double m[64], s[64];
       for (index_t c = 0; c < wd; ++c) m[c] = ninf, s[c] = 0.0;
       for (index_t r = 0; r < n; ++r) {
         const T* row = scores + r * k + c0;
-        const double vr = w.v[r];
+        const double vr = v[r];
 #pragma omp simd
-        for (index_t c = 0; c < wd; ++c) m[c] = std::max(m[c], double(row[c]) * inv_eps + vr);
+        for (index_t c = 0; c < wd; ++c) m[c] = std::max(m[c], double(row[c]) * ie + vr);
       }
       for (index_t r = 0; r < n; ++r) {
         const T* row = scores + r * k + c0;
-        const double vr = w.v[r];
+        const double vr = v[r];
 #pragma omp simd
-        for (index_t c = 0; c < wd; ++c) s[c] += fast_exp(double(row[c]) * inv_eps + vr - m[c]);
+        for (index_t c = 0; c < wd; ++c) s[c] += fast_exp(double(row[c]) * ie + vr - m[c]);
       }
       for (index_t c = 0; c < wd; ++c) w.u[c0 + c] = -log_k - (m[c] + std::log(s[c]));
     });
     // Sample columns: v_n = −log N − LSE_k(x_nk + u_k); the last one drops −log N (codes ×N).
     const double off = it + 1 == iterations ? 0.0 : log_n;
     parallel_rows(n, 8 * k, [&](index_t r0, index_t r1) {
+      const double ie = inv_eps, o = off;
+      const double* u = w.u;
+      double* v = w.v;
       for (index_t r = r0; r < r1; ++r) {
         const T* row = scores + r * k;
         double m = ninf;
 #pragma omp simd reduction(max : m)
-        for (index_t c = 0; c < k; ++c) m = std::max(m, double(row[c]) * inv_eps + w.u[c]);
+        for (index_t c = 0; c < k; ++c) m = std::max(m, double(row[c]) * ie + u[c]);
         double s = 0.0;
 #pragma omp simd reduction(+ : s)
-        for (index_t c = 0; c < k; ++c) s += fast_exp(double(row[c]) * inv_eps + w.u[c] - m);
-        w.v[r] = -off - (m + std::log(s));
+        for (index_t c = 0; c < k; ++c) s += fast_exp(double(row[c]) * ie + u[c] - m);
+        v[r] = -o - (m + std::log(s));
       }
     });
   }
   parallel_rows(n, 4 * k, [&](index_t r0, index_t r1) {
+    const double ie = inv_eps;
+    const double* u = w.u;
     for (index_t r = r0; r < r1; ++r) {
       const T* row = scores + r * k;
       T* q = codes + r * k;
       const double vr = w.v[r];
+      // In chunks through a double buffer: GCC does not vectorise exp(double) -> float stores.
+      double buf[256];
+      for (index_t c0 = 0; c0 < k; c0 += 256) {
+        const index_t wd = k - c0 < 256 ? k - c0 : 256;
 #pragma omp simd
-      for (index_t c = 0; c < k; ++c) q[c] = T(fast_exp(double(row[c]) * inv_eps + w.u[c] + vr));
+        for (index_t c = 0; c < wd; ++c) buf[c] = fast_exp(double(row[c0 + c]) * ie + u[c0 + c] + vr);
+#pragma omp simd
+        for (index_t c = 0; c < wd; ++c) q[c0 + c] = T(buf[c]);
+      }
     }
   });
 }
@@ -68,7 +82,7 @@ namespace {
 // the per-row loss Σ_k q_k (lse − s_k/τ).
 template <class T>
 void soft_cross_entropy_rows(const T* s, const T* q, index_t n, index_t k, T inv_t, T g, T* ds, T* partial) {
-  parallel_rows(n, 16 * k, [&](index_t r0, index_t r1) {
+  parallel_rows(n, 16 * k, [=](index_t r0, index_t r1) {
     for (index_t r = r0; r < r1; ++r) {
       const T* sr = s + r * k;
       const T* qr = q + r * k;
