@@ -15,7 +15,7 @@ template <class T, class Positives>
 double contrastive_core(index_t r, index_t d, T temperature, const Positives& positives,
                         const ContrastiveWork<T>& w) {
   const T inv_t = T(1) / temperature;
-  blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, r, r, d, T(1), w.zhat, d, w.zhat, d, T(0), w.sim, r);
+  gram(w.zhat, r, d, d, T(1), false, w.sim);  // S = Ẑ Ẑᵀ
   parallel_rows(r, 16 * r, [&](index_t b0, index_t b1) {
     for (index_t a = b0; a < b1; ++a) {
       T* row = w.sim + a * r;

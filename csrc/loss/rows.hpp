@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "blas/blas_api.hpp"
 #include "core/check.hpp"
 #include "core/fast_math.hpp"
 #include "parallel/parallel.hpp"
@@ -162,6 +163,47 @@ void symmetrize_add(T* g, index_t r) {
       if (nb - 1 - p != p) tile_row(nb - 1 - p);
     }
   });
+}
+
+// Copy the transpose of the (h, w) block at src (row stride ld) to dst (row stride ld), by tiles.
+template <class T>
+void transpose_copy(const T* src, T* dst, index_t h, index_t w, index_t ld) {
+  constexpr index_t B = 32;
+  parallel_rows((w + B - 1) / B, B * h, [=](index_t b0, index_t b1) {
+    for (index_t bj = b0; bj < b1; ++bj) {
+      const index_t j0 = bj * B, j1 = j0 + B < w ? j0 + B : w;
+      for (index_t i0 = 0; i0 < h; i0 += B) {
+        const index_t i1 = i0 + B < h ? i0 + B : h;
+        for (index_t j = j0; j < j1; ++j)
+          for (index_t i = i0; i < i1; ++i) dst[j * ld + i] = src[i * ld + j];
+      }
+    }
+  });
+}
+
+// Symmetric Gram matrix with a quarter fewer flops than one GEMM: C (n, n) = alpha · op(A) op(A)ᵀ
+// where op(A) = A (n, k) when cols is false (C = A Aᵀ), or op(A) = Aᵀ with A (k, n) when cols is
+// true (C = Aᵀ A). Three GEMMs give the blocks on and above the diagonal of a 2 x 2 split; the
+// lower off-diagonal block is their transpose. lda is A's row stride, C's is n.
+template <class T>
+void gram(const T* a, index_t n, index_t k, index_t lda, T alpha, bool cols, T* c) {
+  const index_t h = n / 2;
+  if (h < 64) {  // small: one GEMM
+    if (cols)
+      blas::gemm<T>(blas::Trans::Yes, blas::Trans::No, n, n, k, alpha, a, lda, a, lda, T(0), c, n);
+    else
+      blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, n, n, k, alpha, a, lda, a, lda, T(0), c, n);
+    return;
+  }
+  const index_t m = n - h;
+  // Offsets of the second half of op(A)'s rows inside A.
+  const T* a2 = cols ? a + h : a + h * lda;
+  const auto ta = cols ? blas::Trans::Yes : blas::Trans::No;
+  const auto tb = cols ? blas::Trans::No : blas::Trans::Yes;
+  blas::gemm<T>(ta, tb, h, h, k, alpha, a, lda, a, lda, T(0), c, n);
+  blas::gemm<T>(ta, tb, h, m, k, alpha, a, lda, a2, lda, T(0), c + h, n);
+  blas::gemm<T>(ta, tb, m, m, k, alpha, a2, lda, a2, lda, T(0), c + h * n + h, n);
+  transpose_copy(c + h, c + h * n, h, m, n);
 }
 
 // Run body(c0, c1) over blocks of at most 64 columns of an (n, d) matrix in parallel; inside a

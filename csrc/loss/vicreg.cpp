@@ -39,7 +39,7 @@ void branch(const T* z, T* x, T* coef, T* dz, index_t n, index_t d, T var_w, T c
       for (index_t c = 0; c < d; ++c) xr[c] = zr[c] - mean[c];
     }
   });
-  blas::gemm<T>(blas::Trans::Yes, blas::Trans::No, d, d, n, T(1.0 / nm1), x, d, x, d, T(0), w.cov, d);
+  gram(x, d, n, d, T(1.0 / nm1), true, w.cov);  // cov = xᵀx / (N − 1)
   // Off-diagonal squares; cov becomes dc/dcov · cov_w = 2 cov_w cov_ij / D off the diagonal.
   const T g = T(2.0 * double(cov_w) / double(d));
   parallel_rows(d, 3 * d, [&](index_t b0, index_t b1) {
