@@ -56,8 +56,9 @@ double nt_xent(const T* z1, const T* z2, index_t n, index_t d, T temperature, T*
   normalize_rows(z1, w.zhat, w.norm, n, d);
   normalize_rows(z2, w.zhat + n * d, w.norm + n, n, d);
   const index_t r = 2 * n;
-  const double loss = contrastive_core(
-      r, d, temperature, [n, r](index_t a, auto&& f) { f(a < n ? a + n : a - n); (void)r; }, w);
+  // The one positive of anchor a is the other view of the same sample.
+  const double loss =
+      contrastive_core(r, d, temperature, [n](index_t a, auto&& f) { f(a < n ? a + n : a - n); }, w);
   normalize_rows_backward(w.zhat, w.norm, w.dzhat, dz1, n, d);
   normalize_rows_backward(w.zhat + n * d, w.norm + n, w.dzhat + n * d, dz2, n, d);
   return loss;
