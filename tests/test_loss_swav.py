@@ -36,6 +36,17 @@ def test_sinkhorn_matches_official(rng):
         np.testing.assert_allclose(sinkhorn(s, eps, it), reference_sinkhorn(s, eps, it), rtol=1e-12, atol=1e-300)
 
 
+def test_sinkhorn_log_domain_path_matches_official(rng):
+    # A sample whose scores sit 25 below everyone else's: exp((s - max)/0.05) ~ 1e-217 is below
+    # the multiplicative path's floor, so the log-domain path runs; the official float64 code is
+    # still exact here (its exp(s/ε) stays in range).
+    s = rng.uniform(-1, 1, (10, 6))
+    s[3] -= 25.0
+    np.testing.assert_allclose(sinkhorn(s, 0.05, 3), reference_sinkhorn(s, 0.05, 3), rtol=1e-9, atol=1e-300)
+    q32 = sinkhorn(s.astype(np.float32), 0.05, 3)  # float32 takes the log path earlier (1e-20 floor)
+    np.testing.assert_allclose(q32, reference_sinkhorn(s, 0.05, 3), rtol=2e-4, atol=1e-30)
+
+
 @given(s=batches(min_n=1, max_n=20, min_d=1, max_d=9), eps=st.sampled_from([0.05, 0.3, 1.0]))
 def test_sinkhorn_marginals(s, eps):
     n, k = s.shape

@@ -93,3 +93,18 @@ def test_class_and_bad_inputs(rng):
         vicreg(z, z, var_weight=-1.0)
     with pytest.raises(ValueError, match="eps"):
         VICRegLoss(eps=0.0)
+
+
+def test_wide_matches_reference(rng):
+    # D >= 128 takes the blocked symmetric covariance path
+    z1 = rng.standard_normal((12, 131)) * 0.3
+    z2 = z1 + 0.1 * rng.standard_normal((12, 131))
+    loss, g1, g2, terms = vicreg(z1, z2, return_terms=True)
+    ref, ref_terms = reference_vicreg(z1, z2)
+    assert loss == pytest.approx(ref, rel=1e-11)
+    np.testing.assert_allclose(terms, ref_terms, rtol=1e-11)
+    # gradient of the covariance term alone, analytically: 4/(D(N−1)) x offdiag(cov)
+    x = z1 - z1.mean(0)
+    cov = x.T @ x / 11
+    np.fill_diagonal(cov, 0)
+    np.testing.assert_allclose(vicreg(z1, z2, 0.0, 0.0, 1.0)[1], 4 / (131 * 11) * x @ cov, rtol=1e-9, atol=1e-15)

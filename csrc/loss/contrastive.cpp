@@ -15,7 +15,7 @@ template <class T, class Positives>
 double contrastive_core(index_t r, index_t d, T temperature, const Positives& positives,
                         const ContrastiveWork<T>& w) {
   const T inv_t = T(1) / temperature;
-  blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, r, r, d, T(1), w.zhat, d, w.zhat, d, T(0), w.sim, r);
+  gram(w.zhat, r, d, d, T(1), false, w.sim);  // S = Ẑ Ẑᵀ
   parallel_rows(r, 16 * r, [&](index_t b0, index_t b1) {
     for (index_t a = b0; a < b1; ++a) {
       T* row = w.sim + a * r;
@@ -56,8 +56,9 @@ double nt_xent(const T* z1, const T* z2, index_t n, index_t d, T temperature, T*
   normalize_rows(z1, w.zhat, w.norm, n, d);
   normalize_rows(z2, w.zhat + n * d, w.norm + n, n, d);
   const index_t r = 2 * n;
-  const double loss = contrastive_core(
-      r, d, temperature, [n, r](index_t a, auto&& f) { f(a < n ? a + n : a - n); (void)r; }, w);
+  // The one positive of anchor a is the other view of the same sample.
+  const double loss =
+      contrastive_core(r, d, temperature, [n](index_t a, auto&& f) { f(a < n ? a + n : a - n); }, w);
   normalize_rows_backward(w.zhat, w.norm, w.dzhat, dz1, n, d);
   normalize_rows_backward(w.zhat + n * d, w.norm + n, w.dzhat + n * d, dz2, n, d);
   return loss;

@@ -12,6 +12,7 @@ double dino(const T* student, const T* teacher, const T* center, index_t vs, ind
   const index_t pairs = vt * vs - vt;  // teacher view v is never paired with student view v (vt <= vs)
   // Teacher: per sample n, softmax of each view then their sum (views in order).
   parallel_rows(n, 16 * k * vt, [&](index_t r0, index_t r1) {
+    const T* cen = center;  // locals, not captures: see vicreg.cpp
     for (index_t i = r0; i < r1; ++i) {
       T* tot = w.qtot + i * k;
       for (index_t c = 0; c < k; ++c) tot[c] = T(0);
@@ -19,7 +20,7 @@ double dino(const T* student, const T* teacher, const T* center, index_t vs, ind
         const T* t = teacher + (v * n + i) * k;
         T* q = w.tq + (v * n + i) * k;
 #pragma omp simd
-        for (index_t c = 0; c < k; ++c) q[c] = t[c] - center[c];
+        for (index_t c = 0; c < k; ++c) q[c] = t[c] - cen[c];
         softmax_row(q, q, k, inv_tt);
 #pragma omp simd
         for (index_t c = 0; c < k; ++c) tot[c] += q[c];
@@ -29,13 +30,14 @@ double dino(const T* student, const T* teacher, const T* center, index_t vs, ind
   // Student rows (u, n): targets Σ_{v≠u} q_v = qtot − [u < Vt] q_u.
   const T g = T(double(inv_ts) / (double(n) * double(pairs)));
   parallel_rows(vs * n, 20 * k, [&](index_t r0, index_t r1) {
+    const T gl = g, its = inv_ts;
     for (index_t r = r0; r < r1; ++r) {
       const index_t u = r / n, i = r % n;
       const T* s = student + r * k;
       const T* tot = w.qtot + i * k;
       const T* own = u < vt ? w.tq + (u * n + i) * k : nullptr;
       T* ds = dstudent + r * k;
-      const T lse = softmax_row(s, ds, k, inv_ts);
+      const T lse = softmax_row(s, ds, k, its);
       T sq = T(0), sqs = T(0);
       if (own != nullptr) {
 #pragma omp simd reduction(+ : sq, sqs)
@@ -51,15 +53,15 @@ double dino(const T* student, const T* teacher, const T* center, index_t vs, ind
           sqs += tot[c] * s[c];
         }
       }
-      w.partial[r] = sq * lse - inv_ts * sqs;
-      // ds = ((Σq) p − q) · g
-      const T a = sq * g;
+      w.partial[r] = sq * lse - its * sqs;
+      // ds = ((Σq) p − q) · gl
+      const T a = sq * gl;
       if (own != nullptr) {
 #pragma omp simd
-        for (index_t c = 0; c < k; ++c) ds[c] = a * ds[c] - g * (tot[c] - own[c]);
+        for (index_t c = 0; c < k; ++c) ds[c] = a * ds[c] - gl * (tot[c] - own[c]);
       } else {
 #pragma omp simd
-        for (index_t c = 0; c < k; ++c) ds[c] = a * ds[c] - g * tot[c];
+        for (index_t c = 0; c < k; ++c) ds[c] = a * ds[c] - gl * tot[c];
       }
     }
   });

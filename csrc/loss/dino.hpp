@@ -1,4 +1,4 @@
-// DINO (Caron et al. 2021, eq. 1 and Alg. 1; official main_dino.py DINOLoss):
+// DINO (Caron et al. 2021, sec. 3.1 and Alg. 1; official main_dino.py DINOLoss):
 //   q_v = softmax((t_v − C)/τ_t) (teacher, constant), log p_u = log_softmax(s_u/τ_s) (student),
 //   L = 1/(N · #pairs) Σ_{v < Vt} Σ_{u < Vs, u ≠ v} Σ_n −q_vn · log p_un,  #pairs = Vt·Vs − Vt.
 #pragma once

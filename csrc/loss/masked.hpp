@@ -1,5 +1,5 @@
 // Masked reconstruction and mask estimation (MAE, He et al. 2022 sec. 3; VIME, Yoon et al. 2020
-// eqs. 3-4).
+// sec. 4.1).
 //   masked_mse: L = Σ_e m_e (pred_e − target_e)² / Σ_e m_e   (0 with zero gradient when Σ m = 0)
 //   mask_bce:   L = mean_e [ max(x_e, 0) − x_e m_e + log(1 + exp(−|x_e|)) ]   (BCE with logits)
 // The mask is given per element, or per row of `cols` elements (mask_cols = 1: MAE's per-patch

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "blas/blas_api.hpp"
 #include "core/check.hpp"
 #include "core/fast_math.hpp"
 #include "parallel/parallel.hpp"
@@ -123,34 +124,86 @@ inline T log_sum_exp_row(const T* x, index_t n, T s) {
   return shift + std::log(sum);
 }
 
-// G <- G + G^T in place for a square (r, r) matrix, by 64 x 64 blocks: the block row of
-// min(i, j) owns the pair (i, j), so threads never write the same entry.
+// G <- G + G^T in place for a square (r, r) matrix, by 32 x 32 tiles. The tile row of min(i, j)
+// owns the pair (i, j), so threads never write the same entry; the transposed tile goes through a
+// small local buffer so every access to G is a contiguous row segment. Work item p takes tile
+// rows p and nb - 1 - p, which balances the triangle across threads.
 template <class T>
 void symmetrize_add(T* g, index_t r) {
-  constexpr index_t B = 64;
+  constexpr index_t B = 32;
   const index_t nb = (r + B - 1) / B;
-  parallel_rows(nb, B * r, [&](index_t b0, index_t b1) {
-    for (index_t bi = b0; bi < b1; ++bi) {
-      const index_t i0 = bi * B, i1 = std::min(r, i0 + B);
-      for (index_t i = i0; i < i1; ++i) {  // diagonal block
-        g[i * r + i] *= T(2);
-        for (index_t j = i + 1; j < i1; ++j) {
-          const T v = g[i * r + j] + g[j * r + i];
-          g[i * r + j] = v;
-          g[j * r + i] = v;
+  auto tile_row = [g, r, nb](index_t bi) {
+    T tile[B * B];
+    const index_t i0 = bi * B, ih = r - i0 < B ? r - i0 : B;
+    for (index_t bj = bi; bj < nb; ++bj) {
+      const index_t j0 = bj * B, jw = r - j0 < B ? r - j0 : B;
+      for (index_t b = 0; b < jw; ++b) {  // tile = block(J, I)ᵀ
+        const T* src = g + (j0 + b) * r + i0;
+        for (index_t a = 0; a < ih; ++a) tile[a * B + b] = src[a];
+      }
+      for (index_t a = 0; a < ih; ++a) {  // block(I, J) += tile
+        T* dst = g + (i0 + a) * r + j0;
+        T* t = tile + a * B;
+#pragma omp simd
+        for (index_t b = 0; b < jw; ++b) {
+          dst[b] += t[b];
+          t[b] = dst[b];
         }
       }
-      for (index_t j0 = i1; j0 < r; j0 += B) {
-        const index_t j1 = std::min(r, j0 + B);
-        for (index_t i = i0; i < i1; ++i)
-          for (index_t j = j0; j < j1; ++j) {
-            const T v = g[i * r + j] + g[j * r + i];
-            g[i * r + j] = v;
-            g[j * r + i] = v;
-          }
+      if (bj == bi) continue;  // a diagonal block is now symmetric
+      for (index_t b = 0; b < jw; ++b) {  // block(J, I) = block(I, J)ᵀ
+        T* dst = g + (j0 + b) * r + i0;
+        for (index_t a = 0; a < ih; ++a) dst[a] = tile[a * B + b];
+      }
+    }
+  };
+  parallel_rows((nb + 1) / 2, 2 * B * r, [=](index_t p0, index_t p1) {
+    for (index_t p = p0; p < p1; ++p) {
+      tile_row(p);
+      if (nb - 1 - p != p) tile_row(nb - 1 - p);
+    }
+  });
+}
+
+// Copy the transpose of the (h, w) block at src (row stride ld) to dst (row stride ld), by tiles.
+template <class T>
+void transpose_copy(const T* src, T* dst, index_t h, index_t w, index_t ld) {
+  constexpr index_t B = 32;
+  parallel_rows((w + B - 1) / B, B * h, [=](index_t b0, index_t b1) {
+    for (index_t bj = b0; bj < b1; ++bj) {
+      const index_t j0 = bj * B, j1 = j0 + B < w ? j0 + B : w;
+      for (index_t i0 = 0; i0 < h; i0 += B) {
+        const index_t i1 = i0 + B < h ? i0 + B : h;
+        for (index_t j = j0; j < j1; ++j)
+          for (index_t i = i0; i < i1; ++i) dst[j * ld + i] = src[i * ld + j];
       }
     }
   });
+}
+
+// Symmetric Gram matrix with a quarter fewer flops than one GEMM: C (n, n) = alpha · op(A) op(A)ᵀ
+// where op(A) = A (n, k) when cols is false (C = A Aᵀ), or op(A) = Aᵀ with A (k, n) when cols is
+// true (C = Aᵀ A). Three GEMMs give the blocks on and above the diagonal of a 2 x 2 split; the
+// lower off-diagonal block is their transpose. lda is A's row stride, C's is n.
+template <class T>
+void gram(const T* a, index_t n, index_t k, index_t lda, T alpha, bool cols, T* c) {
+  const index_t h = n / 2;
+  if (h < 64) {  // small: one GEMM
+    if (cols)
+      blas::gemm<T>(blas::Trans::Yes, blas::Trans::No, n, n, k, alpha, a, lda, a, lda, T(0), c, n);
+    else
+      blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, n, n, k, alpha, a, lda, a, lda, T(0), c, n);
+    return;
+  }
+  const index_t m = n - h;
+  // Offsets of the second half of op(A)'s rows inside A.
+  const T* a2 = cols ? a + h : a + h * lda;
+  const auto ta = cols ? blas::Trans::Yes : blas::Trans::No;
+  const auto tb = cols ? blas::Trans::No : blas::Trans::Yes;
+  blas::gemm<T>(ta, tb, h, h, k, alpha, a, lda, a, lda, T(0), c, n);
+  blas::gemm<T>(ta, tb, h, m, k, alpha, a, lda, a2, lda, T(0), c + h, n);
+  blas::gemm<T>(ta, tb, m, m, k, alpha, a2, lda, a2, lda, T(0), c + h * n + h, n);
+  transpose_copy(c + h, c + h * n, h, m, n);
 }
 
 // Run body(c0, c1) over blocks of at most 64 columns of an (n, d) matrix in parallel; inside a
@@ -197,7 +250,7 @@ void column_moments(const T* z, index_t n, index_t d, T* mean, double* ssd) {
 // out = (z - mean) * scale, column-wise (scale per column). out may alias z.
 template <class T>
 void center_scale_columns(const T* z, const T* mean, const T* scale, T* out, index_t n, index_t d) {
-  parallel_rows(n, d, [&](index_t b, index_t e) {
+  parallel_rows(n, d, [=](index_t b, index_t e) {
     for (index_t r = b; r < e; ++r) {
       const T* zr = z + r * d;
       T* o = out + r * d;

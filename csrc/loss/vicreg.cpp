@@ -31,17 +31,19 @@ void branch(const T* z, T* x, T* coef, T* dz, index_t n, index_t d, T var_w, T c
   out[0] = v / double(d);
   // x = z − mean (scale 1)
   parallel_rows(n, d, [&](index_t b0, index_t b1) {
+    const T* mean = w.mean;
     for (index_t r = b0; r < b1; ++r) {
       const T* zr = z + r * d;
       T* xr = x + r * d;
 #pragma omp simd
-      for (index_t c = 0; c < d; ++c) xr[c] = zr[c] - w.mean[c];
+      for (index_t c = 0; c < d; ++c) xr[c] = zr[c] - mean[c];
     }
   });
-  blas::gemm<T>(blas::Trans::Yes, blas::Trans::No, d, d, n, T(1.0 / nm1), x, d, x, d, T(0), w.cov, d);
+  gram(x, d, n, d, T(1.0 / nm1), true, w.cov);  // cov = xᵀx / (N − 1)
   // Off-diagonal squares; cov becomes dc/dcov · cov_w = 2 cov_w cov_ij / D off the diagonal.
   const T g = T(2.0 * double(cov_w) / double(d));
   parallel_rows(d, 3 * d, [&](index_t b0, index_t b1) {
+    const T gc = g;
     for (index_t i = b0; i < b1; ++i) {
       T* row = w.cov + i * d;
       row[i] = T(0);
@@ -50,7 +52,7 @@ void branch(const T* z, T* x, T* coef, T* dz, index_t n, index_t d, T var_w, T c
       for (index_t j = 0; j < d; ++j) s += row[j] * row[j];
       w.partial[i] = s;
 #pragma omp simd
-      for (index_t j = 0; j < d; ++j) row[j] *= g;
+      for (index_t j = 0; j < d; ++j) row[j] *= gc;
     }
   });
   out[1] = sum_serial(w.partial, d) / double(d);
@@ -70,6 +72,10 @@ double vicreg(const T* z1, const T* z2, index_t n, index_t d, T sim_w, T var_w, 
   // Fused pass: invariance term and its gradient, plus the variance-term gradients.
   const T gi = T(2.0 * double(sim_w) / (double(n) * double(d)));
   parallel_rows(n, 4 * d, [&](index_t r0, index_t r1) {
+    // Locals, not captures: GCC does not vectorise loops that re-read captured references.
+    const T g = gi;
+    const T* c1 = w.coef1;
+    const T* c2 = w.coef2;
     for (index_t r = r0; r < r1; ++r) {
       const T* a = z1 + r * d;
       const T* b = z2 + r * d;
@@ -82,8 +88,8 @@ double vicreg(const T* z1, const T* z2, index_t n, index_t d, T sim_w, T var_w, 
       for (index_t c = 0; c < d; ++c) {
         const T diff = a[c] - b[c];
         s += diff * diff;
-        da[c] += gi * diff + w.coef1[c] * xa[c];
-        db[c] += -gi * diff + w.coef2[c] * xb[c];
+        da[c] += g * diff + c1[c] * xa[c];
+        db[c] += -g * diff + c2[c] * xb[c];
       }
       w.partial[r] = s;
     }

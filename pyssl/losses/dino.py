@@ -25,7 +25,8 @@ def dino(student, teacher, center, student_temp: float = 0.1, teacher_temp: floa
     matches student view v: the global crops come first), center (K,).
 
     Source: Caron et al., "Emerging Properties in Self-Supervised Vision Transformers", ICCV 2021,
-    eq. (1) and Algorithm 1; official ``main_dino.py`` ``DINOLoss``.
+    sec. 3.1 (student/teacher softmax with temperatures, cross-entropy over pairs of different
+    views, centring) and Algorithm 1; official ``main_dino.py`` ``DINOLoss``.
 
     Convention: official (lightly and solo-learn agree): mean over the pairs and the batch; the
     teacher is a constant. Defaults τ_s = 0.1, τ_t = 0.04 (the warm-up schedule is the caller's).

@@ -17,7 +17,8 @@ def masked_mse(pred, target, mask):
     are weights, usually 0/1. L = 0 with a zero gradient when nothing is masked.
 
     Source: He et al., "Masked Autoencoders Are Scalable Vision Learners", CVPR 2022, sec. 3
-    ("we compute the loss only on masked patches"); Yoon et al., "VIME", NeurIPS 2020, eq. (4).
+    ("we compute the loss only on masked patches"); Yoon et al., "VIME", NeurIPS 2020, sec. 4.1
+    (feature-vector estimator loss, here restricted to the masked entries).
 
     Convention: MAE's — mean over the masked entries (per-patch mean then mean over masked patches
     is the same number). No per-patch target normalisation (normalise target yourself).
@@ -46,7 +47,7 @@ def mask_bce(logits, mask):
     Shapes: logits, mask of one shape; mask in [0, 1].
 
     Source: Yoon et al., "VIME: Extending the Success of Self- and Semi-supervised Learning to
-    Tabular Domain", NeurIPS 2020, eq. (3) (mask estimator loss l_m).
+    Tabular Domain", NeurIPS 2020, sec. 4.1 (mask-vector estimator loss l_m).
 
     Returns ``(loss, dlogits)``.
     """

@@ -1,0 +1,190 @@
+"""Forward + backward of each pyssl loss vs the same formula in PyTorch eager (autograd backward).
+
+    python benchmarks/bench_losses.py [--quick] [--threads T] [--json PATH] [--only nt_xent,vicreg]
+
+N in {256, 1024, 4096}, d in {128, 2048} (d is K, the number of prototypes / outputs, for SwAV
+and DINO); --quick runs N in {256, 1024}, d = 128. Same thread count for pyssl, numpy and torch.
+pyssl times include input validation and output allocation; torch times include building the
+graph and the backward pass (gradients set to None each call). Medians of interleaved repeats.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import interleaved, machine_info, parser, report, row, set_threads, try_torch  # noqa: E402
+
+import pyssl.losses as L  # noqa: E402
+
+DINO_VIEWS = (4, 2)  # student views (2 global + 2 local), teacher views (global)
+QUEUE = 4096  # InfoNCE bank size
+
+
+def make_inputs(name, n, d, rng):
+    f = np.float32
+    if name == "dino":
+        vs, vt = DINO_VIEWS
+        return [rng.standard_normal((vs, n, d)).astype(f), rng.standard_normal((vt, n, d)).astype(f),
+                (0.1 * rng.standard_normal(d)).astype(f)]
+    if name == "info_nce":
+        return [rng.standard_normal((n, d)).astype(f), rng.standard_normal((n, d)).astype(f),
+                rng.standard_normal((QUEUE, d)).astype(f)]
+    if name == "sup_con":
+        return [rng.standard_normal((n, d)).astype(f), np.tile(np.arange(n // 2), 2)]
+    if name in ("swav",):
+        return [rng.uniform(-1, 1, (n, d)).astype(f), rng.uniform(-1, 1, (n, d)).astype(f)]
+    if name == "masked_mse":
+        return [rng.standard_normal((n, d)).astype(f), rng.standard_normal((n, d)).astype(f),
+                (rng.random((n, d)) < 0.3).astype(f)]
+    if name == "mask_bce":
+        return [rng.standard_normal((n, d)).astype(f), (rng.random((n, d)) < 0.3).astype(f)]
+    return [rng.standard_normal((n, d)).astype(f), rng.standard_normal((n, d)).astype(f)]
+
+
+def pyssl_fn(name, args):
+    fns = {"nt_xent": L.nt_xent, "info_nce": L.info_nce, "sup_con": L.sup_con,
+           "negative_cosine": L.negative_cosine, "barlow_twins": L.barlow_twins, "vicreg": L.vicreg,
+           "swav": L.swav, "dino": L.dino, "masked_mse": L.masked_mse, "mask_bce": L.mask_bce}
+    f = fns[name]
+    return lambda: f(*args)
+
+
+def torch_fn(torch, name, args):
+    F = torch.nn.functional
+    grads = [0, 1] if name in ("nt_xent", "info_nce", "barlow_twins", "vicreg", "swav") else [0]
+    t = [torch.from_numpy(a) for a in args]
+    for i in grads:
+        t[i].requires_grad_(True)
+
+    def nt_xent(z1, z2, T=0.1):
+        n = z1.shape[0]
+        z = F.normalize(torch.cat([z1, z2]), dim=1)
+        s = (z @ z.T / T).masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
+        target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])
+        return F.cross_entropy(s, target)
+
+    def info_nce(q, k, queue, T=0.2):
+        q, k, b = F.normalize(q, dim=1), F.normalize(k, dim=1), F.normalize(queue, dim=1)
+        logits = torch.cat([(q * k).sum(1, keepdim=True), q @ b.T], dim=1) / T
+        return F.cross_entropy(logits, torch.zeros(q.shape[0], dtype=torch.long))
+
+    def sup_con(z, labels, T=0.1):
+        n = z.shape[0]
+        z = F.normalize(z, dim=1)
+        eye = torch.eye(n, dtype=torch.bool)
+        logp = F.log_softmax((z @ z.T / T).masked_fill(eye, float("-inf")), dim=1)
+        pos = (labels[:, None] == labels[None, :]) & ~eye
+        return -(torch.where(pos, logp, 0.0).sum(1) / pos.sum(1)).mean()
+
+    def negative_cosine(p, z):
+        return -F.cosine_similarity(p, z.detach(), dim=1).mean()
+
+    def barlow_twins(z1, z2, lambd=0.0051):
+        bn = lambda z: (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + 1e-5)
+        c = bn(z1).T @ bn(z2) / z1.shape[0]
+        on = (torch.diagonal(c) - 1).pow(2).sum()
+        off = c.pow(2).sum() - torch.diagonal(c).pow(2).sum()
+        return on + lambd * off
+
+    def vicreg(x, y):
+        n, d = x.shape
+        repr_loss = F.mse_loss(x, y)
+        x = x - x.mean(0)
+        y = y - y.mean(0)
+        sx = torch.sqrt(x.var(0) + 1e-4)
+        sy = torch.sqrt(y.var(0) + 1e-4)
+        std = torch.mean(F.relu(1 - sx)) / 2 + torch.mean(F.relu(1 - sy)) / 2
+        cx, cy = x.T @ x / (n - 1), y.T @ y / (n - 1)
+        off = lambda c: c.pow(2).sum() - torch.diagonal(c).pow(2).sum()
+        return 25 * repr_loss + 25 * std + off(cx) / d + off(cy) / d
+
+    @torch.no_grad()
+    def sinkhorn(out, eps=0.05, iters=3):
+        Q = torch.exp(out / eps).t()
+        B, K = Q.shape[1], Q.shape[0]
+        Q /= Q.sum()
+        for _ in range(iters):
+            Q /= Q.sum(dim=1, keepdim=True)
+            Q /= K
+            Q /= Q.sum(dim=0, keepdim=True)
+            Q /= B
+        return (Q * B).t()
+
+    def swav(s1, s2, T=0.1):
+        q1, q2 = sinkhorn(s1.detach()), sinkhorn(s2.detach())
+        l1 = -(q2 * F.log_softmax(s1 / T, dim=1)).sum(1).mean()
+        l2 = -(q1 * F.log_softmax(s2 / T, dim=1)).sum(1).mean()
+        return (l1 + l2) / 2
+
+    def dino(student, teacher, center, ts=0.1, tt=0.04):
+        q = F.softmax((teacher - center) / tt, dim=-1).detach()
+        logp = F.log_softmax(student / ts, dim=-1)
+        total, terms = 0.0, 0
+        for iq in range(q.shape[0]):
+            for v in range(logp.shape[0]):
+                if v == iq:
+                    continue
+                total = total + torch.sum(-q[iq] * logp[v], dim=-1).mean()
+                terms += 1
+        return total / terms
+
+    def masked_mse(p, t_, m):
+        return ((p - t_) ** 2 * m).sum() / m.sum()
+
+    def mask_bce(x, m):
+        return F.binary_cross_entropy_with_logits(x, m)
+
+    f = locals()[name]
+
+    def run():
+        for i in grads:
+            t[i].grad = None
+        loss = f(*t)
+        loss.backward()
+        return loss
+
+    return run
+
+
+NAMES = ["nt_xent", "info_nce", "sup_con", "negative_cosine", "barlow_twins", "vicreg", "swav", "dino",
+         "masked_mse", "mask_bce"]
+
+
+def repeats_for(name, n, d, default):
+    if default:
+        return default
+    heavy = {"nt_xent": (2 * n) ** 2 * d, "sup_con": n * n * d, "info_nce": n * QUEUE * d,
+             "barlow_twins": n * d * d, "vicreg": n * d * d}.get(name, n * d * 8)
+    return int(np.clip(2e10 / max(heavy, 1), 3, 30))
+
+
+def main():
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--only", default="", help="comma-separated subset of " + ",".join(NAMES))
+    args = p.parse_args()
+    threads = set_threads(args.threads)
+    torch = try_torch()
+    names = [n for n in NAMES if not args.only or n in args.only.split(",")]
+    sizes = [(256, 128), (1024, 128)] if args.quick else [(n, d) for n in (256, 1024, 4096) for d in (128, 2048)]
+    rng = np.random.default_rng(0)
+    rows = []
+    for name in names:
+        for n, d in sizes:
+            inputs = make_inputs(name, n, d, rng)
+            fns = {"pyssl": pyssl_fn(name, inputs)}
+            if torch is not None:
+                fns["torch"] = torch_fn(torch, name, inputs)
+            reps = repeats_for(name, n, d, args.repeats)
+            t = interleaved(fns, repeats=reps if not args.quick else min(reps, 10), warmup=1 if reps < 10 else 2)
+            rows.append(row(f"{name} N={n} d={d}", t["pyssl"], "torch eager" if torch else None, t.get("torch"),
+                            repeats=reps))
+            print(f"  {rows[-1]['name']}: pyssl {t['pyssl'] * 1e3:.2f} ms, torch "
+                  f"{t.get('torch', float('nan')) * 1e3:.2f} ms", flush=True)
+    report(rows, machine_info(threads), args.json, title="SSL losses, forward + backward (float32)")
+
+
+if __name__ == "__main__":
+    main()
