@@ -17,6 +17,14 @@ def test_rotate90_matches_numpy(x, k):
     np.testing.assert_array_equal(P.rotate90(x, k), np.rot90(x, k, axes=(2, 3)))
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 32, 32), (1, 2, 17, 24), (2, 1, 8, 8), (1, 1, 9, 16), (1, 1, 16, 7)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rotate90_blocked_path_matches_numpy(shape, dtype, rng):
+    x = rng.random(shape).astype(dtype)
+    for k in range(4):
+        np.testing.assert_array_equal(P.rotate90(x, k), np.rot90(x, k, axes=(2, 3)))
+
+
 @given(x=images(min_hw=2, max_hw=6), seed=st.integers(0, 2**32))
 def test_rotate90_per_image_k_and_four_turns(x, seed):
     sq = np.ascontiguousarray(x[:, :, : min(x.shape[2:]), : min(x.shape[2:])])

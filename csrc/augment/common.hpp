@@ -265,7 +265,8 @@ inline double gamma_draw(BlockCursor& cur, double a) {
 
 // Partial Fisher–Yates: after the call idx[0..k) is a uniform k-subset of idx[0..n) in random
 // order; step t uses words[t].
-inline void partial_shuffle(std::int64_t* idx, index_t n, index_t k, const u32* words) {
+template <class I>
+inline void partial_shuffle(I* idx, index_t n, index_t k, const u32* words) {
   for (index_t t = 0; t < k; ++t) {
     const index_t j = t + index_t(below(words[t], u32(n - t)));
     std::swap(idx[t], idx[j]);

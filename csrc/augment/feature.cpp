@@ -60,22 +60,26 @@ void gaussian_noise(const T* x, T* out, index_t n, index_t d, double std, std::u
 template <class T>
 void scarf_corrupt(const T* x, const T* ref, T* out, T* mask, index_t n, index_t d, index_t n_ref,
                    index_t k, std::uint64_t seed) {
-  // scratch: d feature indices, then 2k words
+  // scratch per chunk: d feature indices (32-bit, to keep the row's working set in L1), 2k words
   const index_t nw = words_capacity(2 * k);
   parallel_for(n, 2 * d + 8 * k, [&](index_t b, index_t e) {
-    std::vector<std::int64_t> idx(static_cast<size_t>(d));
+    std::vector<u32> idx(static_cast<size_t>(d));
     std::vector<u32> words(static_cast<size_t>(nw));
     for (index_t i = b; i < e; ++i) {
-      std::copy(x + i * d, x + (i + 1) * d, out + i * d);
-      std::fill(mask + i * d, mask + (i + 1) * d, T(0));
-      std::iota(idx.begin(), idx.end(), std::int64_t(0));
+      const T* xi = x + i * d;
+      T* oi = out + i * d;
+      T* mi = mask + i * d;
+      std::copy(xi, xi + d, oi);
+      std::fill(mi, mi + d, T(0));
+      std::iota(idx.begin(), idx.end(), u32(0));
       stream_words(seed, stream_id(Tag::Scarf, i), 2 * k, words.data());
       partial_shuffle(idx.data(), d, k, words.data());
+      const u32* wr = words.data() + k;
       for (index_t t = 0; t < k; ++t) {
         const index_t j = idx[size_t(t)];
-        const index_t r = index_t(below(words[size_t(k + t)], u32(n_ref)));
-        out[i * d + j] = ref[r * d + j];
-        mask[i * d + j] = T(1);
+        const index_t r = index_t(below(wr[t], u32(n_ref)));
+        oi[j] = ref[r * d + j];
+        mi[j] = T(1);
       }
     }
   });
