@@ -117,6 +117,28 @@ def test_scarf_exact_count_and_same_feature(x, ratio, seed):
     assert np.all((src_row >= 0) & (src_row < 11))  # ... from some reference row
 
 
+@given(n=st.integers(1, 5), d=st.integers(1, 40), n_ref=st.integers(1, 9), ratio=st.floats(0, 1),
+       seed=st.integers(0, 2**64 - 1))
+def test_scarf_matches_numpy_fisher_yates_reference(n, d, n_ref, ratio, seed):
+    """Exact draws: words [0, k) drive a partial Fisher–Yates over the features, word k + t picks
+    the reference row for the t-th chosen feature; integers by multiply-shift ⌊w·m / 2^32⌋."""
+    g = np.random.default_rng(seed % 2**32)
+    x = g.standard_normal((n, d))
+    ref = g.standard_normal((n_ref, d))
+    xc, m = P.scarf_corrupt(x, ref, ratio, seed)
+    k = max(1, math.floor(ratio * d))
+    want = x.copy()
+    for i in range(n):
+        w = [int(v) for v in philox_words_ref(seed, sid("scarf", i), 2 * k)]
+        idx = list(range(d))
+        for t in range(k):
+            j = t + ((w[t] * (d - t)) >> 32)
+            idx[t], idx[j] = idx[j], idx[t]
+        for t in range(k):
+            want[i, idx[t]] = ref[(w[k + t] * n_ref) >> 32, idx[t]]
+    np.testing.assert_array_equal(xc, want)
+
+
 def test_scarf_choices_are_uniform():
     n, d, k = 3000, 10, 3
     x = np.zeros((n, d), np.float32)

@@ -224,13 +224,13 @@ template <class T>
 void patch_mask(const T* x, T* out, T* mask, std::int64_t* kept, std::int64_t* masked, index_t n, index_t c,
                 index_t h, index_t w, index_t patch, index_t n_masked, T fill, std::uint64_t seed) {
   const index_t gh = h / patch, gw = w / patch, l = gh * gw, n_kept = l - n_masked;
+  const T fv = fill;
   parallel_for(n, c * h * w, [&](index_t b, index_t e) {
     std::vector<std::int64_t> idx(static_cast<size_t>(l));
     std::vector<u32> words(static_cast<size_t>(words_capacity(n_masked)));
+    std::vector<unsigned char> line(static_cast<size_t>(gh * w));  // per patch row: 1 where masked
     for (index_t i = b; i < e; ++i) {
-      std::iota(idx.begin(), idx.end(), std::int64_t(0));
-      stream_words(seed, stream_id(Tag::PatchMask, i), n_masked, words.data());
-      partial_shuffle(idx.data(), l, n_masked, words.data());
+      random_subset(idx.data(), l, n_masked, seed, stream_id(Tag::PatchMask, i), words.data());
       T* mi = mask + i * l;
       std::fill(mi, mi + l, T(0));
       for (index_t t = 0; t < n_masked; ++t) mi[idx[size_t(t)]] = T(1);
@@ -238,17 +238,17 @@ void patch_mask(const T* x, T* out, T* mask, std::int64_t* kept, std::int64_t* m
       for (index_t p = 0; p < l; ++p) {
         if (mi[p] != T(0)) masked[i * n_masked + m++] = p;
         else kept[i * n_kept + a++] = p;
+        for (index_t q = 0; q < patch; ++q) line[size_t((p / gw) * w + (p % gw) * patch + q)] = mi[p] != T(0);
       }
-      std::copy(x + i * c * h * w, x + (i + 1) * c * h * w, out + i * c * h * w);
-      for (index_t t = 0; t < n_masked; ++t) {
-        const index_t p = masked[i * n_masked + t];
-        const index_t r0 = (p / gw) * patch, c0 = (p % gw) * patch;
-        for (index_t ch = 0; ch < c; ++ch)
-          for (index_t r = 0; r < patch; ++r) {
-            T* o = out + (i * c + ch) * h * w + (r0 + r) * w + c0;
-            std::fill(o, o + patch, fill);
-          }
-      }
+      // one select pass over the image: out = masked ? fill : x
+      for (index_t ch = 0; ch < c; ++ch)
+        for (index_t r = 0; r < h; ++r) {
+          const T* xr = x + ((i * c + ch) * h + r) * w;
+          T* o = out + ((i * c + ch) * h + r) * w;
+          const unsigned char* lr = line.data() + (r / patch) * w;
+#pragma omp simd
+          for (index_t q = 0; q < w; ++q) o[q] = lr[q] ? fv : xr[q];
+        }
     }
   });
 }
