@@ -243,6 +243,7 @@ def test_one_and_two_threads_bit_identical(name, threads, rng):
     (lambda x: P.patch_mask(x, 4, 0.5, 0), ValueError, "multiples of patch_size"),
     (lambda x: P.patch_mask(x, 3, 1.2, 0), ValueError, "ratio"),
     (lambda x: P.gaussian_blur(x, 0, kernel_size=4), ValueError, "odd"),
+    (lambda x: P.gaussian_blur(x, 0, kernel_size=13), ValueError, "too large"),
     (lambda x: P.color_jitter(x, 0, brightness=-1), ValueError, "brightness"),
     (lambda x: P.random_hflip(x, -3), ValueError, "seed"),
 ])

@@ -286,31 +286,34 @@ void color_jitter(const T* x, T* out, T* factors, index_t n, index_t c, index_t 
 template <class T>
 void gaussian_blur(const T* x, T* out, T* sigmas, index_t n, index_t c, index_t h, index_t w, index_t ksize,
                    double sigma_lo, double sigma_hi, std::uint64_t seed) {
-  const index_t rad = ksize / 2;
-  for_samples_scratch<T>(n, c * h * w * 2 * ksize, h * w + ksize, [&](index_t i, T* buf) {
+  const index_t rad = ksize / 2, wp = w + 2 * rad;
+  // scratch per sample: tmp (h·w) | kernel (ksize) | one reflect-padded row (w + 2·rad)
+  for_samples_scratch<T>(n, c * h * w * 2 * ksize, h * w + ksize + wp, [&](index_t i, T* buf) {
     T* tmp = buf;
     T* kern = buf + h * w;
+    T* pad = kern + ksize;
     const u32 word = sample_stream(seed, Tag::Blur, i).bits(0);
     const double sigma = sigma_lo + (sigma_hi - sigma_lo) * unit(word);
     sigmas[i] = T(sigma);
     double tot = 0.0;
-    std::vector<double> kd(static_cast<size_t>(ksize));
-    for (index_t k = 0; k < ksize; ++k) {
-      const double d = double(k - rad);
-      kd[size_t(k)] = std::exp(-d * d / (2.0 * sigma * sigma));
-      tot += kd[size_t(k)];
-    }
-    for (index_t k = 0; k < ksize; ++k) kern[k] = T(kd[size_t(k)] / tot);
+    for (index_t k = 0; k < ksize; ++k) tot += std::exp(-double((k - rad) * (k - rad)) / (2.0 * sigma * sigma));
+    for (index_t k = 0; k < ksize; ++k)
+      kern[k] = T(std::exp(-double((k - rad) * (k - rad)) / (2.0 * sigma * sigma)) / tot);
     for (index_t ch = 0; ch < c; ++ch) {
       const T* in = x + (i * c + ch) * h * w;
       T* o = out + (i * c + ch) * h * w;
-      for (index_t r = 0; r < h; ++r)  // horizontal pass
-        for (index_t q = 0; q < w; ++q) {
-          T s = 0;
-          for (index_t k = 0; k < ksize; ++k) s += kern[k] * in[r * w + reflect(q + k - rad, w)];
-          tmp[r * w + q] = s;
+      for (index_t r = 0; r < h; ++r) {  // horizontal pass on a reflect-padded copy of the row
+        for (index_t q = 0; q < wp; ++q) pad[q] = in[r * w + reflect(q - rad, w)];
+        T* trow = tmp + r * w;
+        std::fill(trow, trow + w, T(0));
+        for (index_t k = 0; k < ksize; ++k) {
+          const T kk = kern[k];
+          const T* src = pad + k;
+#pragma omp simd
+          for (index_t q = 0; q < w; ++q) trow[q] += kk * src[q];
         }
-      for (index_t r = 0; r < h; ++r) {  // vertical pass
+      }
+      for (index_t r = 0; r < h; ++r) {  // vertical pass, reflect at the top and bottom rows
         T* orow = o + r * w;
         std::fill(orow, orow + w, T(0));
         for (index_t k = 0; k < ksize; ++k) {
