@@ -1,12 +1,18 @@
 """Pretext augmentations: pyssl's C++ kernels against equivalent vectorised numpy code.
 
-Batches: a tabular batch (256, 784) and an image batch (256, 3, 32, 32), float32, in one run, with
+Batches: a tabular batch (256, 784) and an image batch (256, 3, 32, 32), float32, in one run (the
+sequence transforms use the image batch viewed as (256, 3, 1024)), with
 the same thread count for pyssl and numpy's BLAS (numpy's random generators are single-threaded;
 the numpy versions below are the fastest vectorised forms we know, not loops over samples).
 Each numpy version produces the same outputs as the pyssl call (e.g. the mask as float32 too),
 from numpy's own generator (so values differ, distributions agree).
 
     python benchmarks/bench_pretext.py [--threads N] [--json PATH] [--quick]
+
+numpy runs these single-threaded, so the ratio at --threads 1 is the per-core speed-up; at
+--threads 2 pyssl also splits the batch over two cores. On a shared, oversubscribed machine the
+two-thread times are dominated by waiting for the second core (a parallel region ends when its
+slowest thread does): read them next to the one-thread table.
 """
 from __future__ import annotations
 
@@ -133,6 +139,61 @@ def np_patch_mask(x, p, ratio, seed):
     return out, mask, kept, masked
 
 
+def np_span_mask(x, ratio, seed):
+    n, t = x.shape[0], x.shape[-1]
+    span = max(1, int(ratio * t))
+    start = np.random.default_rng(seed).integers(0, t - span + 1, n)
+    pos = np.arange(t)
+    m = (pos >= start[:, None]) & (pos < start[:, None] + span)
+    m = m.reshape((n,) + (1,) * (x.ndim - 2) + (t,))
+    return np.where(m, np.float32(0), x), np.broadcast_to(m, x.shape).astype(np.float32)
+
+
+def np_color_jitter(x, seed, b=0.4, c=0.4):
+    g = np.random.default_rng(seed)
+    n = x.shape[0]
+    bf = g.uniform(1 - b, 1 + b, n).astype(np.float32)[:, None, None, None]
+    cf = g.uniform(1 - c, 1 + c, n).astype(np.float32)[:, None, None, None]
+    y = np.clip(bf * x, 0, 1)
+    gray = np.tensordot(np.array([0.299, 0.587, 0.114], np.float32), y, axes=([0], [1]))  # (N, H, W)
+    mean = gray.reshape(n, -1).mean(axis=1)[:, None, None, None]
+    return np.clip(cf * y + (1 - cf) * mean, 0, 1)
+
+
+def np_gaussian_blur(x, seed, k=3, sigma=(0.1, 2.0)):
+    n, _, h, w = x.shape
+    s = np.random.default_rng(seed).uniform(sigma[0], sigma[1], n)
+    r = k // 2
+    kern = np.exp(-((np.arange(k) - r)[None, :] ** 2) / (2 * s[:, None] ** 2))
+    kern = (kern / kern.sum(axis=1, keepdims=True)).astype(np.float32)[:, :, None, None, None]
+    p = np.pad(x, ((0, 0), (0, 0), (r, r), (r, r)), mode="reflect")
+    tmp = sum(kern[:, j] * p[:, :, :, j:j + w] for j in range(k))
+    return sum(kern[:, j] * tmp[:, :, j:j + h, :] for j in range(k))
+
+
+def np_scaling(x, sigma, seed):
+    f = 1 + sigma * np.random.default_rng(seed).standard_normal(x.shape[:2], dtype=np.float32)
+    return x * f[:, :, None]
+
+
+def np_segment_permutation(x, m, seed):
+    n, c, t = x.shape
+    perms = np.argsort(np.random.default_rng(seed).random((n, m)), axis=1)
+    seg = x.reshape(n, c, m, t // m)  # equal segments (t divisible by m here)
+    return seg[np.arange(n)[:, None], :, perms].transpose(0, 2, 1, 3).reshape(n, c, t), perms
+
+
+def np_crop_resize(x, seed, scale=(0.5, 1.0)):
+    n, c, t = x.shape
+    g = np.random.default_rng(seed)
+    length = np.clip(np.rint(g.uniform(scale[0], scale[1], n) * t).astype(np.int64), 1, t)
+    start = (g.random(n) * (t - length + 1)).astype(np.int64)
+    i0, i1, wt = _taps(start, length, t)
+    ni = np.arange(n)[:, None, None]
+    ci = np.arange(c)[None, :, None]
+    return (1 - wt[:, None, :]) * x[ni, ci, i0[:, None, :]] + wt[:, None, :] * x[ni, ci, i1[:, None, :]]
+
+
 def main():
     args = parser(__doc__.splitlines()[0]).parse_args()
     threads = set_threads(args.threads)
@@ -169,6 +230,15 @@ def main():
          lambda: np_jigsaw_tiles(img, 4, perms4, 1))
     case("patch_mask p=4 r=0.75 (256,3,32,32)", "patch", lambda: P.patch_mask(img, 4, 0.75, 1),
          lambda: np_patch_mask(img, 4, 0.75, 1))
+
+    case("span_mask r=0.25 (256,784)", "span", lambda: P.span_mask(tab, 0.25, 1), lambda: np_span_mask(tab, 0.25, 1))
+    case("color_jitter (256,3,32,32)", "color", lambda: P.color_jitter(img, 1), lambda: np_color_jitter(img, 1))
+    case("gaussian_blur k=3 (256,3,32,32)", "blur", lambda: P.gaussian_blur(img, 1, 3), lambda: np_gaussian_blur(img, 1, 3))
+    seq = img.reshape(256, 3, 1024)
+    case("scaling (256,3,1024)", "seq", lambda: P.scaling(seq, 0.1, 1), lambda: np_scaling(seq, 0.1, 1))
+    case("segment_permutation M=8 (256,3,1024)", "seq", lambda: P.segment_permutation(seq, 8, 1),
+         lambda: np_segment_permutation(seq, 8, 1))
+    case("crop_resize (256,3,1024)", "seq", lambda: P.crop_resize(seq, 1), lambda: np_crop_resize(seq, 1))
 
     machine = machine_info(threads)
     report(rows, machine, args.json, title=f"pretext augmentations vs numpy (median of {repeats}, interleaved)")
