@@ -99,6 +99,7 @@ inline void rotate_plane(const T* in, T* out, index_t h, index_t w, int k) {
 }
 
 inline index_t reflect(index_t i, index_t n) {
+  if (i >= 0 && i < n) return i;  // the common case, without a division
   if (n == 1) return 0;
   const index_t period = 2 * (n - 1);
   i %= period;
@@ -228,7 +229,7 @@ void patch_mask(const T* x, T* out, T* mask, std::int64_t* kept, std::int64_t* m
   parallel_for(n, c * h * w, [&](index_t b, index_t e) {
     std::vector<std::int64_t> idx(static_cast<size_t>(l));
     std::vector<u32> words(static_cast<size_t>(words_capacity(n_masked)));
-    std::vector<unsigned char> line(static_cast<size_t>(gh * w));  // per patch row: 1 where masked
+    std::vector<T> line(static_cast<size_t>(gh * w));  // per patch row: 1 where masked (T: one vector type)
     for (index_t i = b; i < e; ++i) {
       random_subset(idx.data(), l, n_masked, seed, stream_id(Tag::PatchMask, i), words.data());
       T* mi = mask + i * l;
@@ -238,16 +239,18 @@ void patch_mask(const T* x, T* out, T* mask, std::int64_t* kept, std::int64_t* m
       for (index_t p = 0; p < l; ++p) {
         if (mi[p] != T(0)) masked[i * n_masked + m++] = p;
         else kept[i * n_kept + a++] = p;
-        for (index_t q = 0; q < patch; ++q) line[size_t((p / gw) * w + (p % gw) * patch + q)] = mi[p] != T(0);
+        T* lp = line.data() + (p / gw) * w + (p % gw) * patch;
+        std::fill(lp, lp + patch, mi[p]);
       }
       // one select pass over the image: out = masked ? fill : x
+      const T f = fv;  // a local copy: the stores below cannot alias it, so the loop vectorises
       for (index_t ch = 0; ch < c; ++ch)
         for (index_t r = 0; r < h; ++r) {
           const T* xr = x + ((i * c + ch) * h + r) * w;
           T* o = out + ((i * c + ch) * h + r) * w;
-          const unsigned char* lr = line.data() + (r / patch) * w;
+          const T* lr = line.data() + (r / patch) * w;
 #pragma omp simd
-          for (index_t q = 0; q < w; ++q) o[q] = lr[q] ? fv : xr[q];
+          for (index_t q = 0; q < w; ++q) o[q] = lr[q] != T(0) ? f : xr[q];
         }
     }
   });
