@@ -217,15 +217,21 @@ void jigsaw(const T* x, T* out, const std::int64_t* perms, const std::int64_t* l
       }
       return;
     }
+    // source offset of each output tile's top-left corner (no divisions in the copy loop)
+    index_t small[64];
+    std::vector<index_t> big;
+    index_t* so = small;
+    if (g2 > 64) {
+      big.resize(static_cast<size_t>(g2));
+      so = big.data();
+    }
+    for (index_t t = 0; t < g2; ++t) so[t] = (pi[t] / grid) * th * w + (pi[t] % grid) * tw;
     for (index_t ch = 0; ch < c; ++ch) {
       const T* in = x + (i * c + ch) * h * w;
       T* o = out + (i * c + ch) * h * w;
       for (index_t tr = 0; tr < grid; ++tr)
         for (index_t r = 0; r < th; ++r)
-          for (index_t tc = 0; tc < grid; ++tc, o += tw) {
-            const index_t src = pi[tr * grid + tc];
-            copy_run(o, in + ((src / grid) * th + r) * w + (src % grid) * tw, tw);
-          }
+          for (index_t tc = 0; tc < grid; ++tc, o += tw) copy_run(o, in + so[tr * grid + tc] + r * w, tw);
     }
   });
 }
