@@ -134,7 +134,10 @@ inline void for_word_tiles(u64 seed, u64 stream, index_t count, F&& f) {
   }
 }
 
-// Words [0, count) of one stream into `out` (which must hold round_up(count, 4) words).
+// Round up to a multiple of 4 (word buffers are filled whole blocks at a time).
+inline index_t words_capacity(index_t count) { return (count + 3) / 4 * 4; }
+
+// Words [0, count) of one stream into `out` (which must hold words_capacity(count) words).
 inline void stream_words(u64 seed, u64 stream, index_t count, u32* out) {
   philox_blocks(seed, stream, 0, (count + 3) / 4, out);
 }
@@ -145,6 +148,18 @@ inline u64 bernoulli_threshold(double p) {
   if (p >= 1) return u64(1) << 32;
   return u64(std::ldexp(p, 32));
 }
+
+// Bernoulli(p) test on one 32-bit word, exact to 2^-32: word < ⌊p·2^32⌋ (p = 1: always).
+struct Bernoulli {
+  u32 thr;
+  bool all;
+  explicit Bernoulli(double p) {
+    const u64 t = bernoulli_threshold(p);
+    all = t > 0xffffffffull;
+    thr = all ? 0xffffffffu : u32(t);
+  }
+  bool operator()(u32 word) const { return (word < thr) | all; }
+};
 
 // Uniform integer in [0, n) from one word by multiply-shift (bias below n / 2^32).
 inline u32 below(u32 word, u32 n) { return u32((u64(word) * n) >> 32); }
@@ -265,15 +280,23 @@ inline double gamma_draw(BlockCursor& cur, double a) {
 
 // Partial Fisher–Yates: after the call idx[0..k) is a uniform k-subset of idx[0..n) in random
 // order; step t uses words[t].
-inline void partial_shuffle(std::int64_t* idx, index_t n, index_t k, const u32* words) {
+template <class I>
+inline void partial_shuffle(I* idx, index_t n, index_t k, const u32* words) {
   for (index_t t = 0; t < k; ++t) {
     const index_t j = t + index_t(below(words[t], u32(n - t)));
     std::swap(idx[t], idx[j]);
   }
 }
 
-// Round up to a multiple of 4 (word buffers are filled whole blocks at a time).
-inline index_t words_capacity(index_t count) { return (count + 3) / 4 * 4; }
+// idx[0..n) = 0..n−1 shuffled so that idx[0..k) is a uniform random k-subset in random order,
+// using words 0..k−1 of `stream`. Words 0..n_words−1 (n_words >= k; default k) are left in
+// `words` (which must hold words_capacity(n_words) entries) for the caller's further draws.
+template <class I>
+inline void random_subset(I* idx, index_t n, index_t k, u64 seed, u64 stream, u32* words, index_t n_words = -1) {
+  for (index_t j = 0; j < n; ++j) idx[j] = I(j);
+  stream_words(seed, stream, std::max(k, n_words), words);
+  partial_shuffle(idx, n, k, words);
+}
 
 // body(sample) for every sample, static contiguous chunks of samples.
 template <class F>

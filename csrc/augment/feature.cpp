@@ -11,10 +11,7 @@ namespace pyssl::augment {
 template <class T>
 void mask_features(const T* x, T* out, T* mask, index_t n, index_t d, double ratio, T fill,
                    const T* fill_per_feature, std::uint64_t seed) {
-  // m = word < threshold, compared on 32 bits (ratio = 1 masks everything).
-  const u64 thr64 = bernoulli_threshold(ratio);
-  const bool all = thr64 > 0xffffffffull;
-  const u32 thr = all ? 0xffffffffu : u32(thr64);
+  const Bernoulli bern(ratio);
   for_samples(n, 4 * d, [&](index_t i) {
     const T* xi = x + i * d;
     T* oi = out + i * d;
@@ -27,7 +24,7 @@ void mask_features(const T* x, T* out, T* mask, index_t n, index_t d, double rat
         const T* f = fill_per_feature + off;
 #pragma omp simd
         for (index_t j = 0; j < len; ++j) {
-          const bool m = (w[j] < thr) | all;
+          const bool m = bern(w[j]);
           os[j] = m ? f[j] : xs[j];
           ms[j] = m ? T(1) : T(0);
         }
@@ -35,7 +32,7 @@ void mask_features(const T* x, T* out, T* mask, index_t n, index_t d, double rat
         const T fv = fill;  // a local copy: stores through os cannot alias it
 #pragma omp simd
         for (index_t j = 0; j < len; ++j) {
-          const bool m = (w[j] < thr) | all;
+          const bool m = bern(w[j]);
           os[j] = m ? fv : xs[j];
           ms[j] = m ? T(1) : T(0);
         }
@@ -60,22 +57,24 @@ void gaussian_noise(const T* x, T* out, index_t n, index_t d, double std, std::u
 template <class T>
 void scarf_corrupt(const T* x, const T* ref, T* out, T* mask, index_t n, index_t d, index_t n_ref,
                    index_t k, std::uint64_t seed) {
-  // scratch: d feature indices, then 2k words
+  // scratch per chunk: d feature indices (32-bit, to keep the row's working set in L1), 2k words
   const index_t nw = words_capacity(2 * k);
   parallel_for(n, 2 * d + 8 * k, [&](index_t b, index_t e) {
-    std::vector<std::int64_t> idx(static_cast<size_t>(d));
+    std::vector<u32> idx(static_cast<size_t>(d));
     std::vector<u32> words(static_cast<size_t>(nw));
     for (index_t i = b; i < e; ++i) {
-      std::copy(x + i * d, x + (i + 1) * d, out + i * d);
-      std::fill(mask + i * d, mask + (i + 1) * d, T(0));
-      std::iota(idx.begin(), idx.end(), std::int64_t(0));
-      stream_words(seed, stream_id(Tag::Scarf, i), 2 * k, words.data());
-      partial_shuffle(idx.data(), d, k, words.data());
+      const T* xi = x + i * d;
+      T* oi = out + i * d;
+      T* mi = mask + i * d;
+      std::copy(xi, xi + d, oi);
+      std::fill(mi, mi + d, T(0));
+      random_subset(idx.data(), d, k, seed, stream_id(Tag::Scarf, i), words.data(), 2 * k);
+      const u32* wr = words.data() + k;
       for (index_t t = 0; t < k; ++t) {
         const index_t j = idx[size_t(t)];
-        const index_t r = index_t(below(words[size_t(k + t)], u32(n_ref)));
-        out[i * d + j] = ref[r * d + j];
-        mask[i * d + j] = T(1);
+        const index_t r = index_t(below(wr[t], u32(n_ref)));
+        oi[j] = ref[r * d + j];
+        mi[j] = T(1);
       }
     }
   });
@@ -83,7 +82,7 @@ void scarf_corrupt(const T* x, const T* ref, T* out, T* mask, index_t n, index_t
 
 template <class T>
 void vime_corrupt(const T* x, T* out, T* mask, index_t n, index_t d, double p, std::uint64_t seed) {
-  const u64 thr = bernoulli_threshold(p);
+  const Bernoulli bern(p);
   const u32 nn = u32(n);
   for_samples(n, 8 * d, [&](index_t i) {
     const T* xi = x + i * d;
@@ -93,7 +92,7 @@ void vime_corrupt(const T* x, T* out, T* mask, index_t n, index_t d, double p, s
     // words [0, d): mask; words [d, 2d): donor rows. Both read through tiles of the same stream.
     for_word_tiles(seed, sid, d, [&](index_t off, index_t len, const u32* w) {
       for (index_t j = 0; j < len; ++j) {
-        const bool m = u64(w[j]) < thr;
+        const bool m = bern(w[j]);
         oi[off + j] = xi[off + j];
         mi[off + j] = m ? T(1) : T(0);
       }
@@ -176,9 +175,7 @@ void shuffle_tokens(const T* x, T* out, T* label, index_t n, index_t l, index_t 
       T* oi = out + i * l * d;
       std::copy(xi, xi + l * d, oi);
       std::fill(label + i * l, label + (i + 1) * l, T(0));
-      std::iota(idx.begin(), idx.end(), std::int64_t(0));
-      stream_words(seed, stream_id(Tag::ShuffleTokens, i), m, words.data());
-      partial_shuffle(idx.data(), l, m, words.data());
+      random_subset(idx.data(), l, m, seed, stream_id(Tag::ShuffleTokens, i), words.data());
       std::sort(idx.begin(), idx.begin() + m);
       if (m < 2) continue;  // one token cannot move
       for (index_t s = 0; s < m; ++s) {
@@ -194,10 +191,7 @@ void permutations(std::int64_t* out, index_t count, index_t n, std::uint64_t see
   parallel_for(count, 4 * n, [&](index_t b, index_t e) {
     std::vector<u32> words(static_cast<size_t>(words_capacity(n)));
     for (index_t r = b; r < e; ++r) {
-      std::int64_t* p = out + r * n;
-      std::iota(p, p + n, std::int64_t(0));
-      stream_words(seed, stream_id(Tag::Permutation, r), n, words.data());
-      partial_shuffle(p, n, n > 0 ? n - 1 : 0, words.data());
+      random_subset(out + r * n, n, n - 1, seed, stream_id(Tag::Permutation, r), words.data());
     }
   });
 }

@@ -1,6 +1,11 @@
 #include "augment/image.hpp"
 
 #include <algorithm>
+#include <cstring>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #include <numeric>
 
 #include "augment/common.hpp"
@@ -10,6 +15,66 @@
 namespace pyssl::augment {
 
 namespace {
+// Odd quarter turns of one (h, w) plane into out (w, h):
+//   k = 1: out[(w−1−q)·h + c] = in[c·w + q];   k = 3: out[q·h + (h−1−c)] = in[c·w + q].
+// Generic form (any T); float has an 8×8 register-transpose path below.
+template <class T>
+inline void rotate_odd_scalar(const T* in, T* out, index_t h, index_t w, int k, index_t c_begin, index_t c_end,
+                              index_t q_begin, index_t q_end) {
+  for (index_t c = c_begin; c < c_end; ++c)
+    for (index_t q = q_begin; q < q_end; ++q) {
+      if (k == 1) out[(w - 1 - q) * h + c] = in[c * w + q];
+      else out[q * h + (h - 1 - c)] = in[c * w + q];
+    }
+}
+
+template <class T>
+inline void rotate_odd(const T* in, T* out, index_t h, index_t w, int k) {
+  rotate_odd_scalar(in, out, h, w, k, 0, h, 0, w);
+}
+
+#if defined(__AVX2__)
+// 8×8 blocks: load 8 input rows, transpose in registers (unpack / shuffle / permute2f128),
+// store 8 output rows (lane-reversed for k = 3). Pure data movement: same bits as the scalar path.
+template <>
+inline void rotate_odd<float>(const float* in, float* out, index_t h, index_t w, int k) {
+  const index_t h8 = h / 8 * 8, w8 = w / 8 * 8;
+  const __m256i rev = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+  for (index_t c0 = 0; c0 < h8; c0 += 8)
+    for (index_t q0 = 0; q0 < w8; q0 += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(in + (c0 + i) * w + q0);
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+      r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+      r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+      r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+      r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+      r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+      r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+      r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+      r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+      // r[j][i] = in[c0 + i][q0 + j]
+      for (int j = 0; j < 8; ++j) {
+        if (k == 1) _mm256_storeu_ps(out + (w - 1 - (q0 + j)) * h + c0, r[j]);
+        else _mm256_storeu_ps(out + (q0 + j) * h + (h - 8 - c0), _mm256_permutevar8x32_ps(r[j], rev));
+      }
+    }
+  rotate_odd_scalar(in, out, h, w, k, 0, h8, w8, w);  // right strip
+  rotate_odd_scalar(in, out, h, w, k, h8, h, 0, w);   // bottom strip
+}
+#endif
+
 // One (h, w) plane rotated by k quarter turns into out (w, h) for odd k, (h, w) for even k.
 template <class T>
 inline void rotate_plane(const T* in, T* out, index_t h, index_t w, int k) {
@@ -17,13 +82,8 @@ inline void rotate_plane(const T* in, T* out, index_t h, index_t w, int k) {
     case 0:
       std::copy(in, in + h * w, out);
       break;
-    case 1:  // out (w, h): out[r, c] = in[c, w-1-r]
-      for (index_t r = 0; r < w; ++r) {
-        T* o = out + r * h;
-        const T* src = in + (w - 1 - r);
-#pragma omp simd
-        for (index_t cc = 0; cc < h; ++cc) o[cc] = src[cc * w];
-      }
+    case 1:
+      rotate_odd(in, out, h, w, 1);
       break;
     case 2:
       for (index_t r = 0; r < h; ++r) {
@@ -33,17 +93,22 @@ inline void rotate_plane(const T* in, T* out, index_t h, index_t w, int k) {
         for (index_t cc = 0; cc < w; ++cc) o[cc] = src[-cc];
       }
       break;
-    default:  // 3, out (w, h): out[r, c] = in[h-1-c, r]
-      for (index_t r = 0; r < w; ++r) {
-        T* o = out + r * h;
-        const T* src = in + (h - 1) * w + r;
-#pragma omp simd
-        for (index_t cc = 0; cc < h; ++cc) o[cc] = src[-cc * w];
-      }
+    default:
+      rotate_odd(in, out, h, w, 3);
   }
 }
 
+// Copy a short run (a tile row): 8-element blocks by constant-size memcpy, which the compiler
+// inlines as vector moves (a libc call per 32-byte row would dominate the jigsaw).
+template <class T>
+inline void copy_run(T* o, const T* s, index_t n) {
+  index_t q = 0;
+  for (; q + 8 <= n; q += 8) std::memcpy(o + q, s + q, 8 * sizeof(T));
+  for (; q < n; ++q) o[q] = s[q];
+}
+
 inline index_t reflect(index_t i, index_t n) {
+  if (i >= 0 && i < n) return i;  // the common case, without a division
   if (n == 1) return 0;
   const index_t period = 2 * (n - 1);
   i %= period;
@@ -138,20 +203,35 @@ template <class T>
 void jigsaw(const T* x, T* out, const std::int64_t* perms, const std::int64_t* labels, index_t n, index_t c,
             index_t h, index_t w, index_t grid, bool tiles) {
   const index_t th = h / grid, tw = w / grid, g2 = grid * grid;
+  // Loops run in output order, so writes are sequential; each tile row is a short contiguous copy.
   for_samples(n, c * h * w, [&](index_t i) {
     const std::int64_t* pi = perms + labels[i] * g2;
+    if (tiles) {
+      T* o = out + i * g2 * c * th * tw;
+      for (index_t t = 0; t < g2; ++t) {
+        const index_t src = pi[t], r0 = (src / grid) * th, c0 = (src % grid) * tw;
+        for (index_t ch = 0; ch < c; ++ch) {
+          const T* in = x + (i * c + ch) * h * w + r0 * w + c0;
+          for (index_t r = 0; r < th; ++r, o += tw) copy_run(o, in + r * w, tw);
+        }
+      }
+      return;
+    }
+    // source offset of each output tile's top-left corner (no divisions in the copy loop)
+    index_t small[64];
+    std::vector<index_t> big;
+    index_t* so = small;
+    if (g2 > 64) {
+      big.resize(static_cast<size_t>(g2));
+      so = big.data();
+    }
+    for (index_t t = 0; t < g2; ++t) so[t] = (pi[t] / grid) * th * w + (pi[t] % grid) * tw;
     for (index_t ch = 0; ch < c; ++ch) {
       const T* in = x + (i * c + ch) * h * w;
+      T* o = out + (i * c + ch) * h * w;
       for (index_t tr = 0; tr < grid; ++tr)
         for (index_t r = 0; r < th; ++r)
-          for (index_t tc = 0; tc < grid; ++tc) {
-            const index_t t = tr * grid + tc, src = pi[t];
-            const T* s = in + ((src / grid) * th + r) * w + (src % grid) * tw;
-            T* o = tiles ? out + (((i * g2 + t) * c + ch) * th + r) * tw
-                         : out + (i * c + ch) * h * w + (tr * th + r) * w + tc * tw;
-#pragma omp simd
-            for (index_t q = 0; q < tw; ++q) o[q] = s[q];
-          }
+          for (index_t tc = 0; tc < grid; ++tc, o += tw) copy_run(o, in + so[tr * grid + tc] + r * w, tw);
     }
   });
 }
@@ -160,13 +240,13 @@ template <class T>
 void patch_mask(const T* x, T* out, T* mask, std::int64_t* kept, std::int64_t* masked, index_t n, index_t c,
                 index_t h, index_t w, index_t patch, index_t n_masked, T fill, std::uint64_t seed) {
   const index_t gh = h / patch, gw = w / patch, l = gh * gw, n_kept = l - n_masked;
+  const T fv = fill;
   parallel_for(n, c * h * w, [&](index_t b, index_t e) {
     std::vector<std::int64_t> idx(static_cast<size_t>(l));
     std::vector<u32> words(static_cast<size_t>(words_capacity(n_masked)));
+    std::vector<T> line(static_cast<size_t>(gh * w));  // per patch row: 1 where masked (T: one vector type)
     for (index_t i = b; i < e; ++i) {
-      std::iota(idx.begin(), idx.end(), std::int64_t(0));
-      stream_words(seed, stream_id(Tag::PatchMask, i), n_masked, words.data());
-      partial_shuffle(idx.data(), l, n_masked, words.data());
+      random_subset(idx.data(), l, n_masked, seed, stream_id(Tag::PatchMask, i), words.data());
       T* mi = mask + i * l;
       std::fill(mi, mi + l, T(0));
       for (index_t t = 0; t < n_masked; ++t) mi[idx[size_t(t)]] = T(1);
@@ -174,17 +254,19 @@ void patch_mask(const T* x, T* out, T* mask, std::int64_t* kept, std::int64_t* m
       for (index_t p = 0; p < l; ++p) {
         if (mi[p] != T(0)) masked[i * n_masked + m++] = p;
         else kept[i * n_kept + a++] = p;
+        T* lp = line.data() + (p / gw) * w + (p % gw) * patch;
+        std::fill(lp, lp + patch, mi[p]);
       }
-      std::copy(x + i * c * h * w, x + (i + 1) * c * h * w, out + i * c * h * w);
-      for (index_t t = 0; t < n_masked; ++t) {
-        const index_t p = masked[i * n_masked + t];
-        const index_t r0 = (p / gw) * patch, c0 = (p % gw) * patch;
-        for (index_t ch = 0; ch < c; ++ch)
-          for (index_t r = 0; r < patch; ++r) {
-            T* o = out + (i * c + ch) * h * w + (r0 + r) * w + c0;
-            std::fill(o, o + patch, fill);
-          }
-      }
+      // one select pass over the image: out = masked ? fill : x
+      const T f = fv;  // a local copy: the stores below cannot alias it, so the loop vectorises
+      for (index_t ch = 0; ch < c; ++ch)
+        for (index_t r = 0; r < h; ++r) {
+          const T* xr = x + ((i * c + ch) * h + r) * w;
+          T* o = out + ((i * c + ch) * h + r) * w;
+          const T* lr = line.data() + (r / patch) * w;
+#pragma omp simd
+          for (index_t q = 0; q < w; ++q) o[q] = lr[q] != T(0) ? f : xr[q];
+        }
     }
   });
 }
@@ -222,31 +304,34 @@ void color_jitter(const T* x, T* out, T* factors, index_t n, index_t c, index_t 
 template <class T>
 void gaussian_blur(const T* x, T* out, T* sigmas, index_t n, index_t c, index_t h, index_t w, index_t ksize,
                    double sigma_lo, double sigma_hi, std::uint64_t seed) {
-  const index_t rad = ksize / 2;
-  for_samples_scratch<T>(n, c * h * w * 2 * ksize, h * w + ksize, [&](index_t i, T* buf) {
+  const index_t rad = ksize / 2, wp = w + 2 * rad;
+  // scratch per sample: tmp (h·w) | kernel (ksize) | one reflect-padded row (w + 2·rad)
+  for_samples_scratch<T>(n, c * h * w * 2 * ksize, h * w + ksize + wp, [&](index_t i, T* buf) {
     T* tmp = buf;
     T* kern = buf + h * w;
+    T* pad = kern + ksize;
     const u32 word = sample_stream(seed, Tag::Blur, i).bits(0);
     const double sigma = sigma_lo + (sigma_hi - sigma_lo) * unit(word);
     sigmas[i] = T(sigma);
     double tot = 0.0;
-    std::vector<double> kd(static_cast<size_t>(ksize));
-    for (index_t k = 0; k < ksize; ++k) {
-      const double d = double(k - rad);
-      kd[size_t(k)] = std::exp(-d * d / (2.0 * sigma * sigma));
-      tot += kd[size_t(k)];
-    }
-    for (index_t k = 0; k < ksize; ++k) kern[k] = T(kd[size_t(k)] / tot);
+    for (index_t k = 0; k < ksize; ++k) tot += std::exp(-double((k - rad) * (k - rad)) / (2.0 * sigma * sigma));
+    for (index_t k = 0; k < ksize; ++k)
+      kern[k] = T(std::exp(-double((k - rad) * (k - rad)) / (2.0 * sigma * sigma)) / tot);
     for (index_t ch = 0; ch < c; ++ch) {
       const T* in = x + (i * c + ch) * h * w;
       T* o = out + (i * c + ch) * h * w;
-      for (index_t r = 0; r < h; ++r)  // horizontal pass
-        for (index_t q = 0; q < w; ++q) {
-          T s = 0;
-          for (index_t k = 0; k < ksize; ++k) s += kern[k] * in[r * w + reflect(q + k - rad, w)];
-          tmp[r * w + q] = s;
+      for (index_t r = 0; r < h; ++r) {  // horizontal pass on a reflect-padded copy of the row
+        for (index_t q = 0; q < wp; ++q) pad[q] = in[r * w + reflect(q - rad, w)];
+        T* trow = tmp + r * w;
+        std::fill(trow, trow + w, T(0));
+        for (index_t k = 0; k < ksize; ++k) {
+          const T kk = kern[k];
+          const T* src = pad + k;
+#pragma omp simd
+          for (index_t q = 0; q < w; ++q) trow[q] += kk * src[q];
         }
-      for (index_t r = 0; r < h; ++r) {  // vertical pass
+      }
+      for (index_t r = 0; r < h; ++r) {  // vertical pass, reflect at the top and bottom rows
         T* orow = o + r * w;
         std::fill(orow, orow + w, T(0));
         for (index_t k = 0; k < ksize; ++k) {

@@ -49,9 +49,7 @@ void segment_permute(const T* x, T* out, std::int64_t* perms, index_t n, index_t
     std::vector<u32> words(static_cast<size_t>(words_capacity(m)));
     for (index_t i = b; i < e; ++i) {
       std::int64_t* p = perms + i * m;
-      std::iota(p, p + m, std::int64_t(0));
-      stream_words(seed, stream_id(Tag::SegmentPermute, i), m, words.data());
-      partial_shuffle(p, m, m - 1, words.data());
+      random_subset(p, m, m - 1, seed, stream_id(Tag::SegmentPermute, i), words.data());
       for (index_t ch = 0; ch < c; ++ch) {
         const T* xr = x + (i * c + ch) * t;
         T* o = out + (i * c + ch) * t;

@@ -201,7 +201,7 @@ py::array permutations(index_t count, index_t n, std::uint64_t seed) {
 
 py::array integers(index_t count, i64 high, std::uint64_t seed) {
   if (count < 0 || u64(count) >= kMaxSamples) fail("integers: count must be >= 0, got ", count);
-  if (high < 1 || u64(high) > 0xffffffffull) fail("integers: high must be in [1, 2**32], got ", high);
+  if (high < 1 || u64(high) > 0xffffffffull) fail("integers: high must be in [1, 2**32 - 1], got ", high);
   auto out = py::array_t<i64>(std::vector<py::ssize_t>{py::ssize_t(count)});
   i64* po = out.mutable_data();
   {

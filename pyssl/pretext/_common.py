@@ -63,8 +63,14 @@ def derive_seed(seed: int, *path) -> int:
 
 
 def as_batch(x, name: str = "x", *, ndim=None, min_ndim=2) -> np.ndarray:
-    """Validate a float batch (N, ...) with N >= 1 and no empty axis."""
-    arr = check_array(x, name, ndim=ndim, min_ndim=None if ndim is not None else min_ndim)
+    """Validate a float batch (N, ...) with N >= 1 and no empty axis.
+
+    Finiteness is deliberately not checked here: transforms never create NaN or Inf from finite
+    input (they move, mask, mix or add finite noise), a full isfinite pass would cost as much as
+    the memory-bound transforms themselves, and the losses downstream check their inputs. A NaN
+    in x stays where it is (or, for SCARF / VIME / mixup / blur, reaches the rows that read it).
+    """
+    arr = check_array(x, name, ndim=ndim, min_ndim=None if ndim is not None else min_ndim, finite=False)
     if arr.shape[0] < 1 or 0 in arr.shape:
         raise ValueError(f"{name} must be a non-empty batch, got {describe(arr)}")
     return arr

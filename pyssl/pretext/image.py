@@ -217,5 +217,8 @@ def gaussian_blur(images, seed, kernel_size=3, sigma=(0.1, 2.0)):
     k = positive_int(kernel_size, "kernel_size")
     if k % 2 == 0:
         raise ValueError(f"kernel_size must be odd, got {k}")
+    if k // 2 >= min(images.shape[2], images.shape[3]):
+        raise ValueError(f"kernel_size {k} is too large for {describe(images)}: reflect padding needs "
+                         "kernel_size // 2 < min(H, W)")
     s0, s1 = interval(sigma, "sigma", low=0.0)
     return _A.gaussian_blur(images, k, s0, s1, check_seed(seed))

@@ -12,8 +12,6 @@ Every random part uses ``derive_seed(seed, "<part>")`` (see pyssl/pretext/_commo
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .._validation import check_scalar, check_seed, describe
