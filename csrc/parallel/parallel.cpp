@@ -27,8 +27,11 @@ void set_num_threads(int n) {
 int blas_num_threads() { return blas::get_threads(); }
 
 int threads_for(std::int64_t work) {
-  // Below ~32k scalar ops a parallel region costs more than it saves.
-  constexpr std::int64_t kMinWorkPerThread = 1 << 15;
+  // Waking a sleeping OpenMP team (OMP_WAIT_POLICY=PASSIVE, which pyssl sets so that its pool
+  // does not steal the cores OpenBLAS needs) costs ~50 µs on this class of machine; an elementwise
+  // op over 2^18 floats takes ~35 µs on one core. So a thread gets at least 2^18 scalar ops
+  // (measured: ReLU on 256×256 took 60 µs on 2 threads against 9 µs on 1 with 2^15).
+  constexpr std::int64_t kMinWorkPerThread = 1 << 18;
   const std::int64_t want = std::max<std::int64_t>(1, work / kMinWorkPerThread);
   return int(std::min<std::int64_t>(num_threads(), want));
 }
