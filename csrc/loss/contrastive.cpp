@@ -53,14 +53,12 @@ double contrastive_core(index_t r, index_t d, T temperature, const Positives& po
 template <class T>
 double nt_xent(const T* z1, const T* z2, index_t n, index_t d, T temperature, T* dz1, T* dz2,
                const ContrastiveWork<T>& w) {
-  normalize_rows(z1, w.zhat, w.norm, n, d);
-  normalize_rows(z2, w.zhat + n * d, w.norm + n, n, d);
+  normalize_rows(z1, w.zhat, w.norm, n, d, z2);  // zhat = [ẑ1; ẑ2]
   const index_t r = 2 * n;
   // The one positive of anchor a is the other view of the same sample.
   const double loss =
       contrastive_core(r, d, temperature, [n](index_t a, auto&& f) { f(a < n ? a + n : a - n); }, w);
-  normalize_rows_backward(w.zhat, w.norm, w.dzhat, dz1, n, d);
-  normalize_rows_backward(w.zhat + n * d, w.norm + n, w.dzhat + n * d, dz2, n, d);
+  normalize_rows_backward(w.zhat, w.norm, w.dzhat, dz1, n, d, dz2);
   return loss;
 }
 
@@ -85,17 +83,18 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
                 T* dq, T* dk, const InfoNceWork<T>& w) {
   const T inv_t = T(1) / temperature;
   const index_t c = m + 1;
-  normalize_rows(q, w.qhat, w.qnorm, n, d);
-  normalize_rows(k, w.khat, w.knorm, n, d);
+  normalize_rows(q, w.qkhat, w.qknorm, n, d, k);
+  const T* qhat = w.qkhat;
+  const T* khat = w.qkhat + n * d;
   normalize_rows(queue, w.bhat, w.bnorm, m, d);
   // logits[:, 1:] = Q̂ B̂ᵀ
-  blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, n, m, d, T(1), w.qhat, d, w.bhat, d, T(0), w.logits + 1, c);
+  blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, n, m, d, T(1), qhat, d, w.bhat, d, T(0), w.logits + 1, c);
   const T scale = T(double(inv_t) / double(n));
   parallel_rows(n, 16 * c + 4 * d, [&](index_t b0, index_t b1) {
     for (index_t i = b0; i < b1; ++i) {
       T* row = w.logits + i * c;
-      const T* qh = w.qhat + i * d;
-      const T* kh = w.khat + i * d;
+      const T* qh = qhat + i * d;
+      const T* kh = khat + i * d;
       row[0] = dot(qh, kh, d);
       const T pos = row[0];
       const T lse = softmax_row(row, row, c, inv_t);
@@ -114,14 +113,14 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
   parallel_rows(n, d, [&](index_t b0, index_t b1) {
     for (index_t i = b0; i < b1; ++i) {
       const T g0 = w.logits[i * c] * scale;
-      const T* kh = w.khat + i * d;
+      const T* kh = khat + i * d;
       T* dqi = dq + i * d;
 #pragma omp simd
       for (index_t j = 0; j < d; ++j) dqi[j] += g0 * kh[j];
     }
   });
-  normalize_rows_backward(w.qhat, w.qnorm, dq, dq, n, d);
-  normalize_rows_backward(w.khat, w.knorm, dk, dk, n, d);
+  normalize_rows_backward(qhat, w.qknorm, dq, dq, n, d);
+  normalize_rows_backward(khat, w.qknorm + n, dk, dk, n, d);
   return loss;
 }
 

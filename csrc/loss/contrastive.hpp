@@ -39,10 +39,8 @@ double sup_con(const T* z, const std::int64_t* labels, index_t n, index_t d, T t
 // Scratch for InfoNCE with N queries and a bank of M negatives.
 template <class T>
 struct InfoNceWork {
-  T* qhat;     // (N, d)
-  T* qnorm;    // (N,)
-  T* khat;     // (N, d)
-  T* knorm;    // (N,)
+  T* qkhat;    // (2N, d) normalised q then k (one pass over both)
+  T* qknorm;   // (2N,)
   T* bhat;     // (M, d) normalised bank
   T* bnorm;    // (M,)
   T* logits;   // (N, M + 1): column 0 the positive, then the bank; overwritten by the gradient
