@@ -41,8 +41,7 @@ template <class T>
 struct InfoNceWork {
   T* qkhat;    // (2N, d) normalised q then k (one pass over both)
   T* qknorm;   // (2N,)
-  T* bhat;     // (M, d) normalised bank
-  T* bnorm;    // (M,)
+  T* binv;     // (M,) 1 / max(|b_m|, eps)
   T* logits;   // (N, M + 1): column 0 the positive, then the bank; overwritten by the gradient
   T* partial;  // (N,)
 };

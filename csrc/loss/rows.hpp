@@ -69,7 +69,7 @@ void normalize_rows(const T* z, T* zhat, T* norm, index_t n, index_t d, const T*
 }
 
 // Backward of normalize_rows: dz_i = (g_i - zhat_i <zhat_i, g_i>) / |z_i|, or g_i / eps for a
-// clamped row. dz may alias g. Rows n..2n-1 go to dz2 when it is given.
+// clamped row. dz may alias g. With dz2, g holds 2n contiguous rows and rows n..2n-1 go to dz2.
 template <class T>
 void normalize_rows_backward(const T* zhat, const T* norm, const T* g, T* dz, index_t n, index_t d,
                              T* dz2 = nullptr) {
