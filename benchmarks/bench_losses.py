@@ -1,6 +1,7 @@
 """Forward + backward of each pyssl loss vs the same formula in PyTorch eager (autograd backward).
 
     python benchmarks/bench_losses.py [--quick] [--threads T] [--json PATH] [--only nt_xent,vicreg]
+                                      [--sizes 256x128,1024x2048] [--repeats R]
 
 N in {256, 1024, 4096}, d in {128, 2048} (d is K, the number of prototypes / outputs, for SwAV
 and DINO); --quick runs N in {256, 1024}, d = 128. Same thread count for pyssl, numpy and torch.
@@ -164,11 +165,14 @@ def repeats_for(name, n, d, default):
 def main():
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--only", default="", help="comma-separated subset of " + ",".join(NAMES))
+    p.add_argument("--sizes", default="", help="comma-separated NxD list, e.g. 256x128,1024x2048")
     args = p.parse_args()
     threads = set_threads(args.threads)
     torch = try_torch()
     names = [n for n in NAMES if not args.only or n in args.only.split(",")]
     sizes = [(256, 128), (1024, 128)] if args.quick else [(n, d) for n in (256, 1024, 4096) for d in (128, 2048)]
+    if args.sizes:
+        sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     rng = np.random.default_rng(0)
     rows = []
     for name in names:

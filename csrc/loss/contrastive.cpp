@@ -53,14 +53,12 @@ double contrastive_core(index_t r, index_t d, T temperature, const Positives& po
 template <class T>
 double nt_xent(const T* z1, const T* z2, index_t n, index_t d, T temperature, T* dz1, T* dz2,
                const ContrastiveWork<T>& w) {
-  normalize_rows(z1, w.zhat, w.norm, n, d);
-  normalize_rows(z2, w.zhat + n * d, w.norm + n, n, d);
+  normalize_rows(z1, w.zhat, w.norm, n, d, z2);  // zhat = [ẑ1; ẑ2]
   const index_t r = 2 * n;
   // The one positive of anchor a is the other view of the same sample.
   const double loss =
       contrastive_core(r, d, temperature, [n](index_t a, auto&& f) { f(a < n ? a + n : a - n); }, w);
-  normalize_rows_backward(w.zhat, w.norm, w.dzhat, dz1, n, d);
-  normalize_rows_backward(w.zhat + n * d, w.norm + n, w.dzhat + n * d, dz2, n, d);
+  normalize_rows_backward(w.zhat, w.norm, w.dzhat, dz1, n, d, dz2);
   return loss;
 }
 
@@ -85,22 +83,36 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
                 T* dq, T* dk, const InfoNceWork<T>& w) {
   const T inv_t = T(1) / temperature;
   const index_t c = m + 1;
-  normalize_rows(q, w.qhat, w.qnorm, n, d);
-  normalize_rows(k, w.khat, w.knorm, n, d);
-  normalize_rows(queue, w.bhat, w.bnorm, m, d);
-  // logits[:, 1:] = Q̂ B̂ᵀ
-  blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, n, m, d, T(1), w.qhat, d, w.bhat, d, T(0), w.logits + 1, c);
+  normalize_rows(q, w.qkhat, w.qknorm, n, d, k);
+  const T* qhat = w.qkhat;
+  const T* khat = w.qkhat + n * d;
+  // The bank is not copied normalised: logits use the raw bank and are scaled per column by
+  // 1/|b_m| (and so is the gradient), which saves writing and re-reading an (M, d) copy.
+  parallel_rows(m, 2 * d, [=](index_t b0, index_t b1) {
+    for (index_t r = b0; r < b1; ++r) {
+      const T* br = queue + r * d;
+      w.binv[r] = T(1) / std::max(std::sqrt(dot(br, br, d)), T(kNormEps));
+    }
+  });
+  // logits[:, 1:] = Q̂ Bᵀ, then · 1/|b_m| in the row pass
+  blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, n, m, d, T(1), qhat, d, queue, d, T(0), w.logits + 1, c);
   const T scale = T(double(inv_t) / double(n));
-  parallel_rows(n, 16 * c + 4 * d, [&](index_t b0, index_t b1) {
+  parallel_rows(n, 20 * c + 4 * d, [=](index_t b0, index_t b1) {
+    const T* binv = w.binv;
     for (index_t i = b0; i < b1; ++i) {
       T* row = w.logits + i * c;
-      const T* qh = w.qhat + i * d;
-      const T* kh = w.khat + i * d;
+      T* bank = row + 1;
+      const T* qh = qhat + i * d;
+      const T* kh = khat + i * d;
+#pragma omp simd
+      for (index_t j = 0; j < m; ++j) bank[j] *= binv[j];
       row[0] = dot(qh, kh, d);
       const T pos = row[0];
       const T lse = softmax_row(row, row, c, inv_t);
       w.partial[i] = lse - inv_t * pos;
       row[0] -= T(1);  // G = softmax − onehot(0)
+#pragma omp simd
+      for (index_t j = 0; j < m; ++j) bank[j] *= binv[j];  // d/d(q̂·b_m) = G_m / |b_m|
       // dk̂_i = G_i0 q̂_i / (τN); the bank part of dq̂ comes from the GEMM below.
       const T g0 = row[0] * scale;
       T* dki = dk + i * d;
@@ -109,19 +121,19 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
     }
   });
   const double loss = sum_serial(w.partial, n) / double(n);
-  // dq̂ = (G[:, 1:] B̂ + G[:, 0] k̂) / (τN), accumulated in dq, then both through the normalisation.
-  blas::gemm<T>(blas::Trans::No, blas::Trans::No, n, d, m, scale, w.logits + 1, c, w.bhat, d, T(0), dq, d);
-  parallel_rows(n, d, [&](index_t b0, index_t b1) {
+  // dq̂ = (G[:, 1:] B + G[:, 0] k̂) / (τN), accumulated in dq, then both through the normalisation.
+  blas::gemm<T>(blas::Trans::No, blas::Trans::No, n, d, m, scale, w.logits + 1, c, queue, d, T(0), dq, d);
+  parallel_rows(n, d, [=](index_t b0, index_t b1) {
     for (index_t i = b0; i < b1; ++i) {
       const T g0 = w.logits[i * c] * scale;
-      const T* kh = w.khat + i * d;
+      const T* kh = khat + i * d;
       T* dqi = dq + i * d;
 #pragma omp simd
       for (index_t j = 0; j < d; ++j) dqi[j] += g0 * kh[j];
     }
   });
-  normalize_rows_backward(w.qhat, w.qnorm, dq, dq, n, d);
-  normalize_rows_backward(w.khat, w.knorm, dk, dk, n, d);
+  normalize_rows_backward(qhat, w.qknorm, dq, dq, n, d);  // in place (dq, dk are separate arrays)
+  normalize_rows_backward(khat, w.qknorm + n, dk, dk, n, d);
   return loss;
 }
 

@@ -39,12 +39,9 @@ double sup_con(const T* z, const std::int64_t* labels, index_t n, index_t d, T t
 // Scratch for InfoNCE with N queries and a bank of M negatives.
 template <class T>
 struct InfoNceWork {
-  T* qhat;     // (N, d)
-  T* qnorm;    // (N,)
-  T* khat;     // (N, d)
-  T* knorm;    // (N,)
-  T* bhat;     // (M, d) normalised bank
-  T* bnorm;    // (M,)
+  T* qkhat;    // (2N, d) normalised q then k (one pass over both)
+  T* qknorm;   // (2N,)
+  T* binv;     // (M,) 1 / max(|b_m|, eps)
   T* logits;   // (N, M + 1): column 0 the positive, then the bank; overwritten by the gradient
   T* partial;  // (N,)
 };

@@ -50,12 +50,14 @@ inline T dot(const T* a, const T* b, index_t n) {
   return s;
 }
 
-// zhat_i = z_i / max(|z_i|, eps); norm[i] = |z_i| (unclamped, for the backward).
+// zhat_i = z_i / max(|z_i|, eps); norm[i] = |z_i| (unclamped, for the backward). Rows n..2n-1
+// come from z2 when it is given (two views normalised in one pass, zhat holds both).
 template <class T>
-void normalize_rows(const T* z, T* zhat, T* norm, index_t n, index_t d) {
-  parallel_rows(n, 3 * d, [&](index_t b, index_t e) {
+void normalize_rows(const T* z, T* zhat, T* norm, index_t n, index_t d, const T* z2 = nullptr) {
+  const index_t rows = z2 != nullptr ? 2 * n : n;
+  parallel_rows(rows, 3 * d, [=](index_t b, index_t e) {
     for (index_t i = b; i < e; ++i) {
-      const T* r = z + i * d;
+      const T* r = i < n ? z + i * d : z2 + (i - n) * d;
       const T nr = std::sqrt(dot(r, r, d));
       norm[i] = nr;
       const T inv = T(1) / std::max(nr, T(kNormEps));
@@ -67,14 +69,16 @@ void normalize_rows(const T* z, T* zhat, T* norm, index_t n, index_t d) {
 }
 
 // Backward of normalize_rows: dz_i = (g_i - zhat_i <zhat_i, g_i>) / |z_i|, or g_i / eps for a
-// clamped row. dz may alias g.
+// clamped row. dz may alias g. With dz2, g holds 2n contiguous rows and rows n..2n-1 go to dz2.
 template <class T>
-void normalize_rows_backward(const T* zhat, const T* norm, const T* g, T* dz, index_t n, index_t d) {
-  parallel_rows(n, 4 * d, [&](index_t b, index_t e) {
+void normalize_rows_backward(const T* zhat, const T* norm, const T* g, T* dz, index_t n, index_t d,
+                             T* dz2 = nullptr) {
+  const index_t rows = dz2 != nullptr ? 2 * n : n;
+  parallel_rows(rows, 4 * d, [=](index_t b, index_t e) {
     for (index_t i = b; i < e; ++i) {
       const T* zh = zhat + i * d;
       const T* gi = g + i * d;
-      T* o = dz + i * d;
+      T* o = i < n ? dz + i * d : dz2 + (i - n) * d;
       if (norm[i] > T(kNormEps)) {
         const T c = dot(zh, gi, d);
         const T inv = T(1) / norm[i];

@@ -3,8 +3,10 @@
 // Sinkhorn-Knopp codes for scores S (N samples, K prototypes), no gradient:
 //   Q = exp(S/ε)ᵀ, repeated `iterations` times: normalise each prototype row to 1/K, then each
 //   sample column to 1/N; codes q = N·Qᵀ, so every sample's code sums to 1 and, after enough
-//   iterations, every prototype receives mass N/K. Computed in float64 in the log domain
-//   (log-sum-exp over samples and prototypes), so any score range stays finite.
+//   iterations, every prototype receives mass N/K. Fast path: the official multiplicative
+//   iterations on exp((S − max over samples)/ε), sums and scalings in float64; when a sample's
+//   entries would underflow, the same iterations run in the log domain (log-sum-exp over samples
+//   and prototypes), so any score range stays finite.
 // Swapped prediction: L = ½ [ CE(q2, softmax(s1/τ)) + CE(q1, softmax(s2/τ)) ],
 //   CE(q, p) = −mean_n Σ_k q_nk log p_nk.
 #pragma once

@@ -101,13 +101,12 @@ py::tuple info_nce(const py::array& q, const py::array& k, const py::array& queu
     check_positive(temperature, "temperature");
     auto dq = empty<T>({n, d}), dk = empty<T>({n, d});
     T *oq = dq.mutable_data(), *ok = dk.mutable_data();
-    Scratch<T> qhat(n * d), qnorm(n), khat(n * d), knorm(n), bhat(m * d), bnorm(m), logits(n * (m + 1)), partial(n);
+    Scratch<T> qkhat(2 * n * d), qknorm(2 * n), binv(m), logits(n * (m + 1)), partial(n);
     double loss;
     {
       py::gil_scoped_release nogil;
       loss = loss::info_nce<T>(pq, pk, pb, n, m, d, T(temperature), oq, ok,
-                               {qhat.get(), qnorm.get(), khat.get(), knorm.get(), bhat.get(), bnorm.get(),
-                                logits.get(), partial.get()});
+                               {qkhat.get(), qknorm.get(), binv.get(), logits.get(), partial.get()});
     }
     return py::make_tuple(loss, std::move(dq), std::move(dk));
   });

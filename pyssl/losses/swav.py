@@ -19,7 +19,10 @@ def sinkhorn(scores, epsilon: float = 0.05, iterations: int = 3):
     Assignments", NeurIPS 2020, sec. 3.1 and eq. (3); official ``distributed_sinkhorn``.
 
     Convention: the official algorithm (with its ``Q /= K`` step; lightly omits it, which the next
-    normalisation cancels), run in float64 in the log domain so no score range overflows.
+    normalisation cancels). Sums and scalings are float64; exp(S/ε) is shifted by each prototype's
+    maximum (which cancels exactly), and when a sample's scores are so far below the others that
+    its entries would underflow, the same iterations run in the log domain — no score range
+    overflows or divides by zero (the official float32 code does both beyond |S|/ε ≈ 88).
     """
     scores = check_array(scores, "scores", ndim=2)
     return _core.losses.sinkhorn(scores, positive(epsilon, "epsilon"), _iterations(iterations))
