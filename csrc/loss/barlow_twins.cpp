@@ -26,7 +26,7 @@ double barlow_twins(const T* z1, const T* z2, index_t n, index_t d, T lambd, T s
   const T inv_n = T(1) / T(n);
   blas::gemm<T>(blas::Trans::Yes, blas::Trans::No, d, d, n, inv_n, w.zt1, d, w.zt2, d, T(0), w.corr, d);
   // Row pass over C: loss partials, and C is replaced by dL/dC.
-  parallel_rows(d, 3 * d, [&](index_t b0, index_t b1) {
+  parallel_for(d, 3 * d, [&](index_t b0, index_t b1) {
     for (index_t i = b0; i < b1; ++i) {
       T* row = w.corr + i * d;
       const T cii = row[i];

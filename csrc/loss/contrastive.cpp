@@ -16,7 +16,7 @@ double contrastive_core(index_t r, index_t d, T temperature, const Positives& po
                         const ContrastiveWork<T>& w) {
   const T inv_t = T(1) / temperature;
   gram(w.zhat, r, d, d, T(1), false, w.sim);  // S = Ẑ Ẑᵀ
-  parallel_rows(r, 16 * r, [&](index_t b0, index_t b1) {
+  parallel_for(r, 16 * r, [&](index_t b0, index_t b1) {
     for (index_t a = b0; a < b1; ++a) {
       T* row = w.sim + a * r;
       row[a] = -std::numeric_limits<T>::infinity();  // self-similarity excluded
@@ -88,7 +88,7 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
   const T* khat = w.qkhat + n * d;
   // The bank is not copied normalised: logits use the raw bank and are scaled per column by
   // 1/|b_m| (and so is the gradient), which saves writing and re-reading an (M, d) copy.
-  parallel_rows(m, 2 * d, [=](index_t b0, index_t b1) {
+  parallel_for(m, 2 * d, [=](index_t b0, index_t b1) {
     for (index_t r = b0; r < b1; ++r) {
       const T* br = queue + r * d;
       w.binv[r] = T(1) / std::max(std::sqrt(dot(br, br, d)), T(kNormEps));
@@ -97,7 +97,7 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
   // logits[:, 1:] = Q̂ Bᵀ, then · 1/|b_m| in the row pass
   blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, n, m, d, T(1), qhat, d, queue, d, T(0), w.logits + 1, c);
   const T scale = T(double(inv_t) / double(n));
-  parallel_rows(n, 20 * c + 4 * d, [=](index_t b0, index_t b1) {
+  parallel_for(n, 20 * c + 4 * d, [=](index_t b0, index_t b1) {
     const T* binv = w.binv;
     for (index_t i = b0; i < b1; ++i) {
       T* row = w.logits + i * c;
@@ -123,7 +123,7 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
   const double loss = sum_serial(w.partial, n) / double(n);
   // dq̂ = (G[:, 1:] B + G[:, 0] k̂) / (τN), accumulated in dq, then both through the normalisation.
   blas::gemm<T>(blas::Trans::No, blas::Trans::No, n, d, m, scale, w.logits + 1, c, queue, d, T(0), dq, d);
-  parallel_rows(n, d, [=](index_t b0, index_t b1) {
+  parallel_for(n, d, [=](index_t b0, index_t b1) {
     for (index_t i = b0; i < b1; ++i) {
       const T g0 = w.logits[i * c] * scale;
       const T* kh = khat + i * d;

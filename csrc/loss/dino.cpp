@@ -11,7 +11,7 @@ double dino(const T* student, const T* teacher, const T* center, index_t vs, ind
   const T inv_tt = T(1) / teacher_temp, inv_ts = T(1) / student_temp;
   const index_t pairs = vt * vs - vt;  // teacher view v is never paired with student view v (vt <= vs)
   // Teacher: per sample n, softmax of each view then their sum (views in order).
-  parallel_rows(n, 16 * k * vt, [&](index_t r0, index_t r1) {
+  parallel_for(n, 16 * k * vt, [&](index_t r0, index_t r1) {
     const T* cen = center;  // locals, not captures: see vicreg.cpp
     for (index_t i = r0; i < r1; ++i) {
       T* tot = w.qtot + i * k;
@@ -29,7 +29,7 @@ double dino(const T* student, const T* teacher, const T* center, index_t vs, ind
   });
   // Student rows (u, n): targets Σ_{v≠u} q_v = qtot − [u < Vt] q_u.
   const T g = T(double(inv_ts) / (double(n) * double(pairs)));
-  parallel_rows(vs * n, 20 * k, [&](index_t r0, index_t r1) {
+  parallel_for(vs * n, 20 * k, [&](index_t r0, index_t r1) {
     const T gl = g, its = inv_ts;
     for (index_t r = r0; r < r1; ++r) {
       const index_t u = r / n, i = r % n;

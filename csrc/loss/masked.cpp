@@ -13,7 +13,7 @@ template <class T>
 double masked_mse(const T* pred, const T* target, const T* mask, index_t rows, index_t cols, index_t mask_cols,
                   T* dpred, T* partial) {
   T* weight = partial + rows;
-  parallel_rows(rows, 3 * cols, [&](index_t r0, index_t r1) {
+  parallel_for(rows, 3 * cols, [&](index_t r0, index_t r1) {
     for (index_t r = r0; r < r1; ++r) {
       const T* p = pred + r * cols;
       const T* t = target + r * cols;
@@ -37,7 +37,7 @@ double masked_mse(const T* pred, const T* target, const T* mask, index_t rows, i
   });
   const double total = sum_serial(weight, rows);
   const T g = total > 0 ? T(2.0 / total) : T(0);
-  parallel_rows(rows, cols, [&](index_t r0, index_t r1) {
+  parallel_for(rows, cols, [&](index_t r0, index_t r1) {
     const T gl = g;  // a local, not a capture: see vicreg.cpp
     for (index_t r = r0; r < r1; ++r) {
       const T* p = pred + r * cols;
@@ -79,7 +79,7 @@ inline T bce_row(const T* x, const T* m, T* o, index_t cols, T g) {
 template <class T>
 double mask_bce(const T* logits, const T* mask, index_t rows, index_t cols, T* dlogits, T* partial) {
   const T g = T(1.0 / (double(rows) * double(cols)));
-  parallel_rows(rows, 12 * cols, [&](index_t r0, index_t r1) {
+  parallel_for(rows, 12 * cols, [&](index_t r0, index_t r1) {
     for (index_t r = r0; r < r1; ++r)
       partial[r] = bce_row(logits + r * cols, mask + r * cols, dlogits + r * cols, cols, g);
   });

@@ -11,7 +11,7 @@ namespace pyssl::loss {
 template <class T>
 double negative_cosine(const T* p, const T* z, index_t n, index_t d, T shift, T scale, T* dp, T* partial) {
   const T coef = -scale / T(n);
-  parallel_rows(n, 6 * d, [&](index_t b0, index_t b1) {
+  parallel_for(n, 6 * d, [&](index_t b0, index_t b1) {
     for (index_t i = b0; i < b1; ++i) {
       const T* pi = p + i * d;
       const T* zi = z + i * d;

@@ -20,20 +20,6 @@ namespace pyssl::loss {
 // zero vector normalises to zero instead of NaN.
 constexpr double kNormEps = 1e-12;
 
-// parallel_for whose body is compiled exactly once. parallel_for calls its body from two places
-// (the serial path for small work and the OpenMP region); when the body is inlined into both, GCC
-// may vectorise or FMA-contract the two copies differently, so 1 and 2 threads would round
-// differently. The noinline trampoline makes both paths run the same machine code.
-template <class F>
-__attribute__((noinline)) void run_range(const F& body, index_t b, index_t e) {
-  body(b, e);
-}
-
-template <class F>
-void parallel_rows(index_t n, index_t work_per_item, const F& body) {
-  parallel_for(n, work_per_item, [&](index_t b, index_t e) { run_range(body, b, e); });
-}
-
 // Sum of n partials in index order, in double (the loss value of every kernel).
 template <class T>
 inline double sum_serial(const T* x, index_t n) {
@@ -55,7 +41,7 @@ inline T dot(const T* a, const T* b, index_t n) {
 template <class T>
 void normalize_rows(const T* z, T* zhat, T* norm, index_t n, index_t d, const T* z2 = nullptr) {
   const index_t rows = z2 != nullptr ? 2 * n : n;
-  parallel_rows(rows, 3 * d, [=](index_t b, index_t e) {
+  parallel_for(rows, 3 * d, [=](index_t b, index_t e) {
     for (index_t i = b; i < e; ++i) {
       const T* r = i < n ? z + i * d : z2 + (i - n) * d;
       const T nr = std::sqrt(dot(r, r, d));
@@ -74,7 +60,7 @@ template <class T>
 void normalize_rows_backward(const T* zhat, const T* norm, const T* g, T* dz, index_t n, index_t d,
                              T* dz2 = nullptr) {
   const index_t rows = dz2 != nullptr ? 2 * n : n;
-  parallel_rows(rows, 4 * d, [=](index_t b, index_t e) {
+  parallel_for(rows, 4 * d, [=](index_t b, index_t e) {
     for (index_t i = b; i < e; ++i) {
       const T* zh = zhat + i * d;
       const T* gi = g + i * d;
@@ -161,7 +147,7 @@ void symmetrize_add(T* g, index_t r) {
       }
     }
   };
-  parallel_rows((nb + 1) / 2, 2 * B * r, [=](index_t p0, index_t p1) {
+  parallel_for((nb + 1) / 2, 2 * B * r, [=](index_t p0, index_t p1) {
     for (index_t p = p0; p < p1; ++p) {
       tile_row(p);
       if (nb - 1 - p != p) tile_row(nb - 1 - p);
@@ -173,7 +159,7 @@ void symmetrize_add(T* g, index_t r) {
 template <class T>
 void transpose_copy(const T* src, T* dst, index_t h, index_t w, index_t ld) {
   constexpr index_t B = 32;
-  parallel_rows((w + B - 1) / B, B * h, [=](index_t b0, index_t b1) {
+  parallel_for((w + B - 1) / B, B * h, [=](index_t b0, index_t b1) {
     for (index_t bj = b0; bj < b1; ++bj) {
       const index_t j0 = bj * B, j1 = j0 + B < w ? j0 + B : w;
       for (index_t i0 = 0; i0 < h; i0 += B) {
@@ -216,7 +202,7 @@ template <class F>
 void for_column_blocks(index_t n, index_t d, F&& body) {
   constexpr index_t B = 64;
   const index_t nb = (d + B - 1) / B;
-  parallel_rows(nb, n * B, [&](index_t b0, index_t b1) {
+  parallel_for(nb, n * B, [&](index_t b0, index_t b1) {
     for (index_t b = b0; b < b1; ++b) body(b * B, std::min(d, b * B + B));
   });
 }
@@ -254,7 +240,7 @@ void column_moments(const T* z, index_t n, index_t d, T* mean, double* ssd) {
 // out = (z - mean) * scale, column-wise (scale per column). out may alias z.
 template <class T>
 void center_scale_columns(const T* z, const T* mean, const T* scale, T* out, index_t n, index_t d) {
-  parallel_rows(n, d, [=](index_t b, index_t e) {
+  parallel_for(n, d, [=](index_t b, index_t e) {
     for (index_t r = b; r < e; ++r) {
       const T* zr = z + r * d;
       T* o = out + r * d;

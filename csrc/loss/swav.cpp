@@ -36,7 +36,7 @@ bool sinkhorn_scaling(const T* scores, index_t n, index_t k, T epsilon, int iter
     for (index_t c = 0; c < wd; ++c) w.u[c0 + c] = m[c];
   });
   // E = exp((s − m_k)/ε) in T, and each sample's largest entry into v.
-  parallel_rows(n, 8 * k, [&](index_t r0, index_t r1) {
+  parallel_for(n, 8 * k, [&](index_t r0, index_t r1) {
     const double ie = inv_eps;  // locals, not captures: see vicreg.cpp
     const double* mk = w.u;
     for (index_t r = r0; r < r1; ++r) {
@@ -78,7 +78,7 @@ bool sinkhorn_scaling(const T* scores, index_t n, index_t k, T epsilon, int iter
     });
     // Samples: b_n = 1 / (N Σ_k E_nk a_k); the last iteration's ×N makes codes sum to 1.
     const double scale = it + 1 == iterations ? 1.0 : inv_n;
-    parallel_rows(n, 2 * k, [&](index_t r0, index_t r1) {
+    parallel_for(n, 2 * k, [&](index_t r0, index_t r1) {
       const double* a = w.u;
       const double sc = scale;
       for (index_t r = r0; r < r1; ++r) {
@@ -90,7 +90,7 @@ bool sinkhorn_scaling(const T* scores, index_t n, index_t k, T epsilon, int iter
       }
     });
   }
-  parallel_rows(n, 2 * k, [&](index_t r0, index_t r1) {
+  parallel_for(n, 2 * k, [&](index_t r0, index_t r1) {
     const double* a = w.u;
     for (index_t r = r0; r < r1; ++r) {
       T* e = codes + r * k;
@@ -134,7 +134,7 @@ void sinkhorn_log(const T* scores, index_t n, index_t k, T epsilon, int iteratio
     });
     // Sample columns: v_n = −log N − LSE_k(x_nk + u_k); the last one drops −log N (codes ×N).
     const double off = it + 1 == iterations ? 0.0 : log_n;
-    parallel_rows(n, 8 * k, [&](index_t r0, index_t r1) {
+    parallel_for(n, 8 * k, [&](index_t r0, index_t r1) {
       const double ie = inv_eps, o = off;
       const double* u = w.u;
       double* v = w.v;
@@ -150,7 +150,7 @@ void sinkhorn_log(const T* scores, index_t n, index_t k, T epsilon, int iteratio
       }
     });
   }
-  parallel_rows(n, 4 * k, [&](index_t r0, index_t r1) {
+  parallel_for(n, 4 * k, [&](index_t r0, index_t r1) {
     const double ie = inv_eps;
     const double* u = w.u;
     for (index_t r = r0; r < r1; ++r) {
@@ -184,7 +184,7 @@ namespace {
 // the per-row loss Σ_k q_k (lse − s_k/τ).
 template <class T>
 void soft_cross_entropy_rows(const T* s, const T* q, index_t n, index_t k, T inv_t, T g, T* ds, T* partial) {
-  parallel_rows(n, 16 * k, [=](index_t r0, index_t r1) {
+  parallel_for(n, 16 * k, [=](index_t r0, index_t r1) {
     for (index_t r = r0; r < r1; ++r) {
       const T* sr = s + r * k;
       const T* qr = q + r * k;

@@ -30,7 +30,7 @@ void branch(const T* z, T* x, T* coef, T* dz, index_t n, index_t d, T var_w, T c
   }
   out[0] = v / double(d);
   // x = z − mean (scale 1)
-  parallel_rows(n, d, [&](index_t b0, index_t b1) {
+  parallel_for(n, d, [&](index_t b0, index_t b1) {
     const T* mean = w.mean;
     for (index_t r = b0; r < b1; ++r) {
       const T* zr = z + r * d;
@@ -42,7 +42,7 @@ void branch(const T* z, T* x, T* coef, T* dz, index_t n, index_t d, T var_w, T c
   gram(x, d, n, d, T(1.0 / nm1), true, w.cov);  // cov = xᵀx / (N − 1)
   // Off-diagonal squares; cov becomes dc/dcov · cov_w = 2 cov_w cov_ij / D off the diagonal.
   const T g = T(2.0 * double(cov_w) / double(d));
-  parallel_rows(d, 3 * d, [&](index_t b0, index_t b1) {
+  parallel_for(d, 3 * d, [&](index_t b0, index_t b1) {
     const T gc = g;
     for (index_t i = b0; i < b1; ++i) {
       T* row = w.cov + i * d;
@@ -71,7 +71,7 @@ double vicreg(const T* z1, const T* z2, index_t n, index_t d, T sim_w, T var_w, 
   branch(z2, w.x2, w.coef2, dz2, n, d, var_w, cov_w, eps, w, b2);
   // Fused pass: invariance term and its gradient, plus the variance-term gradients.
   const T gi = T(2.0 * double(sim_w) / (double(n) * double(d)));
-  parallel_rows(n, 4 * d, [&](index_t r0, index_t r1) {
+  parallel_for(n, 4 * d, [&](index_t r0, index_t r1) {
     // Locals, not captures: GCC does not vectorise loops that re-read captured references.
     const T g = gi;
     const T* c1 = w.coef1;

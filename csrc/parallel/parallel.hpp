@@ -19,12 +19,21 @@ int blas_num_threads();
 // Threads worth using for `work` scalar operations (small work stays serial).
 int threads_for(std::int64_t work);
 
+// One out-of-line instance of the body per kernel: the serial path and the OpenMP region call
+// the same machine code. (When the body was inlined into both, GCC compiled the two copies
+// differently — contraction and vectorisation — and NT-Xent rounded differently on 1 and 2
+// threads.)
+template <class F>
+__attribute__((noinline)) void run_chunk(const F& body, std::int64_t b, std::int64_t e) {
+  body(b, e);
+}
+
 // Run body(begin, end) over [0, n) in static contiguous chunks.
 template <class F>
-void parallel_for(std::int64_t n, std::int64_t work_per_item, F&& body) {
+void parallel_for(std::int64_t n, std::int64_t work_per_item, const F& body) {
   const int nt = threads_for(n * (work_per_item > 0 ? work_per_item : 1));
   if (nt <= 1 || n <= 1) {
-    body(std::int64_t(0), n);
+    run_chunk(body, std::int64_t(0), n);
     return;
   }
 #pragma omp parallel num_threads(nt)
@@ -34,7 +43,7 @@ void parallel_for(std::int64_t n, std::int64_t work_per_item, F&& body) {
     const std::int64_t chunk = (n + T - 1) / T;
     const std::int64_t b = std::int64_t(t) * chunk;
     const std::int64_t e = b + chunk < n ? b + chunk : n;
-    if (b < e) body(b, e);
+    if (b < e) run_chunk(body, b, e);
   }
 }
 
