@@ -110,7 +110,7 @@ def test_bad_inputs():
 
 @pytest.mark.parametrize("dtype,lo,rtol", [(np.float64, -700.0, 3e-14), (np.float32, -80.0, 1e-5)])
 def test_exp_accuracy_over_the_whole_range(dtype, lo, rtol):
-    """The kernels' vectorised exp (csrc/core/fast_exp.hpp) against numpy across the normal range."""
+    """The kernels' vectorised exp (csrc/core/fast_math.hpp) against numpy across the normal range."""
     x = np.linspace(lo, 0.0, 100_003).astype(dtype)
     x[-1] = 0.0
     ref = np.exp(x.astype(np.float64))  # max is 0, so softmax numerators are exp(x)

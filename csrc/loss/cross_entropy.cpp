@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "core/fast_exp.hpp"
+#include "core/fast_math.hpp"
 #include "core/instantiate.hpp"
 #include "parallel/parallel.hpp"
 
@@ -31,7 +31,7 @@ double cross_entropy(const T* logits, const std::int64_t* labels, T* dlogits, do
         T* gr = dlogits + r * k;
 #pragma omp simd reduction(+ : s, sx)
         for (index_t c = 0; c < k; ++c) {
-          const T e = vexp(xr[c] - m);
+          const T e = fast_exp(xr[c] - m);
           gr[c] = e;
           s += e;
           sx += xr[c];
@@ -43,7 +43,7 @@ double cross_entropy(const T* logits, const std::int64_t* labels, T* dlogits, do
       } else {
 #pragma omp simd reduction(+ : s, sx)
         for (index_t c = 0; c < k; ++c) {
-          s += vexp(xr[c] - m);
+          s += fast_exp(xr[c] - m);
           sx += xr[c];
         }
       }

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "core/fast_exp.hpp"
+#include "core/fast_math.hpp"
 #include "core/instantiate.hpp"
 #include "parallel/parallel.hpp"
 
@@ -20,7 +20,7 @@ void softmax_forward(const T* x, T* y, index_t n, index_t k, bool log) {
       if (log) {
         T s = 0;
 #pragma omp simd reduction(+ : s)
-        for (index_t c = 0; c < k; ++c) s += vexp(xr[c] - m);
+        for (index_t c = 0; c < k; ++c) s += fast_exp(xr[c] - m);
         const T shift = m + std::log(s);
 #pragma omp simd
         for (index_t c = 0; c < k; ++c) yr[c] = xr[c] - shift;
@@ -28,7 +28,7 @@ void softmax_forward(const T* x, T* y, index_t n, index_t k, bool log) {
         T s = 0;
 #pragma omp simd reduction(+ : s)
         for (index_t c = 0; c < k; ++c) {
-          const T e = vexp(xr[c] - m);
+          const T e = fast_exp(xr[c] - m);
           yr[c] = e;
           s += e;
         }
@@ -52,7 +52,7 @@ void softmax_backward(const T* y, const T* dy, T* dx, index_t n, index_t k, bool
 #pragma omp simd reduction(+ : s)
         for (index_t c = 0; c < k; ++c) s += gr[c];
 #pragma omp simd
-        for (index_t c = 0; c < k; ++c) dxr[c] = gr[c] - vexp(yr[c]) * s;
+        for (index_t c = 0; c < k; ++c) dxr[c] = gr[c] - fast_exp(yr[c]) * s;
       } else {
 #pragma omp simd reduction(+ : s)
         for (index_t c = 0; c < k; ++c) s += gr[c] * yr[c];
