@@ -5,9 +5,18 @@
 // same seed gives the same bits whatever the thread count or the order in which threads run.
 // Conventions: `seed` is the user's seed, `stream` separates independent uses (a training step,
 // a kernel, a view), `index` numbers the draw inside the stream (e.g. sample * row + element).
+//
+// The generator core is __host__ __device__ under nvcc, so CPU and CUDA kernels draw the same
+// bits from the same (seed, stream, index) (csrc/cuda uses this header directly).
 #pragma once
 #include <cmath>
 #include <cstdint>
+
+#if defined(__CUDACC__)
+#define PYSSL_RNG_HD __host__ __device__ __forceinline__
+#else
+#define PYSSL_RNG_HD inline
+#endif
 
 namespace pyssl::rng {
 
@@ -15,14 +24,19 @@ struct Block {
   std::uint32_t v[4];
 };
 
-inline void mulhilo(std::uint32_t a, std::uint32_t b, std::uint32_t& hi, std::uint32_t& lo) {
+PYSSL_RNG_HD void mulhilo(std::uint32_t a, std::uint32_t b, std::uint32_t& hi, std::uint32_t& lo) {
+#if defined(__CUDA_ARCH__)
+  hi = __umulhi(a, b);
+  lo = a * b;
+#else
   const std::uint64_t p = std::uint64_t(a) * b;
   hi = std::uint32_t(p >> 32);
   lo = std::uint32_t(p);
+#endif
 }
 
 // Philox4x32 with 10 rounds.
-inline Block philox(std::uint64_t counter_lo, std::uint64_t counter_hi, std::uint64_t key) {
+PYSSL_RNG_HD Block philox(std::uint64_t counter_lo, std::uint64_t counter_hi, std::uint64_t key) {
   std::uint32_t c0 = std::uint32_t(counter_lo), c1 = std::uint32_t(counter_lo >> 32);
   std::uint32_t c2 = std::uint32_t(counter_hi), c3 = std::uint32_t(counter_hi >> 32);
   std::uint32_t k0 = std::uint32_t(key), k1 = std::uint32_t(key >> 32);
@@ -39,19 +53,19 @@ inline Block philox(std::uint64_t counter_lo, std::uint64_t counter_hi, std::uin
 }
 
 // Uniform in [0, 1) with 24 (float) or 32 random bits.
-inline float to_unit_float(std::uint32_t u) { return float(u >> 8) * (1.0f / 16777216.0f); }
-inline double to_unit_double(std::uint32_t u) { return double(u) * (1.0 / 4294967296.0); }
+PYSSL_RNG_HD float to_unit_float(std::uint32_t u) { return float(u >> 8) * (1.0f / 16777216.0f); }
+PYSSL_RNG_HD double to_unit_double(std::uint32_t u) { return double(u) * (1.0 / 4294967296.0); }
 
 // A stream: draws numbered by an index. Four 32-bit words come from one Philox block;
 // `bits(i)` returns word i % 4 of block i / 4, so a loop over consecutive indices can
 // use `block(i / 4)` directly and get the same values.
 class Stream {
  public:
-  Stream(std::uint64_t seed, std::uint64_t stream) : seed_(seed), stream_(stream) {}
-  Block block(std::uint64_t b) const { return philox(b, stream_, seed_); }
-  std::uint32_t bits(std::uint64_t i) const { return block(i >> 2).v[i & 3]; }
-  float uniform(std::uint64_t i) const { return to_unit_float(bits(i)); }
-  double uniform_double(std::uint64_t i) const { return to_unit_double(bits(i)); }
+  PYSSL_RNG_HD Stream(std::uint64_t seed, std::uint64_t stream) : seed_(seed), stream_(stream) {}
+  PYSSL_RNG_HD Block block(std::uint64_t b) const { return philox(b, stream_, seed_); }
+  PYSSL_RNG_HD std::uint32_t bits(std::uint64_t i) const { return block(i >> 2).v[i & 3]; }
+  PYSSL_RNG_HD float uniform(std::uint64_t i) const { return to_unit_float(bits(i)); }
+  PYSSL_RNG_HD double uniform_double(std::uint64_t i) const { return to_unit_double(bits(i)); }
   // Standard normal by Box-Muller from draws 2i and 2i+1.
   double normal(std::uint64_t i) const {
     const Block b = block(i >> 1);
