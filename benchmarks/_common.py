@@ -6,9 +6,18 @@ with median times in seconds and speedup = baseline_s / pyssl_s (DESIGN.md).
 """
 from __future__ import annotations
 
+import os
+
+# Both OpenBLAS copies in the process (numpy's and pyssl's) must stop spinning soon after a call,
+# or whichever library ran last keeps a core busy while the other one works and the comparison
+# measures the spinner, not the library (shared/notes/build_facts.md §6.3). pyssl sets this for
+# its own pool on import; it must be in the environment before numpy loads its copy, so every
+# benchmark imports this module first.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
-import os
 import platform
 import statistics
 import time

@@ -17,10 +17,10 @@ from __future__ import annotations
 import os
 import sys
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 import _common as C  # noqa: E402
+import numpy as np  # noqa: E402  (after _common: it sets the BLAS thread environment)
 
 import pyssl  # noqa: E402
 import pyssl.cuda as cuda  # noqa: E402

@@ -13,10 +13,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import interleaved, machine_info, parser, report, row, set_threads, try_torch  # noqa: E402
+import numpy as np  # noqa: E402  (after _common: it sets the BLAS thread environment)
 
 import pyssl.losses as L  # noqa: E402
 

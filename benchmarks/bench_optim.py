@@ -7,9 +7,9 @@ totalling about 1M or 8M scalars, one optimizer step per call, same thread count
 """
 from __future__ import annotations
 
-import numpy as np
 
 from _common import interleaved, machine_info, parser, report, row, set_threads, try_torch
+import numpy as np  # noqa: E402  (after _common: it sets the BLAS thread environment)
 
 import pyssl
 from pyssl.nn import Parameter

@@ -19,10 +19,10 @@ from __future__ import annotations
 import os
 import sys
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import interleaved, machine_info, parser, report, row, set_threads  # noqa: E402
+import numpy as np  # noqa: E402  (after _common: it sets the BLAS thread environment)
 
 import pyssl.pretext as P  # noqa: E402
 
