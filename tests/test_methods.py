@@ -111,3 +111,48 @@ def test_pretrain_bad_inputs():
         M.SimCLR("encoder")
     with pytest.raises(ValueError, match="temperature"):
         M.SimCLR(MLP([4, 4]), temperature=0.0)
+
+
+def images(n=96, seed=0):
+    """Oriented stripe images with structure a rotation / jigsaw head can learn."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n, 1, 8, 8), np.float32)
+    y = rng.integers(0, 2, size=n)
+    for i in range(n):
+        if y[i]:
+            X[i, 0, :, : 4] = 1.0
+        else:
+            X[i, 0, : 3, :] = 1.0
+    X += 0.1 * rng.standard_normal(X.shape).astype(np.float32)
+    return X, y
+
+
+@pytest.mark.parametrize("cls", [M.RotationPrediction, M.Jigsaw])
+def test_image_task_methods_learn(cls):
+    from pyssl.nn import ConvEncoder2d
+
+    X, y = images()
+    enc = ConvEncoder2d(1, channels=(8, 16), seed=0)
+    m = cls(enc)
+    hist = pyssl.pretrain(m, X, epochs=10, batch_size=32, seed=0, lr=3e-3, progress=False)
+    assert hist["loss"][-1] < hist["loss"][0]
+
+
+def test_default_views_follow_input_rank():
+    from pyssl.nn import ConvEncoder1d
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 2, 16)).astype(np.float32)
+    m = M.SimCLR(ConvEncoder1d(2, channels=(8,), kernel_size=3, seed=0), projection_dim=8)
+    hist = pyssl.pretrain(m, X, epochs=2, batch_size=32, progress=False)
+    assert np.all(np.isfinite(hist["loss"]))
+    assert type(m.views).__name__ == "Compose"
+
+
+def test_residual_mlp_gradients():
+    from pyssl.nn import MLP as _MLP
+    from pyssl.testing import check_module_gradients
+
+    net = _MLP([5, 6, 6, 6, 3], norm="layer", residual=True, dtype=np.float64, seed=0)
+    assert sum(type(l).__name__ == "Residual" for l in net.layers) == 2
+    check_module_gradients(net, np.random.default_rng(0).standard_normal((4, 5)))

@@ -80,8 +80,12 @@ class Method:
         if hasattr(self.views, "fit"):
             self.views.fit(X)
         if not self._built:
-            self.build_heads(output_dim(self.encoder, X), X)
+            self.build_heads(output_dim(self.encoder, self.example_input(X)), X)
             self._built = True
+
+    def example_input(self, X: np.ndarray) -> np.ndarray:
+        """A small batch shaped like what the encoder sees (task methods transform X first)."""
+        return X[:2]
 
     def default_views(self, ndim: int = 2):
         """Views by input rank: SCARF corruption for (N, D) rows, crop/jitter/scaling/time masking

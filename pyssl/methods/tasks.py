@@ -32,9 +32,13 @@ class PretextTaskMethod(Method):
     def setup(self, X):
         if hasattr(self.task, "fit"):
             self.task.fit(X)
-        inputs, _ = self.task.generate(np.ascontiguousarray(X[:2]), 0)
-        self._input_example = inputs
+        if isinstance(self.task.loss, tuple):
+            raise ValueError(f"{type(self.task).__name__} names several losses {self.task.loss}; use the "
+                             "dedicated method (e.g. pyssl.methods.VIME) instead of PretextTaskMethod")
         super().setup(X)
+
+    def example_input(self, X):
+        return self.task.generate(np.ascontiguousarray(X[:2]), 0)[0]
 
     def _head_size(self, X):
         size = getattr(self.task, "head_output_size", None)
@@ -57,3 +61,25 @@ class PretextTaskMethod(Method):
         loss, dout = _loss(self.task.loss, out, z)
         backward_chain(chain, dout, ctx)
         return loss
+
+
+class RotationPrediction(PretextTaskMethod):
+    """RotNet (Gidaris et al., ICLR 2018): predict which of the 4 quarter turns was applied to an
+    image (N, C, H, W); 4-way cross-entropy head."""
+
+    def __init__(self, encoder, head=None, all_rotations: bool = False, seed: int | None = 0):
+        from .. import pretext
+
+        super().__init__(encoder, pretext.RotationPrediction(all_rotations=all_rotations), head, seed=seed)
+
+
+class Jigsaw(PretextTaskMethod):
+    """Jigsaw puzzles (Noroozi & Favaro, ECCV 2016): tiles of a grid×grid image shuffled by one of
+    a fixed set of permutations; the head classifies which permutation was used."""
+
+    def __init__(self, encoder, grid: int = 2, n_permutations: int = 24, head=None, seed: int | None = 0, **task_kw):
+        from .. import pretext
+
+        task_kw.setdefault("tiles", False)  # the shuffled image, same shape as the input
+        super().__init__(encoder, pretext.Jigsaw(grid=grid, n_permutations=n_permutations, **task_kw), head,
+                         seed=seed)

@@ -1,5 +1,6 @@
 """Layers and containers over the C++ kernels (h_θ extractors and k_γ / g_φ heads)."""
-from .module import Module, Parameter, Sequential, Identity
+from .module import Module, Parameter, Sequential, Identity, Residual
+from .conv import Conv1d, Conv2d, GlobalAvgPool, Flatten, ConvEncoder1d, ConvEncoder2d
 from .linear import Linear
 from .activation import ReLU, GELU, Tanh, Sigmoid, make_activation
 from .norm import LayerNorm, BatchNorm1d
@@ -10,6 +11,7 @@ from .mlp import MLP
 from .init import manual_seed
 from .checkpoint import save, load, save_state, load_state
 
-__all__ = ["Module", "Parameter", "Sequential", "Identity", "Linear", "ReLU", "GELU", "Tanh",
+__all__ = ["Module", "Parameter", "Sequential", "Identity", "Residual", "Conv1d", "Conv2d", "GlobalAvgPool",
+           "Flatten", "ConvEncoder1d", "ConvEncoder2d", "Linear", "ReLU", "GELU", "Tanh",
            "Sigmoid", "make_activation", "LayerNorm", "BatchNorm1d", "Dropout", "Softmax",
            "LogSoftmax", "cross_entropy", "mse", "CrossEntropyLoss", "MSELoss", "MLP", "manual_seed", "save", "load", "save_state", "load_state"]

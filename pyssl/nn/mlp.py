@@ -9,7 +9,7 @@ from .._validation import check_scalar
 from .activation import make_activation
 from .init import rng
 from .linear import Linear
-from .module import Sequential
+from .module import Residual, Sequential
 
 NORMS = ("batch", "layer", None)
 
@@ -31,9 +31,12 @@ class MLP(Sequential):
     norm (``"batch"`` → BatchNorm1d, ``"layer"`` → LayerNorm, ``None``), the activation
     (``"relu"``, ``"gelu"``, ``"tanh"``, ``"sigmoid"``) and optional dropout. The last Linear is
     plain. With ``norm`` set, hidden Linears carry no bias (the norm's shift replaces it).
+    With ``residual=True`` every hidden block whose input and output widths agree becomes
+    ``x + act(norm(Linear(x)))`` (a residual MLP block).
     """
 
-    def __init__(self, dims, norm="batch", act="relu", dropout: float = 0.0, dtype=np.float32, seed=None):
+    def __init__(self, dims, norm="batch", act="relu", dropout: float = 0.0, dtype=np.float32, seed=None,
+                 residual: bool = False):
         dims = [int(d) for d in dims]
         if len(dims) < 2:
             raise ValueError(f"dims needs at least an input and an output size, got {dims}")
@@ -46,16 +49,20 @@ class MLP(Sequential):
         layers = []
         for i in range(len(dims) - 1):
             last = i == len(dims) - 2
-            layers.append(Linear(dims[i], dims[i + 1], bias=last or norm is None, dtype=dtype,
-                                 seed=int(g.integers(2**63))))
+            block = [Linear(dims[i], dims[i + 1], bias=last or norm is None, dtype=dtype,
+                            seed=int(g.integers(2**63)))]
             if not last:
                 if norm is not None:
-                    layers.append(_make_norm(norm, dims[i + 1], dtype))
-                layers.append(make_activation(act))
+                    block.append(_make_norm(norm, dims[i + 1], dtype))
+                block.append(make_activation(act))
                 if dropout > 0:
                     from .dropout import Dropout
 
-                    layers.append(Dropout(dropout, seed=int(g.integers(2**63))))
+                    block.append(Dropout(dropout, seed=int(g.integers(2**63))))
+            if residual and not last and dims[i] == dims[i + 1]:
+                layers.append(Residual(Sequential(*block)))
+            else:
+                layers.extend(block)
         super().__init__(*layers)
         self.dims = dims
         self.out_features = dims[-1]

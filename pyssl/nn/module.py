@@ -215,3 +215,24 @@ class Identity(Module):
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
         return grad_output
+
+
+class Residual(Module):
+    """Skip connection ``y = x + f(x)`` (He et al., 2016); ``f`` must keep the shape.
+    Backward: dx = g + f'(x)ᵀ g."""
+
+    def __init__(self, inner: Module):
+        super().__init__()
+        if not isinstance(inner, Module):
+            raise TypeError(f"Residual wraps a Module, got {type(inner).__name__}")
+        self.inner = inner
+
+    def forward(self, x):
+        y, ctx = self.inner.forward(x)
+        if y.shape != x.shape:
+            raise ValueError(f"Residual: the inner module changed the shape {x.shape} -> {y.shape}")
+        return x + y, ctx
+
+    def backward(self, grad_output, ctx, need_input_grad: bool = True):
+        g = self.inner.backward(grad_output, ctx, need_input_grad=True)
+        return grad_output + g
