@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="pretrain on digits and compare against baselines")
     d.add_argument("--method", default="simclr")
-    d.add_argument("--epochs", type=int, default=100)
+    d.add_argument("--epochs", type=int, default=375, help="pretraining epochs (375 = 1500 steps of batch 256)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quick", action="store_true", help="fewer epochs (smoke run)")
     d.add_argument("--no-progress", action="store_true")
