@@ -2,6 +2,7 @@
 // with the GIL held, release it around the kernel, return (loss, grads...).
 #include <cmath>
 #include <memory>
+#include <string>
 
 #include "loss/barlow_twins.hpp"
 #include "loss/contrastive.hpp"
@@ -36,18 +37,44 @@ void check_nonempty_cols(const py::array& a, const char* name) {
   if (a.ndim() >= 1 && dim(a, a.ndim() - 1) < 1) fail(name, " must have at least one feature, got ", describe(a));
 }
 
+// Two (N, D) views of one batch (z1/z2, scores1/scores2): validated together, with a gradient
+// array allocated for each.
+template <class T>
+struct ViewPair {
+  const T* a;
+  const T* b;
+  index_t n, d;
+  py::array_t<T> ga, gb;
+  T* oa;
+  T* ob;
+};
+
+template <class T>
+ViewPair<T> view_pair(const py::array& a, const char* na, const py::array& b, const char* nb, index_t min_rows,
+                      const char* why) {
+  ViewPair<T> v;
+  v.a = in<T>(a, na, 2);
+  v.n = dim(a, 0);
+  v.d = dim(a, 1);
+  v.b = in<T>(b, nb, 2);
+  check_shape(b, {v.n, v.d}, (std::string(nb) + " (must match " + na + ")").c_str());
+  check_rows(a, min_rows, na, why);
+  check_nonempty_cols(a, na);
+  v.ga = empty<T>({v.n, v.d});
+  v.gb = empty<T>({v.n, v.d});
+  v.oa = v.ga.mutable_data();
+  v.ob = v.gb.mutable_data();
+  return v;
+}
+
 py::tuple nt_xent(const py::array& z1, const py::array& z2, double temperature) {
   return dispatch_float(z1, "z1", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
-    const T* p1 = in<T>(z1, "z1", 2);
-    const index_t n = dim(z1, 0), d = dim(z1, 1);
-    const T* p2 = in<T>(z2, "z2", 2);
-    check_shape(z2, {n, d}, "z2 (must match z1)");
-    check_rows(z1, 2, "z1", "NT-Xent needs negatives");
-    check_nonempty_cols(z1, "z1");
+    auto v = view_pair<T>(z1, "z1", z2, "z2", 2, "NT-Xent needs negatives");
+    const T *p1 = v.a, *p2 = v.b;
+    const index_t n = v.n, d = v.d;
     check_positive(temperature, "temperature");
-    auto dz1 = empty<T>({n, d}), dz2 = empty<T>({n, d});
-    T *o1 = dz1.mutable_data(), *o2 = dz2.mutable_data();
+    T *o1 = v.oa, *o2 = v.ob;
     const index_t r = 2 * n;
     Scratch<T> zhat(r * d), norm(r), sim(r * r), partial(r), weight(r), dzhat(r * d);
     double loss;
@@ -56,7 +83,7 @@ py::tuple nt_xent(const py::array& z1, const py::array& z2, double temperature) 
       loss = loss::nt_xent<T>(p1, p2, n, d, T(temperature), o1, o2,
                               {zhat.get(), norm.get(), sim.get(), partial.get(), weight.get(), dzhat.get()});
     }
-    return py::make_tuple(loss, std::move(dz1), std::move(dz2));
+    return py::make_tuple(loss, std::move(v.ga), std::move(v.gb));
   });
 }
 
@@ -136,16 +163,12 @@ py::tuple negative_cosine(const py::array& p, const py::array& z, double shift, 
 py::tuple barlow_twins(const py::array& z1, const py::array& z2, double lambd, double scale, double eps) {
   return dispatch_float(z1, "z1", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
-    const T* p1 = in<T>(z1, "z1", 2);
-    const index_t n = dim(z1, 0), d = dim(z1, 1);
-    const T* p2 = in<T>(z2, "z2", 2);
-    check_shape(z2, {n, d}, "z2 (must match z1)");
-    check_rows(z1, 2, "z1", "batch statistics need two samples");
-    check_nonempty_cols(z1, "z1");
+    auto v = view_pair<T>(z1, "z1", z2, "z2", 2, "batch statistics need two samples");
+    const T *p1 = v.a, *p2 = v.b;
+    const index_t n = v.n, d = v.d;
     if (!(lambd >= 0.0) || !std::isfinite(lambd)) fail("lambd must be a finite number >= 0, got ", lambd);
     check_positive(eps, "eps");
-    auto dz1 = empty<T>({n, d}), dz2 = empty<T>({n, d});
-    T *o1 = dz1.mutable_data(), *o2 = dz2.mutable_data();
+    T *o1 = v.oa, *o2 = v.ob;
     Scratch<T> zt1(n * d), zt2(n * d), mean(d), is1(d), is2(d), corr(d * d), partial(d);
     Scratch<double> ssd(d);
     double loss;
@@ -155,22 +178,18 @@ py::tuple barlow_twins(const py::array& z1, const py::array& z2, double lambd, d
                                    {zt1.get(), zt2.get(), mean.get(), is1.get(), is2.get(), ssd.get(), corr.get(),
                                     partial.get()});
     }
-    return py::make_tuple(loss, std::move(dz1), std::move(dz2));
+    return py::make_tuple(loss, std::move(v.ga), std::move(v.gb));
   });
 }
 
 py::tuple vicreg(const py::array& z1, const py::array& z2, double sim_w, double var_w, double cov_w, double eps) {
   return dispatch_float(z1, "z1", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
-    const T* p1 = in<T>(z1, "z1", 2);
-    const index_t n = dim(z1, 0), d = dim(z1, 1);
-    const T* p2 = in<T>(z2, "z2", 2);
-    check_shape(z2, {n, d}, "z2 (must match z1)");
-    check_rows(z1, 2, "z1", "the unbiased variance needs two samples");
-    check_nonempty_cols(z1, "z1");
+    auto v = view_pair<T>(z1, "z1", z2, "z2", 2, "the unbiased variance needs two samples");
+    const T *p1 = v.a, *p2 = v.b;
+    const index_t n = v.n, d = v.d;
     check_positive(eps, "eps");
-    auto dz1 = empty<T>({n, d}), dz2 = empty<T>({n, d});
-    T *o1 = dz1.mutable_data(), *o2 = dz2.mutable_data();
+    T *o1 = v.oa, *o2 = v.ob;
     Scratch<T> x1(n * d), x2(n * d), mean(d), c1(d), c2(d), cov(d * d), partial(n > d ? n : d);
     Scratch<double> ssd(d);
     double loss, terms[3];
@@ -180,7 +199,7 @@ py::tuple vicreg(const py::array& z1, const py::array& z2, double sim_w, double 
                              {x1.get(), x2.get(), mean.get(), c1.get(), c2.get(), ssd.get(), cov.get(), partial.get()},
                              terms);
     }
-    return py::make_tuple(loss, std::move(dz1), std::move(dz2), py::make_tuple(terms[0], terms[1], terms[2]));
+    return py::make_tuple(loss, std::move(v.ga), std::move(v.gb), py::make_tuple(terms[0], terms[1], terms[2]));
   });
 }
 
@@ -211,16 +230,13 @@ py::array sinkhorn(const py::array& scores, double epsilon, int iterations) {
 py::tuple swav(const py::array& s1, const py::array& s2, double temperature, double epsilon, int iterations) {
   return dispatch_float(s1, "scores1", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
-    const T* p1 = in<T>(s1, "scores1", 2);
-    const index_t n = dim(s1, 0), k = dim(s1, 1);
-    const T* p2 = in<T>(s2, "scores2", 2);
-    check_shape(s2, {n, k}, "scores2 (must match scores1)");
-    check_rows(s1, 1, "scores1", "one sample at least");
+    auto views = view_pair<T>(s1, "scores1", s2, "scores2", 1, "one sample at least");
+    const T *p1 = views.a, *p2 = views.b;
+    const index_t n = views.n, k = views.d;
     if (k < 2) fail("scores1 needs at least 2 prototypes, got ", describe(s1));
     check_positive(temperature, "temperature");
     check_sinkhorn_args(epsilon, iterations);
-    auto ds1 = empty<T>({n, k}), ds2 = empty<T>({n, k});
-    T *o1 = ds1.mutable_data(), *o2 = ds2.mutable_data();
+    T *o1 = views.oa, *o2 = views.ob;
     Scratch<T> q1(n * k), q2(n * k), partial(2 * n);
     Scratch<double> u(k), v(n);
     double loss;
@@ -229,7 +245,7 @@ py::tuple swav(const py::array& s1, const py::array& s2, double temperature, dou
       loss = loss::swav<T>(p1, p2, n, k, T(temperature), T(epsilon), iterations, o1, o2,
                            {q1.get(), q2.get(), partial.get(), {u.get(), v.get()}});
     }
-    return py::make_tuple(loss, std::move(ds1), std::move(ds2));
+    return py::make_tuple(loss, std::move(views.ga), std::move(views.gb));
   });
 }
 
