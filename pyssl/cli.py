@@ -197,7 +197,8 @@ def cmd_theory(args) -> int:
     for name in args.methods.split(","):
         enc = make_encoder({"type": "mlp", "dims": [Xtr.shape[1], 256, 256], "norm": "batch", "seed": args.seed})
         methods[name] = make_method(name, enc)
-    rows = run_theory(methods, Xtr, Xte, yte, epochs=args.epochs, seed=args.seed, every=args.every,
+    # L*_adapt: linear head fitted on the labeled training part, its loss measured on the test part.
+    rows = run_theory(methods, Xtr, Xtr, ytr, Xte, yte, epochs=args.epochs, seed=args.seed, every=args.every,
                       csv_path=args.out, progress=not args.no_progress)
     print(f"{'method':>12} {'epoch':>5} {'L_pre':>10} {'L*_adapt':>10}")
     for r in rows:

@@ -4,9 +4,12 @@ loss L_pre(θ) imply a small minimal adaptation loss L*_adapt(θ)?
     L*_adapt(θ) = min_φ  (1/N) Σ_n ℓ(g_φ(h_θ(x_n)), y_n)
 
 with g_φ linear, ℓ the cross-entropy (classification; multinomial logistic regression solved to
-convergence by L-BFGS) or the squared error (regression; closed-form ridge), on held-out labeled
-data, h_θ frozen. A tiny L2 penalty (``l2``, default 1e-6) keeps the minimiser finite when
-the classes are separable; the reported value is the unpenalised loss at that minimiser.
+convergence by L-BFGS) or the squared error (regression; closed-form ridge), h_θ frozen. The
+population minimum is estimated the usual way: φ is fitted to convergence on labeled data
+(X, y) with an L2 penalty ``l2`` and its unpenalised loss is measured on held-out labeled data
+(X_eval, y_eval). Without held-out data the in-sample minimum is returned — which is 0 whenever
+the features separate the labels (e.g. 256-dimensional embeddings of a few hundred samples), so
+pass held-out data for a meaningful curve.
 
 ``AdaptationTracker`` is a ``pretrain`` callback that records (epoch, L_pre, L*_adapt) during
 training; ``run_theory`` does it for several methods and writes a CSV (and a PNG when matplotlib
@@ -22,37 +25,50 @@ import numpy as np
 from ._validation import check_array
 
 
-def adaptation_loss(encoder, X, y, task: str = "auto", l2: float = 1e-6, max_iter: int = 2000) -> float:
-    """L*_adapt(θ) of ``encoder`` on labeled (X, y): the minimum over a linear head of the mean
-    downstream loss (cross-entropy or squared error), encoder frozen."""
+def adaptation_loss(encoder, X, y, X_eval=None, y_eval=None, task: str = "auto", l2: float = 1e-3,
+                    max_iter: int = 2000) -> float:
+    """L*_adapt(θ) of ``encoder``: a linear head fitted to convergence on (X, y), encoder frozen;
+    its mean downstream loss (cross-entropy or squared error) on (X_eval, y_eval), or on (X, y)
+    when no held-out data is given."""
     from .transfer.solvers import LogisticRegressionSolver, RidgeSolver
 
     X = check_array(X, "X", dtype=np.float32, min_ndim=2)
     y = np.asarray(y)
-    H = encoder.transform(X)
+    if (X_eval is None) != (y_eval is None):
+        raise ValueError("give both X_eval and y_eval, or neither")
     if task == "auto":
         task = "regression" if (np.issubdtype(y.dtype, np.floating) and not np.all(np.mod(y, 1) == 0)) else "classification"
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
+    H = encoder.transform(X)
+    He, ye = (H, y) if X_eval is None else (encoder.transform(check_array(X_eval, "X_eval", dtype=np.float32,
+                                                                          min_ndim=2)), np.asarray(y_eval))
     if task == "classification":
         classes, codes = np.unique(y, return_inverse=True)
+        lookup = {c: i for i, c in enumerate(classes)}
+        try:
+            codes_e = np.array([lookup[v] for v in ye.tolist()], dtype=np.int64)
+        except KeyError as exc:
+            raise ValueError(f"y_eval has a label {exc.args[0]!r} that is not in y") from None
         s = LogisticRegressionSolver(l2=l2, max_iter=max_iter, tol=1e-7).fit(H, codes, len(classes))
-        return s.loss(H, codes)
-    if task == "regression":
-        return RidgeSolver(l2=l2).fit(H, y.astype(np.float64)).loss_
-    raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
+        return s.loss(He, codes_e)
+    return RidgeSolver(l2=l2).fit(H, y.astype(np.float64)).loss(He, ye.astype(np.float64))
 
 
 class AdaptationTracker:
-    """``pretrain`` callback: every ``every`` epochs, append L*_adapt on (X, y) to
-    ``history["adapt_loss"]`` (and the epoch to ``history["adapt_epoch"]``)."""
+    """``pretrain`` callback: every ``every`` epochs, append L*_adapt (head fitted on (X, y),
+    measured on (X_eval, y_eval)) to ``history["adapt_loss"]`` and the epoch to
+    ``history["adapt_epoch"]``."""
 
-    def __init__(self, X, y, every: int = 1, task: str = "auto", l2: float = 1e-6):
-        self.X, self.y, self.every, self.task, self.l2 = X, y, int(every), task, l2
+    def __init__(self, X, y, X_eval=None, y_eval=None, every: int = 1, task: str = "auto", l2: float = 1e-3):
+        self.X, self.y, self.X_eval, self.y_eval = X, y, X_eval, y_eval
+        self.every, self.task, self.l2 = int(every), task, l2
 
     def __call__(self, epoch, history, method):
         if (epoch + 1) % self.every and epoch != 0:
             return None
         was = method.encoder.training
-        value = adaptation_loss(method.encoder, self.X, self.y, self.task, self.l2)
+        value = adaptation_loss(method.encoder, self.X, self.y, self.X_eval, self.y_eval, self.task, self.l2)
         method.encoder.train(was)
         history.setdefault("adapt_loss", []).append(value)
         history.setdefault("adapt_epoch", []).append(epoch)
@@ -60,8 +76,9 @@ class AdaptationTracker:
         return None
 
 
-def run_theory(methods: dict, X_unlabeled, X_labeled, y_labeled, epochs: int = 20, batch_size: int = 256,
-               seed: int = 0, every: int = 1, csv_path=None, plot_path=None, progress: bool = False, **pretrain_kw):
+def run_theory(methods: dict, X_unlabeled, X_labeled, y_labeled, X_eval=None, y_eval=None, epochs: int = 20,
+               batch_size: int = 256, seed: int = 0, every: int = 1, csv_path=None, plot_path=None,
+               progress: bool = False, **pretrain_kw):
     """Pretrain each method (name → Method) and record (L_pre, L*_adapt) along training.
 
     Returns a list of rows ``{"method", "epoch", "pretrain_loss", "adapt_loss"}``; row epoch −1 is
@@ -72,9 +89,9 @@ def run_theory(methods: dict, X_unlabeled, X_labeled, y_labeled, epochs: int = 2
 
     rows = []
     for name, method in methods.items():
-        init = adaptation_loss(method.encoder, X_labeled, y_labeled)
+        init = adaptation_loss(method.encoder, X_labeled, y_labeled, X_eval, y_eval)
         rows.append({"method": name, "epoch": -1, "pretrain_loss": float("nan"), "adapt_loss": init})
-        tracker = AdaptationTracker(X_labeled, y_labeled, every=every)
+        tracker = AdaptationTracker(X_labeled, y_labeled, X_eval, y_eval, every=every)
         hist = pretrain(method, X_unlabeled, epochs=epochs, batch_size=batch_size, seed=seed,
                         callbacks=[tracker], progress=progress, **pretrain_kw)
         for ep, lp, la in zip(hist["adapt_epoch"], hist["pre_loss_at_adapt"], hist["adapt_loss"]):

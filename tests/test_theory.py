@@ -30,12 +30,23 @@ def test_adaptation_loss_regression_is_least_squares(rng):
     assert adaptation_loss(Identity(), X, y, task="regression", l2=0.0) == pytest.approx(ref, rel=1e-6)
 
 
+def test_adaptation_loss_held_out_is_larger_than_in_sample(rng):
+    X = rng.standard_normal((120, 8)).astype(np.float32)
+    y = (X[:, 0] + 0.8 * rng.standard_normal(120) > 0).astype(int)
+    in_sample = adaptation_loss(Identity(), X[:60], y[:60])
+    held_out = adaptation_loss(Identity(), X[:60], y[:60], X[60:], y[60:])
+    assert held_out > in_sample
+    with pytest.raises(ValueError, match="both"):
+        adaptation_loss(Identity(), X, y, X_eval=X)
+
+
 def test_tracker_and_run_theory(tmp_path, rng):
     X = rng.standard_normal((96, 6)).astype(np.float32)
     y = (X[:, 0] > 0).astype(int)
     methods = {"simclr": pyssl.methods.SimCLR(MLP([6, 16, 8], seed=0), projection_dim=8),
                "vicreg": pyssl.methods.VICReg(MLP([6, 16, 8], seed=0), projection_dim=16, hidden_dim=16)}
-    rows = run_theory(methods, X, X[:48], y[:48], epochs=3, batch_size=32, every=1, csv_path=tmp_path / "t.csv")
+    rows = run_theory(methods, X, X[:48], y[:48], X[48:], y[48:], epochs=3, batch_size=32, every=1,
+                      csv_path=tmp_path / "t.csv")
     assert {r["method"] for r in rows} == {"simclr", "vicreg"}
     assert sum(r["epoch"] == -1 for r in rows) == 2
     assert all(np.isfinite(r["adapt_loss"]) for r in rows)
