@@ -118,9 +118,11 @@ def plot_theory(rows, path) -> bool:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for name in dict.fromkeys(r["method"] for r in rows):
         rs = [r for r in rows if r["method"] == name and r["epoch"] >= 0]
-        axes[0].plot([r["pretrain_loss"] for r in rs], [r["adapt_loss"] for r in rs], "o-", label=name, ms=3)
+        first = rs[0]["pretrain_loss"] if rs and rs[0]["pretrain_loss"] else 1.0
+        # Objectives live on different scales: plot each relative to its first epoch.
+        axes[0].plot([r["pretrain_loss"] / first for r in rs], [r["adapt_loss"] for r in rs], "o-", label=name, ms=3)
         axes[1].plot([r["epoch"] for r in rs], [r["adapt_loss"] for r in rs], "-", label=name)
-    axes[0].set_xlabel("pretraining loss L_pre (own objective)")
+    axes[0].set_xlabel("L_pre / L_pre(first epoch) (each method's own objective)")
     axes[0].set_ylabel("L*_adapt (linear head, to convergence)")
     axes[1].set_xlabel("epoch")
     axes[1].set_ylabel("L*_adapt")
