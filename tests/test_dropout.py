@@ -174,3 +174,17 @@ def test_mask_matches_philox_reference(n, p, seed, step):
     expected = (words >= np.uint64(int(p * 2**32))).astype(np.uint8)
     _, mask = _core.nn.dropout_forward(np.ones(n), p, seed, step)
     np.testing.assert_array_equal(mask, expected)
+
+
+def test_dropout_state_resumes_mask_sequence():
+    """The (seed, step) pair is saved in state_dict: a restored layer continues the mask stream."""
+    import numpy as np
+    from pyssl.nn import Dropout
+
+    x = np.ones((4, 16), np.float32)
+    a = Dropout(0.5, seed=3)
+    a(x)
+    b = Dropout(0.5, seed=99)
+    b.load_state_dict(a.state_dict())
+    np.testing.assert_array_equal(a(x), b(x))
+    assert a.step == b.step == 2 and b.seed == 3

@@ -1,6 +1,8 @@
 """Dropout (inverted, counter-based random masks)."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _core
 from .._validation import check_scalar, check_seed
 from .init import rng
@@ -26,14 +28,24 @@ class Dropout(Module):
         super().__init__()
         check_scalar(p, "p", low=0.0, high=1.0, high_inclusive=False)
         self.p = float(p)
-        self.seed = int(rng(None).integers(2**63)) if seed is None else check_seed(seed)
-        self.step = 0
+        seed = int(rng(None).integers(2**63)) if seed is None else check_seed(seed)
+        # (seed, number of training forwards so far) is state: saved in state_dict so that a run
+        # resumed from a checkpoint draws the same masks as an uninterrupted one.
+        self.register_buffer("rng_state", np.array([seed, 0], dtype=np.uint64))
+
+    @property
+    def seed(self) -> int:
+        return int(self.rng_state[0])
+
+    @property
+    def step(self) -> int:
+        return int(self.rng_state[1])
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
             return x, None
         y, mask = _core.nn.dropout_forward(x, self.p, self.seed, self.step)
-        self.step += 1
+        self.rng_state[1] += np.uint64(1)
         return y, mask
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
