@@ -45,11 +45,11 @@ def adaptation_loss(encoder, X, y, X_eval=None, y_eval=None, task: str = "auto",
                                                                           min_ndim=2)), np.asarray(y_eval))
     if task == "classification":
         classes, codes = np.unique(y, return_inverse=True)
-        lookup = {c: i for i, c in enumerate(classes)}
-        try:
-            codes_e = np.array([lookup[v] for v in ye.tolist()], dtype=np.int64)
-        except KeyError as exc:
-            raise ValueError(f"y_eval has a label {exc.args[0]!r} that is not in y") from None
+        codes_e = np.minimum(np.searchsorted(classes, ye), len(classes) - 1)
+        unknown = classes[codes_e] != ye
+        if np.any(unknown):
+            raise ValueError(f"y_eval has labels not in y: {sorted(set(np.asarray(ye)[unknown].tolist()))[:5]}")
+        codes_e = codes_e.astype(np.int64)
         s = LogisticRegressionSolver(l2=l2, max_iter=max_iter, tol=1e-7).fit(H, codes, len(classes))
         return s.loss(He, codes_e)
     return RidgeSolver(l2=l2).fit(H, y.astype(np.float64)).loss(He, ye.astype(np.float64))

@@ -57,3 +57,10 @@ def test_tracker_and_run_theory(tmp_path, rng):
 def test_adaptation_loss_bad_task(rng):
     with pytest.raises(ValueError, match="task"):
         adaptation_loss(Identity(), rng.standard_normal((4, 2)), [0, 1, 0, 1], task="ranking")
+
+
+def test_adaptation_loss_rejects_unknown_eval_labels(rng):
+    X = rng.standard_normal((20, 3)).astype(np.float32)
+    y = np.arange(20) % 2
+    with pytest.raises(ValueError, match="not in y"):
+        adaptation_loss(Identity(), X, y, X, (np.arange(20) % 3))
