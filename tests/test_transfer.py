@@ -128,3 +128,20 @@ def test_probe_on_mlp_encoder(rng):
     X, y = blobs(rng, d=6)
     enc = MLP([6, 16, 8], seed=0)
     assert LinearProbe(enc).fit(X[:80], y[:80]).score(X[80:], y[80:]) > 0.8
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_finetune_probe_init_reproduces_the_probe(rng, task):
+    """With init="probe" and zero epochs of change (lr ~ 0), fine-tune predictions equal the
+    linear probe's: the head was mapped back from standardised features exactly."""
+    from pyssl.transfer import FineTune
+
+    X, yc = blobs(rng, d=6)
+    y = yc if task == "classification" else (X @ np.arange(1.0, 7.0)).astype(np.float64)
+    enc = MLP([6, 16, 8], norm=None, seed=0)  # no BatchNorm: running statistics would move
+    ft = FineTune(enc, epochs=1, lr=1e-12, encoder_lr=0.0, weight_decay=0.0, task=task).fit(X, y)
+    probe = LinearProbe(enc, task=task).fit(X, y)
+    if task == "classification":
+        assert np.mean(ft.predict(X) == probe.predict(X)) > 0.98
+    else:
+        np.testing.assert_allclose(ft.predict(X), probe.predict(X), rtol=1e-3, atol=1e-2 * np.std(y))

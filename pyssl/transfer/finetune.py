@@ -19,12 +19,20 @@ class FineTune(Adapter):
     targets (regression); optimizer AdamW with learning rate ``lr`` for the head and
     ``encoder_lr`` (default ``lr / 10``) for the encoder; ``freeze_encoder=True`` trains the head
     alone by gradient descent.
+
+    ``init="probe"`` (default, LP-FT: Kumar et al., ICLR 2022, "Fine-Tuning can Distort
+    Pretrained Features and Underperform Out-of-Distribution") starts the Linear head at the
+    converged linear probe on the frozen features, so the first gradient steps do not distort
+    the pretrained features through a random head; ``init="random"`` is plain fine-tuning.
     """
 
     def __init__(self, encoder, head=None, epochs: int = 100, lr: float = 1e-3, encoder_lr: float | None = None,
                  batch_size: int = 128, weight_decay: float = 1e-4, label_smoothing: float = 0.0,
-                 freeze_encoder: bool = False, seed: int = 0, task: str = "auto"):
+                 freeze_encoder: bool = False, seed: int = 0, task: str = "auto", init: str = "probe"):
         super().__init__(encoder, task)
+        if init not in ("probe", "random"):
+            raise ValueError(f"init must be 'probe' or 'random', got {init!r}")
+        self.init = init
         self.head = head
         self.epochs = check_scalar(epochs, "epochs", kind=numbers.Integral, low=1)
         self.lr = check_scalar(lr, "lr", low=0.0, low_inclusive=False)
@@ -52,6 +60,8 @@ class FineTune(Adapter):
             out = 1
             target = ((yc - self.y_mu_) / self.y_sd_).astype(np.float32).reshape(-1, 1)
         head = copy.deepcopy(self.head) if self.head is not None else Linear(d, out, seed=derive_seed(self.seed, 1))
+        if self.head is None and self.init == "probe":
+            self._probe_init(head, enc.transform(X), yc)
         opts = [AdamW(head.parameters(), lr=self.lr, weight_decay=self.weight_decay)]
         if not self.freeze_encoder:
             opts.append(AdamW(enc.parameters(), lr=self.encoder_lr if self.encoder_lr is not None else self.lr / 10,
@@ -89,6 +99,22 @@ class FineTune(Adapter):
         head.eval()
         self.encoder_, self.head_ = enc, head
         return self
+
+    def _probe_init(self, head, H, yc):
+        """Set the Linear head to the converged probe, mapped back from standardised features:
+        W' = W / σ_h, b' = b − (μ_h / σ_h)·W (and the target standardisation for regression)."""
+        from .solvers import LogisticRegressionSolver, RidgeSolver
+
+        if self.task_ == "classification":
+            s = LogisticRegressionSolver(l2=1e-3, max_iter=500).fit(H, yc, len(self.classes_))
+            W, b = s.W_, s.b_
+        else:
+            s = RidgeSolver(l2=1e-3).fit(H, yc)
+            W = s.W_ / self.y_sd_
+            b = (s.ymu_ - self.y_mu_) / self.y_sd_
+        Wf = W / s.sd_[:, None]
+        head.weight.data[...] = Wf.astype(head.weight.data.dtype)
+        head.bias.data[...] = (b - s.mu_ @ Wf).astype(head.bias.data.dtype)
 
     def decision_function(self, X):
         self._check_fitted()
