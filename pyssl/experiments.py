@@ -2,8 +2,8 @@
 pretrain on the unlabeled training part, then compare at several label fractions
 
 * SSL + linear probe (frozen h_θ*),
-* SSL + fine-tuning (h_θ* and a new head),
-* the same network trained from scratch on the labels alone,
+* SSL + fine-tuning (h_θ* and a new head started at the linear probe, LP-FT),
+* the same network trained from scratch on the labels alone (random head, plain supervised),
 * logistic regression on raw features.
 """
 from __future__ import annotations
@@ -79,7 +79,7 @@ def compare(Xtr, ytr, Xte, yte, encoder_spec, method="simclr", fractions=(0.01, 
             r["ssl_finetune"] = FineTune(enc, epochs=finetune_epochs, lr=lr, seed=seed,
                                          batch_size=min(128, len(idx))).fit(Xl, yl).score(Xte, yte)
         scratch = make_encoder({**encoder_spec, "seed": derive_seed(seed, 4)})
-        r["scratch"] = FineTune(scratch, epochs=finetune_epochs, lr=lr, encoder_lr=lr, seed=seed,
+        r["scratch"] = FineTune(scratch, epochs=finetune_epochs, lr=lr, encoder_lr=lr, seed=seed, init="random",
                                 batch_size=min(128, len(idx))).fit(Xl, yl).score(Xte, yte)
         r["raw_logreg"] = raw_logreg_score(Xl, yl, Xte, yte)
         rows.append(r)
