@@ -55,3 +55,15 @@ def test_npz_and_npy_loading(tmp_path, rng):
     np.save(tmp_path / "flat.npy", np.arange(5.0))
     with pytest.raises(ValueError, match="2-D"):
         load_array(tmp_path / "flat.npy")
+
+
+def test_demo_quick_runs_and_beats_raw_logreg_at_one_percent(capsys):
+    """The README's main job, shortened: it must run end to end and print the comparison table."""
+    pytest.importorskip("sklearn")
+    assert main(["demo", "--quick", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "linear probe" in out and "logistic regression (raw)" in out
+    row = [line for line in out.splitlines() if line.startswith("| 0.010")][0]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    ssl_probe, raw = float(cells[2]), float(cells[5])
+    assert ssl_probe > raw
