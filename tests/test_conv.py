@@ -73,3 +73,14 @@ def test_conv_bad_inputs(rng):
         Conv2d(3, 2, 0)
     with pytest.raises(ValueError, match="Conv1d expects"):
         Conv1d(1, 1, 3)(np.zeros((2, 5), np.float32))
+
+
+def test_l2_normalize_values_gradients_and_zero_rows(rng):
+    from pyssl.nn import L2Normalize, l2_normalize
+
+    z = rng.standard_normal((5, 4))
+    np.testing.assert_allclose(l2_normalize(z), z / np.linalg.norm(z, axis=1, keepdims=True), rtol=1e-12)
+    check_module_gradients(L2Normalize(), z)
+    zero = np.zeros((2, 3), np.float32)
+    out = l2_normalize(zero)
+    assert np.all(out == 0) and np.all(np.isfinite(out))

@@ -7,6 +7,7 @@ namespace pyssl::bind {
 void register_runtime(py::module_& m);
 void register_nn(py::module_& m);
 void register_conv(py::module_& m);
+void register_normalize(py::module_& m);
 void register_optim(py::module_& m);
 void register_losses(py::module_& m);
 void register_augment(py::module_& m);
@@ -20,6 +21,7 @@ PYBIND11_MODULE(_core, m) {
   auto nn = m.def_submodule("nn", "layer kernels");
   pyssl::bind::register_nn(nn);
   pyssl::bind::register_conv(nn);
+  pyssl::bind::register_normalize(nn);
   auto optim = m.def_submodule("optim", "fused optimizer updates");
   pyssl::bind::register_optim(optim);
   auto losses = m.def_submodule("losses", "fused SSL loss forward + backward");

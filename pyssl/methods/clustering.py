@@ -8,22 +8,9 @@ from .. import losses
 from .._seeding import derive_seed
 from .._validation import check_scalar
 from ..nn.linear import Linear
-from .base import Method, backward_chain, forward_chain, frozen_copy
+from ..nn.normalize import L2Normalize
+from .base import Method, backward_chain, forward_chain
 from .momentum import _MomentumMethod
-
-
-class _L2Rows:
-    """Row L2-normalisation with its backward (vectorised numpy; no parameters)."""
-
-    @staticmethod
-    def forward(z):
-        norm = np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
-        return z / norm, (z / norm, norm)
-
-    @staticmethod
-    def backward(g, ctx):
-        u, norm = ctx
-        return (g - u * np.sum(g * u, axis=1, keepdims=True)) / norm
 
 
 class SwAV(Method):
@@ -45,6 +32,7 @@ class SwAV(Method):
         self.sinkhorn_iterations = check_scalar(sinkhorn_iterations, "sinkhorn_iterations", kind=int, low=1)
         self.projection_dim, self.hidden_dim = projection_dim, hidden_dim
         self.prototypes = None
+        self._normalize = L2Normalize()
 
     def build_heads(self, feature_dim, X):
         if self.projector is None:
@@ -63,12 +51,12 @@ class SwAV(Method):
         n = x1.shape[0]
         chain = [self.encoder, self.projector]
         z, ctx = forward_chain(chain, np.concatenate([x1, x2]))
-        u, nctx = _L2Rows.forward(z)
-        scores, pctx = self.prototypes.forward(np.ascontiguousarray(u, dtype=z.dtype))
+        u, nctx = self._normalize.forward(z)
+        scores, pctx = self.prototypes.forward(u)
         loss, ds1, ds2 = losses.swav(scores[:n], scores[n:], temperature=self.temperature,
                                      epsilon=self.epsilon, iterations=self.sinkhorn_iterations)
         du = self.prototypes.backward(np.concatenate([ds1, ds2]), pctx)
-        backward_chain(chain, np.ascontiguousarray(_L2Rows.backward(du, nctx), dtype=z.dtype), ctx)
+        backward_chain(chain, self._normalize.backward(du, nctx), ctx)
         return loss
 
 

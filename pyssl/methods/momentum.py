@@ -7,11 +7,9 @@ import numpy as np
 from .. import losses
 from .._seeding import derive_seed
 from .._validation import check_scalar
+from ..nn.normalize import l2_normalize as _l2_rows
 from .base import Method, backward_chain, forward_chain, frozen_copy
 
-
-def _l2_rows(z: np.ndarray) -> np.ndarray:
-    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
 
 class _MomentumMethod(Method):

@@ -6,11 +6,9 @@ import numpy as np
 
 from .. import _core
 from .._validation import check_scalar
+from ..nn.normalize import l2_normalize as _l2_rows
 from .base import Adapter
 
-
-def _l2_rows(H):
-    return np.ascontiguousarray(H / np.maximum(np.linalg.norm(H, axis=1, keepdims=True), 1e-12))
 
 
 class KNN(Adapter):
