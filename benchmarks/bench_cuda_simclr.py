@@ -22,7 +22,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import _common as C  # noqa: E402
 import numpy as np  # noqa: E402  (after _common: it sets the BLAS thread environment)
 
-import pyssl  # noqa: E402
 import pyssl.cuda as cuda  # noqa: E402
 
 ENC, PROJ, BATCH, TAU = (2048, 4096, 4096), (4096, 1024, 256), 512, 0.5

@@ -17,7 +17,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import _common as C  # noqa: E402
 import numpy as np  # noqa: E402  (after _common: it sets the BLAS thread environment)
 
-import pyssl  # noqa: E402
 from pyssl.nn import MLP  # noqa: E402
 from pyssl.nn.losses import cross_entropy  # noqa: E402
 from pyssl.optim import SGD  # noqa: E402

@@ -11,7 +11,6 @@ from __future__ import annotations
 from _common import interleaved, machine_info, parser, report, row, set_threads, try_torch
 import numpy as np  # noqa: E402  (after _common: it sets the BLAS thread environment)
 
-import pyssl
 from pyssl.nn import Parameter
 from pyssl.optim import LARS, SGD, Adam, AdamW
 

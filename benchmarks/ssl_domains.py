@@ -18,7 +18,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-import numpy as np  # noqa: E402
 
 import pyssl  # noqa: E402
 from pyssl import data  # noqa: E402

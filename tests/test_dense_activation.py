@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-import pyssl
 from pyssl import _core
 from pyssl.nn import Linear, ReLU, GELU, Tanh, Sigmoid, Sequential
 from pyssl.testing import batches, check_module_gradients

@@ -1,6 +1,5 @@
 import os
 import runpy
-import sys
 
 import pytest
 

@@ -3,7 +3,7 @@ import pytest
 
 import pyssl
 from pyssl.nn import Identity, MLP
-from pyssl.theory import AdaptationTracker, adaptation_loss, run_theory
+from pyssl.theory import adaptation_loss, run_theory
 
 
 def test_adaptation_loss_is_the_minimum_over_linear_heads(rng):

@@ -25,7 +25,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_array, check_scalar, check_seed, describe
+from .._validation import check_array, check_scalar, describe
 
 from .._seeding import derive_seed  # noqa: F401  (one seeding scheme for the whole library)
 
