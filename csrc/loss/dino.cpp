@@ -70,7 +70,7 @@ double dino(const T* student, const T* teacher, const T* center, index_t vs, ind
 
 template <class T>
 void dino_update_center(T* center, const T* teacher, index_t rows, index_t k, T momentum) {
-  for_column_blocks(rows, k, [&](index_t c0, index_t c1) {
+  for_column_blocks(k, kColumnBlock, rows, [&](index_t c0, index_t c1) {
     double acc[64];
     const index_t wd = c1 - c0;
     for (index_t c = 0; c < wd; ++c) acc[c] = 0.0;

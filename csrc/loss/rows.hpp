@@ -196,21 +196,14 @@ void gram(const T* a, index_t n, index_t k, index_t lda, T alpha, bool cols, T* 
   transpose_copy(c + h, c + h * n, h, m, n);
 }
 
-// Run body(c0, c1) over blocks of at most 64 columns of an (n, d) matrix in parallel; inside a
-// block the caller walks rows 0..n-1 in order, so column reductions are deterministic.
-template <class F>
-void for_column_blocks(index_t n, index_t d, F&& body) {
-  constexpr index_t B = 64;
-  const index_t nb = (d + B - 1) / B;
-  parallel_for(nb, n * B, [&](index_t b0, index_t b1) {
-    for (index_t b = b0; b < b1; ++b) body(b * B, std::min(d, b * B + B));
-  });
-}
+// Column blocks for the loss kernels' per-column statistics (accumulators on the stack).
+constexpr index_t kColumnBlock = 64;
+
 
 // Column mean and sum of squared deviations (two-pass, accumulated in double).
 template <class T>
 void column_moments(const T* z, index_t n, index_t d, T* mean, double* ssd) {
-  for_column_blocks(n, d, [&](index_t c0, index_t c1) {
+  for_column_blocks(d, kColumnBlock, n, [&](index_t c0, index_t c1) {
     double acc[64];
     const index_t w = c1 - c0;
     for (index_t c = 0; c < w; ++c) acc[c] = 0.0;
@@ -254,7 +247,7 @@ void center_scale_columns(const T* z, const T* mean, const T* scale, T* out, ind
 // affine): dz = inv_std * (g - mean(g) - zt * mean(g * zt)). g is overwritten with dz.
 template <class T>
 void standardize_backward(const T* zt, const T* inv_std, T* g, index_t n, index_t d) {
-  for_column_blocks(n, d, [&](index_t c0, index_t c1) {
+  for_column_blocks(d, kColumnBlock, n, [&](index_t c0, index_t c1) {
     const index_t w = c1 - c0;
     double sg[64], sgz[64];
     for (index_t c = 0; c < w; ++c) sg[c] = sgz[c] = 0.0;

@@ -24,7 +24,7 @@ bool sinkhorn_scaling(const T* scores, index_t n, index_t k, T epsilon, int iter
   const double ninf = -std::numeric_limits<double>::infinity();
   const T floor = sizeof(T) == 4 ? T(1e-20) : T(1e-200);
   // Column maxima into u.
-  for_column_blocks(n, k, [&](index_t c0, index_t c1) {
+  for_column_blocks(k, kColumnBlock, n, [&](index_t c0, index_t c1) {
     double m[64];
     const index_t wd = c1 - c0;
     for (index_t c = 0; c < wd; ++c) m[c] = ninf;
@@ -63,7 +63,7 @@ bool sinkhorn_scaling(const T* scores, index_t n, index_t k, T epsilon, int iter
   const double inv_k = 1.0 / double(k), inv_n = 1.0 / double(n);
   for (int it = 0; it < iterations; ++it) {
     // Prototypes: a_k = 1 / (K Σ_n E_nk b_n).
-    for_column_blocks(n, k, [&](index_t c0, index_t c1) {
+    for_column_blocks(k, kColumnBlock, n, [&](index_t c0, index_t c1) {
       double acc[64];
       const index_t wd = c1 - c0;
       const double* b = w.v;
@@ -112,7 +112,7 @@ void sinkhorn_log(const T* scores, index_t n, index_t k, T epsilon, int iteratio
   for (index_t i = 0; i < n; ++i) w.v[i] = 0.0;
   for (int it = 0; it < iterations; ++it) {
     // Prototype rows: u_k = −log K − LSE_n(x_nk + v_n), column blocks of the (N, K) layout.
-    for_column_blocks(n, k, [&](index_t c0, index_t c1) {
+    for_column_blocks(k, kColumnBlock, n, [&](index_t c0, index_t c1) {
       const double ie = inv_eps;  // locals, not captures: see vicreg.cpp
       const double* v = w.v;
       const index_t wd = c1 - c0;

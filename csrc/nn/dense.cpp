@@ -10,21 +10,16 @@ namespace pyssl::nn {
 
 template <class T>
 void column_sum(const T* a, T* out, index_t n, index_t d, bool accumulate) {
-  // Parallel over column blocks; each column is summed over rows in order 0..n-1.
   constexpr index_t kBlock = 64;
-  const index_t blocks = (d + kBlock - 1) / kBlock;
-  parallel_for(blocks, n * kBlock, [&](index_t b0, index_t b1) {
-    for (index_t blk = b0; blk < b1; ++blk) {
-      const index_t c0 = blk * kBlock, c1 = c0 + kBlock < d ? c0 + kBlock : d;
-      T acc[kBlock];
-      for (index_t c = c0; c < c1; ++c) acc[c - c0] = accumulate ? out[c] : T(0);
-      for (index_t r = 0; r < n; ++r) {
-        const T* row = a + r * d;
+  for_column_blocks(d, kBlock, n, [&](index_t c0, index_t c1) {
+    T acc[kBlock];
+    for (index_t c = c0; c < c1; ++c) acc[c - c0] = accumulate ? out[c] : T(0);
+    for (index_t r = 0; r < n; ++r) {
+      const T* row = a + r * d;
 #pragma omp simd
-        for (index_t c = c0; c < c1; ++c) acc[c - c0] += row[c];
-      }
-      for (index_t c = c0; c < c1; ++c) out[c] = acc[c - c0];
+      for (index_t c = c0; c < c1; ++c) acc[c - c0] += row[c];
     }
+    for (index_t c = c0; c < c1; ++c) out[c] = acc[c - c0];
   });
 }
 

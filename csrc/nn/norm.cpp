@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/instantiate.hpp"
+#include "core/reduce.hpp"
 #include "parallel/parallel.hpp"
 
 namespace pyssl::nn {
@@ -19,46 +20,9 @@ inline index_t block_width(index_t d) {
   return w < 32 ? 32 : (w > kMaxBlock ? kMaxBlock : w);
 }
 
-// Row sums over d entries with kLanes independent accumulators (breaks the add latency chain;
-// the association is fixed, so the result does not depend on anything but the data).
-constexpr index_t kLanes = 32;
-
-template <class F>
-inline double lane_sum(index_t d, F f) {
-  double acc[kLanes] = {};
-  const index_t full = d - d % kLanes;
-  for (index_t c0 = 0; c0 < full; c0 += kLanes) {
-#pragma omp simd
-    for (index_t j = 0; j < kLanes; ++j) acc[j] += f(c0 + j);
-  }
-  for (index_t c = full; c < d; ++c) acc[c - full] += f(c);
-  double s = 0;
-  for (index_t j = 0; j < kLanes; ++j) s += acc[j];
-  return s;
-}
-
-// Two sums in one pass.
-template <class FA, class FB>
-inline void lane_sum2(index_t d, FA fa, FB fb, double& sa, double& sb) {
-  double a[kLanes] = {}, b[kLanes] = {};
-  const index_t full = d - d % kLanes;
-  for (index_t c0 = 0; c0 < full; c0 += kLanes) {
-#pragma omp simd
-    for (index_t j = 0; j < kLanes; ++j) {
-      a[j] += fa(c0 + j);
-      b[j] += fb(c0 + j);
-    }
-  }
-  for (index_t c = full; c < d; ++c) {
-    a[c - full] += fa(c);
-    b[c - full] += fb(c);
-  }
-  sa = sb = 0;
-  for (index_t j = 0; j < kLanes; ++j) {
-    sa += a[j];
-    sb += b[j];
-  }
-}
+// Row sums over d entries use lane_sum (core/reduce.hpp) with 32 lanes: breaks the add latency
+// chain, and the association is fixed, so the result depends on the data alone.
+constexpr int kLanes = 32;
 }  // namespace
 
 // ------------------------------------------------------------------------------------------
@@ -73,8 +37,8 @@ void layer_norm_forward(const T* x, const T* gamma, const T* beta, T* y, T* mean
     for (index_t r = r0; r < r1; ++r) {
       const T* xr = x + r * d;
       T* yr = y + r * d;
-      const double mu = lane_sum(d, [&](index_t c) { return double(xr[c]); }) / double(d);
-      const double q = lane_sum(d, [&](index_t c) {
+      const double mu = lane_sum<kLanes>(0, d, [&](index_t c) { return double(xr[c]); }) / double(d);
+      const double q = lane_sum<kLanes>(0, d, [&](index_t c) {
         const double t = double(xr[c]) - mu;
         return t * t;
       });
@@ -105,12 +69,12 @@ void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
         const T m = mean[r], rs = rstd[r];
         double a, b;
         if (gamma != nullptr) {
-          lane_sum2(
-              d, [&](index_t c) { return double(gr[c] * gamma[c]); },
+          lane_sum2<kLanes>(
+              index_t(0), d, [&](index_t c) { return double(gr[c] * gamma[c]); },
               [&](index_t c) { return double(gr[c] * gamma[c] * ((xr[c] - m) * rs)); }, a, b);
         } else {
-          lane_sum2(
-              d, [&](index_t c) { return double(gr[c]); },
+          lane_sum2<kLanes>(
+              index_t(0), d, [&](index_t c) { return double(gr[c]); },
               [&](index_t c) { return double(gr[c] * ((xr[c] - m) * rs)); }, a, b);
         }
         const T ma = T(a * inv_d), mb = T(b * inv_d);
@@ -126,25 +90,22 @@ void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
   }
   if (dgamma == nullptr && dbeta == nullptr) return;
   // dγ_d = Σ_n dy_nd x̂_nd, dβ_d = Σ_n dy_nd: column sums, rows in order inside a feature block.
-  const index_t bw = block_width(d);
-  parallel_for((d + bw - 1) / bw, 4 * n * bw, [&](index_t b0, index_t b1) {
-    for (index_t blk = b0; blk < b1; ++blk) {
-      const index_t c0 = blk * bw, w = c0 + bw < d ? bw : d - c0;
-      double s1[kMaxBlock] = {}, s2[kMaxBlock] = {};
-      for (index_t r = 0; r < n; ++r) {
-        const T* xr = x + r * d + c0;
-        const T* gr = dy + r * d + c0;
-        const T m = mean[r], rs = rstd[r];
+  for_column_blocks(d, block_width(d), 4 * n, [&](index_t c0, index_t c1) {
+    const index_t w = c1 - c0;
+    double s1[kMaxBlock] = {}, s2[kMaxBlock] = {};
+    for (index_t r = 0; r < n; ++r) {
+      const T* xr = x + r * d + c0;
+      const T* gr = dy + r * d + c0;
+      const T m = mean[r], rs = rstd[r];
 #pragma omp simd
-        for (index_t c = 0; c < w; ++c) {
-          s1[c] += double(gr[c]);
-          s2[c] += double(gr[c] * ((xr[c] - m) * rs));
-        }
-      }
       for (index_t c = 0; c < w; ++c) {
-        if (dgamma != nullptr) dgamma[c0 + c] = accumulate ? T(double(dgamma[c0 + c]) + s2[c]) : T(s2[c]);
-        if (dbeta != nullptr) dbeta[c0 + c] = accumulate ? T(double(dbeta[c0 + c]) + s1[c]) : T(s1[c]);
+        s1[c] += double(gr[c]);
+        s2[c] += double(gr[c] * ((xr[c] - m) * rs));
       }
+    }
+    for (index_t c = 0; c < w; ++c) {
+      if (dgamma != nullptr) dgamma[c0 + c] = accumulate ? T(double(dgamma[c0 + c]) + s2[c]) : T(s2[c]);
+      if (dbeta != nullptr) dbeta[c0 + c] = accumulate ? T(double(dbeta[c0 + c]) + s1[c]) : T(s1[c]);
     }
   });
 }
@@ -183,45 +144,42 @@ void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_me
   PYSSL_CHECK(n >= 2, "batch_norm: training mode needs at least 2 rows to estimate the batch variance, "
                       "got a batch of ", n, " (use eval mode, or a larger batch)");
   const double inv_n = 1.0 / double(n), unbias = double(n) / double(n - 1);
-  const index_t bw = block_width(d);
-  parallel_for((d + bw - 1) / bw, 5 * n * bw, [&](index_t b0, index_t b1) {
-    for (index_t blk = b0; blk < b1; ++blk) {
-      const index_t c0 = blk * bw, w = c0 + bw < d ? bw : d - c0;
-      double s[kMaxBlock] = {}, q[kMaxBlock] = {};
-      for (index_t r = 0; r < n; ++r) {
-        const T* xr = x + r * d + c0;
+  for_column_blocks(d, block_width(d), 5 * n, [&](index_t c0, index_t c1) {
+    const index_t w = c1 - c0;
+    double s[kMaxBlock] = {}, q[kMaxBlock] = {};
+    for (index_t r = 0; r < n; ++r) {
+      const T* xr = x + r * d + c0;
 #pragma omp simd
-        for (index_t c = 0; c < w; ++c) s[c] += double(xr[c]);
-      }
-      for (index_t c = 0; c < w; ++c) s[c] *= inv_n;  // now the mean
-      for (index_t r = 0; r < n; ++r) {
-        const T* xr = x + r * d + c0;
+      for (index_t c = 0; c < w; ++c) s[c] += double(xr[c]);
+    }
+    for (index_t c = 0; c < w; ++c) s[c] *= inv_n;  // now the mean
+    for (index_t r = 0; r < n; ++r) {
+      const T* xr = x + r * d + c0;
 #pragma omp simd
-        for (index_t c = 0; c < w; ++c) {
-          const double t = double(xr[c]) - s[c];
-          q[c] += t * t;
-        }
-      }
-      T m[kMaxBlock], k[kMaxBlock], b[kMaxBlock];
       for (index_t c = 0; c < w; ++c) {
-        const double var = q[c] * inv_n;
-        m[c] = T(s[c]);
-        const T rs = T(1.0 / std::sqrt(var + eps));
-        mean[c0 + c] = m[c];
-        rstd[c0 + c] = rs;
-        k[c] = gamma != nullptr ? rs * gamma[c0 + c] : rs;
-        b[c] = beta != nullptr ? beta[c0 + c] : T(0);
-        if (running_mean != nullptr)
-          running_mean[c0 + c] = T((1.0 - momentum) * double(running_mean[c0 + c]) + momentum * s[c]);
-        if (running_var != nullptr)
-          running_var[c0 + c] = T((1.0 - momentum) * double(running_var[c0 + c]) + momentum * var * unbias);
+        const double t = double(xr[c]) - s[c];
+        q[c] += t * t;
       }
-      for (index_t r = 0; r < n; ++r) {
-        const T* xr = x + r * d + c0;
-        T* yr = y + r * d + c0;
+    }
+    T m[kMaxBlock], k[kMaxBlock], b[kMaxBlock];
+    for (index_t c = 0; c < w; ++c) {
+      const double var = q[c] * inv_n;
+      m[c] = T(s[c]);
+      const T rs = T(1.0 / std::sqrt(var + eps));
+      mean[c0 + c] = m[c];
+      rstd[c0 + c] = rs;
+      k[c] = gamma != nullptr ? rs * gamma[c0 + c] : rs;
+      b[c] = beta != nullptr ? beta[c0 + c] : T(0);
+      if (running_mean != nullptr)
+        running_mean[c0 + c] = T((1.0 - momentum) * double(running_mean[c0 + c]) + momentum * s[c]);
+      if (running_var != nullptr)
+        running_var[c0 + c] = T((1.0 - momentum) * double(running_var[c0 + c]) + momentum * var * unbias);
+    }
+    for (index_t r = 0; r < n; ++r) {
+      const T* xr = x + r * d + c0;
+      T* yr = y + r * d + c0;
 #pragma omp simd
-        for (index_t c = 0; c < w; ++c) yr[c] = (xr[c] - m[c]) * k[c] + b[c];
-      }
+      for (index_t c = 0; c < w; ++c) yr[c] = (xr[c] - m[c]) * k[c] + b[c];
     }
   });
 }
@@ -248,40 +206,37 @@ void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
     return;
   }
   const double inv_n = 1.0 / double(n);
-  const index_t bw = block_width(d);
-  parallel_for((d + bw - 1) / bw, 6 * n * bw, [&](index_t b0, index_t b1) {
-    for (index_t blk = b0; blk < b1; ++blk) {
-      const index_t c0 = blk * bw, w = c0 + bw < d ? bw : d - c0;
-      const T* mb = mean + c0;
-      const T* rb = rstd + c0;
-      double s1[kMaxBlock] = {}, s2[kMaxBlock] = {};
-      for (index_t r = 0; r < n; ++r) {
-        const T* xr = x + r * d + c0;
-        const T* gr = dy + r * d + c0;
+  for_column_blocks(d, block_width(d), 6 * n, [&](index_t c0, index_t c1) {
+    const index_t w = c1 - c0;
+    const T* mb = mean + c0;
+    const T* rb = rstd + c0;
+    double s1[kMaxBlock] = {}, s2[kMaxBlock] = {};
+    for (index_t r = 0; r < n; ++r) {
+      const T* xr = x + r * d + c0;
+      const T* gr = dy + r * d + c0;
 #pragma omp simd
-        for (index_t c = 0; c < w; ++c) {
-          s1[c] += double(gr[c]);
-          s2[c] += double(gr[c] * ((xr[c] - mb[c]) * rb[c]));
-        }
-      }
       for (index_t c = 0; c < w; ++c) {
-        if (dgamma != nullptr) dgamma[c0 + c] = accumulate ? T(double(dgamma[c0 + c]) + s2[c]) : T(s2[c]);
-        if (dbeta != nullptr) dbeta[c0 + c] = accumulate ? T(double(dbeta[c0 + c]) + s1[c]) : T(s1[c]);
+        s1[c] += double(gr[c]);
+        s2[c] += double(gr[c] * ((xr[c] - mb[c]) * rb[c]));
       }
-      if (dx == nullptr) continue;
-      T k[kMaxBlock], m1[kMaxBlock], m2[kMaxBlock];
-      for (index_t c = 0; c < w; ++c) {
-        k[c] = gamma != nullptr ? gamma[c0 + c] * rb[c] : rb[c];
-        m1[c] = training ? T(s1[c] * inv_n) : T(0);
-        m2[c] = training ? T(s2[c] * inv_n) : T(0);
-      }
-      for (index_t r = 0; r < n; ++r) {
-        const T* xr = x + r * d + c0;
-        const T* gr = dy + r * d + c0;
-        T* dxr = dx + r * d + c0;
+    }
+    for (index_t c = 0; c < w; ++c) {
+      if (dgamma != nullptr) dgamma[c0 + c] = accumulate ? T(double(dgamma[c0 + c]) + s2[c]) : T(s2[c]);
+      if (dbeta != nullptr) dbeta[c0 + c] = accumulate ? T(double(dbeta[c0 + c]) + s1[c]) : T(s1[c]);
+    }
+    if (dx == nullptr) return;
+    T k[kMaxBlock], m1[kMaxBlock], m2[kMaxBlock];
+    for (index_t c = 0; c < w; ++c) {
+      k[c] = gamma != nullptr ? gamma[c0 + c] * rb[c] : rb[c];
+      m1[c] = training ? T(s1[c] * inv_n) : T(0);
+      m2[c] = training ? T(s2[c] * inv_n) : T(0);
+    }
+    for (index_t r = 0; r < n; ++r) {
+      const T* xr = x + r * d + c0;
+      const T* gr = dy + r * d + c0;
+      T* dxr = dx + r * d + c0;
 #pragma omp simd
-        for (index_t c = 0; c < w; ++c) dxr[c] = k[c] * (gr[c] - m1[c] - (xr[c] - mb[c]) * rb[c] * m2[c]);
-      }
+      for (index_t c = 0; c < w; ++c) dxr[c] = k[c] * (gr[c] - m1[c] - (xr[c] - mb[c]) * rb[c] * m2[c]);
     }
   });
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "core/reduce.hpp"
 #include "parallel/parallel.hpp"
 
 namespace pyssl::optim {
@@ -55,51 +56,21 @@ void for_each_block(const FlatLayout& layout, index_t cost, F&& body) {
   });
 }
 
-// Sums of squares in a fixed association order: kLanes interleaved double accumulators (lane =
-// (i − begin) mod kLanes), then the lanes added in order. Unlike `omp simd reduction`, whose
-// order depends on the vector width and on how the loop is peeled to align the data (so on the
-// buffer's address), this order depends only on the index range: the same inputs always give
-// the same bits. The fixed lane loop still vectorises (one 8-double register).
+// Sums of squares in a fixed association order (lane_sum, core/reduce.hpp): the same inputs
+// always give the same bits, whatever the buffer's address or the thread count.
 constexpr int kLanes = 8;
 
 // s1 = Σ a(i)², s2 = Σ b(i)² over [begin, end); a, b return T.
 template <class FA, class FB>
 inline void sum_squares2(index_t begin, index_t end, FA a, FB b, double& s1, double& s2) {
-  double acc1[kLanes] = {}, acc2[kLanes] = {};
-  index_t i = begin;
-  for (; i + kLanes <= end; i += kLanes) {
-#pragma omp simd
-    for (int j = 0; j < kLanes; ++j) {
-      const double x = double(a(i + j)), y = double(b(i + j));
-      acc1[j] += x * x;
-      acc2[j] += y * y;
-    }
-  }
-  for (int j = 0; i < end; ++i, ++j) {
-    const double x = double(a(i)), y = double(b(i));
-    acc1[j] += x * x;
-    acc2[j] += y * y;
-  }
-  s1 = 0;
-  s2 = 0;
-  for (int j = 0; j < kLanes; ++j) {
-    s1 += acc1[j];
-    s2 += acc2[j];
-  }
+  lane_sum2<kLanes>(
+      begin, end, [&](index_t i) { const double x = double(a(i)); return x * x; },
+      [&](index_t i) { const double y = double(b(i)); return y * y; }, s1, s2);
 }
 
 template <class T>
 inline double sum_squares_fixed(const T* x, index_t begin, index_t end) {
-  double acc[kLanes] = {};
-  index_t i = begin;
-  for (; i + kLanes <= end; i += kLanes) {
-#pragma omp simd
-    for (int j = 0; j < kLanes; ++j) acc[j] += double(x[i + j]) * double(x[i + j]);
-  }
-  for (int j = 0; i < end; ++i, ++j) acc[j] += double(x[i]) * double(x[i]);
-  double s = 0;
-  for (int j = 0; j < kLanes; ++j) s += acc[j];
-  return s;
+  return lane_sum<kLanes>(begin, end, [=](index_t i) { const double v = double(x[i]); return v * v; });
 }
 
 // Fixed blocks over a plain array of n scalars (no parameter structure): number of blocks.

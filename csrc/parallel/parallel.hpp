@@ -47,4 +47,16 @@ void parallel_for(std::int64_t n, std::int64_t work_per_item, const F& body) {
   }
 }
 
+// Column reductions over a row-major (n, d) matrix: body(c0, c1) for blocks of at most `block`
+// columns, in parallel over blocks. Inside a block the body walks rows 0..n-1 in order with one
+// accumulator per column, so each column's result is the same whatever the block width or the
+// thread count. `work_per_column` is the scalar-op count of one column (e.g. n or 4·n).
+template <class F>
+void for_column_blocks(std::int64_t d, std::int64_t block, std::int64_t work_per_column, const F& body) {
+  const std::int64_t nb = (d + block - 1) / block;
+  parallel_for(nb, work_per_column * block, [&](std::int64_t b0, std::int64_t b1) {
+    for (std::int64_t b = b0; b < b1; ++b) body(b * block, b * block + block < d ? b * block + block : d);
+  });
+}
+
 }  // namespace pyssl
