@@ -45,36 +45,10 @@ inline rng::Stream sample_stream(u64 seed, Tag tag, index_t sample) {
   return rng::Stream(seed, stream_id(tag, sample));
 }
 
-// Ten Philox rounds on 16 counters at once (structure of arrays). The 32×32→64-bit products use
-// vpmuludq on even and odd lanes under AVX-512 (the compiler, left alone, picks the slow 64×64
-// vpmullq); otherwise a plain loop.
+#if !defined(__AVX512F__)
+// Ten Philox rounds on 16 counters at once (structure of arrays), a loop the compiler vectorises
+// (the AVX-512 path is Philox8x2 below).
 inline void philox_rounds16(u32* c0, u32* c1, u32* c2, u32* c3, u32 k0, u32 k1) {
-#if defined(__AVX512F__)
-  __m512i a = _mm512_load_si512(c0), b = _mm512_load_si512(c1), c = _mm512_load_si512(c2),
-          d = _mm512_load_si512(c3);
-  const __m512i m0 = _mm512_set1_epi32(int(0xD2511F53u)), m1 = _mm512_set1_epi32(int(0xCD9E8D57u));
-  const __mmask16 odd = 0xAAAA;
-  for (int r = 0; r < 10; ++r) {
-    const __m512i p0e = _mm512_mul_epu32(a, m0), p0o = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m0);
-    const __m512i p1e = _mm512_mul_epu32(c, m1), p1o = _mm512_mul_epu32(_mm512_srli_epi64(c, 32), m1);
-    const __m512i lo0 = _mm512_mask_blend_epi32(odd, p0e, _mm512_slli_epi64(p0o, 32));
-    const __m512i hi0 = _mm512_mask_blend_epi32(odd, _mm512_srli_epi64(p0e, 32), p0o);
-    const __m512i lo1 = _mm512_mask_blend_epi32(odd, p1e, _mm512_slli_epi64(p1o, 32));
-    const __m512i hi1 = _mm512_mask_blend_epi32(odd, _mm512_srli_epi64(p1e, 32), p1o);
-    const __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(hi1, b), _mm512_set1_epi32(int(k0)));
-    const __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(hi0, d), _mm512_set1_epi32(int(k1)));
-    b = lo1;
-    d = lo0;
-    a = n0;
-    c = n2;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  _mm512_store_si512(c0, a);
-  _mm512_store_si512(c1, b);
-  _mm512_store_si512(c2, c);
-  _mm512_store_si512(c3, d);
-#else
   for (int r = 0; r < 10; ++r) {
 #pragma omp simd
     for (int l = 0; l < 16; ++l) {
@@ -90,12 +64,73 @@ inline void philox_rounds16(u32* c0, u32* c1, u32* c2, u32* c3, u32 k0, u32 k1) 
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
-#endif
 }
+#endif
+
+#if defined(__AVX512F__)
+// Eight Philox blocks per register in 64-bit lanes: each 32-bit word sits in the low half of a
+// lane, so one vpmuludq gives the full 32×32→64 product (lo = the lane, hi = lane >> 32) with no
+// blend. Upper halves of b and d carry garbage that vpmuludq ignores and the final pack drops.
+// Two independent groups of 8 blocks per pass for instruction-level parallelism.
+struct Philox8x2 {
+  __m512i a[4], b[4], c[4], d[4];
+  void rounds(u32 k0, u32 k1) {
+    const __m512i m0 = _mm512_set1_epi64(0xD2511F53ll), m1 = _mm512_set1_epi64(0xCD9E8D57ll);
+    for (int r = 0; r < 10; ++r) {
+      const __m512i kk0 = _mm512_set1_epi64(k0), kk1 = _mm512_set1_epi64(k1);
+      for (int g = 0; g < 4; ++g) {
+        const __m512i p0 = _mm512_mul_epu32(a[g], m0), p1 = _mm512_mul_epu32(c[g], m1);
+        // hi(p) into the low half by a dword swap (vpshufd runs on the shuffle port, leaving the
+        // multiply port to vpmuludq; a 64-bit shift would compete with it); 0x96: three-way XOR.
+        a[g] = _mm512_ternarylogic_epi64(_mm512_shuffle_epi32(p1, _MM_PERM_CDAB), b[g], kk0, 0x96);
+        c[g] = _mm512_ternarylogic_epi64(_mm512_shuffle_epi32(p0, _MM_PERM_CDAB), d[g], kk1, 0x96);
+        b[g] = p1;
+        d[g] = p0;
+      }
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+  }
+  // Group g's 8 blocks as 32 interleaved words: out[4 l + j] = word j of block l.
+  void store(int g, u32* out) const {
+    const __mmask16 odd = 0xAAAA;
+    const __m512i ab = _mm512_mask_blend_epi32(odd, a[g], _mm512_slli_epi64(b[g], 32));
+    const __m512i cd = _mm512_mask_blend_epi32(odd, c[g], _mm512_slli_epi64(d[g], 32));
+    const __m512i lo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), hi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+    _mm512_storeu_si512(out, _mm512_permutex2var_epi64(ab, lo, cd));
+    _mm512_storeu_si512(out + 16, _mm512_permutex2var_epi64(ab, hi, cd));
+  }
+};
+#endif
 
 // Philox4x32-10 blocks [first, first + nblocks) of (seed, stream), written interleaved
 // (out[4 b + j] = word j of block first + b). Identical to rng::philox.
 inline void philox_blocks(u64 seed, u64 stream, u64 first, index_t nblocks, u32* out) {
+#if defined(__AVX512F__)
+  constexpr int L = 32;
+  const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m512i s0 = _mm512_set1_epi64(u32(stream)), s1 = _mm512_set1_epi64(stream >> 32);
+  for (index_t base = 0; base < nblocks; base += L) {
+    Philox8x2 st;
+    for (int g = 0; g < 4; ++g) {
+      const __m512i ctr = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first + u64(base) + u64(8 * g))), lane);
+      st.a[g] = ctr;
+      st.b[g] = _mm512_srli_epi64(ctr, 32);
+      st.c[g] = s0;
+      st.d[g] = s1;
+    }
+    st.rounds(u32(seed), u32(seed >> 32));
+    const index_t m = std::min<index_t>(L, nblocks - base);
+    u32* o = out + 4 * base;
+    if (m == L) {
+      for (int g = 0; g < 4; ++g) st.store(g, o + 32 * g);
+    } else {
+      alignas(64) u32 tmp[4 * L];
+      for (int g = 0; g < 4; ++g) st.store(g, tmp + 32 * g);
+      std::memcpy(o, tmp, sizeof(u32) * size_t(4 * m));
+    }
+  }
+#else
   constexpr int L = 16;
   const u32 s0 = u32(stream), s1 = u32(stream >> 32);
   for (index_t base = 0; base < nblocks; base += L) {
@@ -118,6 +153,7 @@ inline void philox_blocks(u64 seed, u64 stream, u64 first, index_t nblocks, u32*
       o[4 * l + 3] = c3[l];
     }
   }
+#endif
 }
 
 // Words [0, count) of one stream, in tiles: f(offset, len, words) with words[0..len) = words
@@ -298,18 +334,19 @@ inline void random_subset(I* idx, index_t n, index_t k, u64 seed, u64 stream, u3
   partial_shuffle(idx, n, k, words);
 }
 
-// body(sample) for every sample, static contiguous chunks of samples.
+// body(sample) for every sample, in chunks of samples handed out dynamically (a sample's result
+// never depends on which thread or chunk computes it).
 template <class F>
 inline void for_samples(index_t n, index_t cost_per_sample, F&& body) {
-  parallel_for(n, cost_per_sample, [&](index_t b, index_t e) {
+  parallel_for_dynamic(n, cost_per_sample, dynamic_grain(n, cost_per_sample), [&](index_t b, index_t e) {
     for (index_t i = b; i < e; ++i) body(i);
   });
 }
 
-// Same, with one scratch vector of `scratch` elements of type S per chunk (thread).
+// Same, with one scratch vector of `scratch` elements of type S per chunk.
 template <class S, class F>
 inline void for_samples_scratch(index_t n, index_t cost_per_sample, index_t scratch, F&& body) {
-  parallel_for(n, cost_per_sample, [&](index_t b, index_t e) {
+  parallel_for_dynamic(n, cost_per_sample, dynamic_grain(n, cost_per_sample), [&](index_t b, index_t e) {
     std::vector<S> buf(static_cast<size_t>(std::max<index_t>(scratch, 1)));
     for (index_t i = b; i < e; ++i) body(i, buf.data());
   });

@@ -103,8 +103,29 @@ inline void rotate_plane(const T* in, T* out, index_t h, index_t w, int k) {
 template <class T>
 inline void copy_run(T* o, const T* s, index_t n) {
   index_t q = 0;
-  for (; q + 8 <= n; q += 8) std::memcpy(o + q, s + q, 8 * sizeof(T));
+  for (index_t q8 = n / 8 * 8; q < q8; q += 8) std::memcpy(o + q, s + q, 8 * sizeof(T));
   for (; q < n; ++q) o[q] = s[q];
+}
+
+// A run copier of a fixed width W (one or two vector moves, no loop) or, for W = 0, of the
+// runtime width n. Tile rows of common widths (16, 32 or 64 bytes) take the fixed path: in the
+// jigsaw the per-row loop overhead of the generic copy cost as much as the copy itself.
+template <class T, index_t W>
+struct RunCopy {
+  index_t n;
+  void operator()(T* o, const T* s) const {
+    if constexpr (W > 0) std::memcpy(o, s, W * sizeof(T));
+    else copy_run(o, s, n);
+  }
+};
+
+template <class T, class F>
+inline void with_run_copy(index_t n, F&& f) {
+  const index_t bytes = n * index_t(sizeof(T));
+  if (bytes == 16 && 16 % sizeof(T) == 0) f(RunCopy<T, 16 / sizeof(T)>{n});
+  else if (bytes == 32) f(RunCopy<T, 32 / sizeof(T)>{n});
+  else if (bytes == 64) f(RunCopy<T, 64 / sizeof(T)>{n});
+  else f(RunCopy<T, 0>{n});
 }
 
 inline index_t reflect(index_t i, index_t n) {
@@ -204,35 +225,37 @@ void jigsaw(const T* x, T* out, const std::int64_t* perms, const std::int64_t* l
             index_t h, index_t w, index_t grid, bool tiles) {
   const index_t th = h / grid, tw = w / grid, g2 = grid * grid;
   // Loops run in output order, so writes are sequential; each tile row is a short contiguous copy.
-  for_samples(n, c * h * w, [&](index_t i) {
-    const std::int64_t* pi = perms + labels[i] * g2;
-    if (tiles) {
-      T* o = out + i * g2 * c * th * tw;
-      for (index_t t = 0; t < g2; ++t) {
-        const index_t src = pi[t], r0 = (src / grid) * th, c0 = (src % grid) * tw;
-        for (index_t ch = 0; ch < c; ++ch) {
-          const T* in = x + (i * c + ch) * h * w + r0 * w + c0;
-          for (index_t r = 0; r < th; ++r, o += tw) copy_run(o, in + r * w, tw);
+  with_run_copy<T>(tw, [&](const auto copy) {
+    for_samples(n, c * h * w, [&](index_t i) {
+      const std::int64_t* pi = perms + labels[i] * g2;
+      if (tiles) {
+        T* o = out + i * g2 * c * th * tw;
+        for (index_t t = 0; t < g2; ++t) {
+          const index_t src = pi[t], r0 = (src / grid) * th, c0 = (src % grid) * tw;
+          for (index_t ch = 0; ch < c; ++ch) {
+            const T* in = x + (i * c + ch) * h * w + r0 * w + c0;
+            for (index_t r = 0; r < th; ++r, o += tw) copy(o, in + r * w);
+          }
         }
+        return;
       }
-      return;
-    }
-    // source offset of each output tile's top-left corner (no divisions in the copy loop)
-    index_t small[64];
-    std::vector<index_t> big;
-    index_t* so = small;
-    if (g2 > 64) {
-      big.resize(static_cast<size_t>(g2));
-      so = big.data();
-    }
-    for (index_t t = 0; t < g2; ++t) so[t] = (pi[t] / grid) * th * w + (pi[t] % grid) * tw;
-    for (index_t ch = 0; ch < c; ++ch) {
-      const T* in = x + (i * c + ch) * h * w;
-      T* o = out + (i * c + ch) * h * w;
-      for (index_t tr = 0; tr < grid; ++tr)
-        for (index_t r = 0; r < th; ++r)
-          for (index_t tc = 0; tc < grid; ++tc, o += tw) copy_run(o, in + so[tr * grid + tc] + r * w, tw);
-    }
+      // source offset of each output tile's top-left corner (no divisions in the copy loop)
+      index_t small[64];
+      std::vector<index_t> big;
+      index_t* so = small;
+      if (g2 > 64) {
+        big.resize(static_cast<size_t>(g2));
+        so = big.data();
+      }
+      for (index_t t = 0; t < g2; ++t) so[t] = (pi[t] / grid) * th * w + (pi[t] % grid) * tw;
+      for (index_t ch = 0; ch < c; ++ch) {
+        const T* in = x + (i * c + ch) * h * w;
+        T* o = out + (i * c + ch) * h * w;
+        for (index_t tr = 0; tr < grid; ++tr)
+          for (index_t r = 0; r < th; ++r)
+            for (index_t tc = 0; tc < grid; ++tc, o += tw) copy(o, in + so[tr * grid + tc] + r * w);
+      }
+    });
   });
 }
 

@@ -47,6 +47,35 @@ void parallel_for(std::int64_t n, std::int64_t work_per_item, const F& body) {
   }
 }
 
+// Run body(begin, end) over [0, n) in chunks of `grain` items handed out in order from a shared
+// counter (OpenMP dynamic schedule). The thread that opens the region starts on the first chunk at
+// once; a team member that wakes late (a passive team takes ~50–100 µs to wake on this class of
+// machine) just takes fewer chunks, instead of the whole region waiting for its static half.
+// For bodies whose result for an item does not depend on the chunk it falls in (per-sample
+// transforms with per-sample random streams): the output is the same for any thread count.
+template <class F>
+void parallel_for_dynamic(std::int64_t n, std::int64_t work_per_item, std::int64_t grain, const F& body) {
+  const int nt = threads_for(n * (work_per_item > 0 ? work_per_item : 1));
+  if (nt <= 1 || n <= 1) {
+    run_chunk(body, std::int64_t(0), n);
+    return;
+  }
+  const std::int64_t g = grain > 0 ? grain : 1;
+  const std::int64_t chunks = (n + g - 1) / g;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (std::int64_t c = 0; c < chunks; ++c) run_chunk(body, c * g, c * g + g < n ? c * g + g : n);
+}
+
+// Chunk size for parallel_for_dynamic: about `per_thread` chunks per thread, each at least
+// `min_work` scalar ops (so the shared counter is not contended).
+inline std::int64_t dynamic_grain(std::int64_t n, std::int64_t work_per_item, int per_thread = 8,
+                                  std::int64_t min_work = 1 << 14) {
+  const std::int64_t w = work_per_item > 0 ? work_per_item : 1;
+  const std::int64_t by_count = n / (std::int64_t(num_threads()) * per_thread);
+  const std::int64_t by_work = (min_work + w - 1) / w;
+  return by_count > by_work ? by_count : (by_work > 1 ? by_work : 1);
+}
+
 // Column reductions over a row-major (n, d) matrix: body(c0, c1) for blocks of at most `block`
 // columns, in parallel over blocks. Inside a block the body walks rows 0..n-1 in order with one
 // accumulator per column, so each column's result is the same whatever the block width or the

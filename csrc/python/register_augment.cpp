@@ -396,8 +396,9 @@ py::array jigsaw(const py::array& x, index_t grid, const py::array& perms, const
     const i64* pp = in_i64(perms, "permutation_set");
     if (perms.ndim() != 2 || dim(perms, 1) != g2 || dim(perms, 0) < 1) fail("permutation_set must be (P, ", g2, "), got ", describe(perms));
     const index_t np_ = dim(perms, 0);
+    std::vector<char> seen(static_cast<size_t>(g2));
     for (index_t r = 0; r < np_; ++r) {
-      std::vector<char> seen(size_t(g2), 0);
+      std::fill(seen.begin(), seen.end(), char(0));
       for (index_t t = 0; t < g2; ++t) {
         const i64 v = pp[r * g2 + t];
         if (v < 0 || v >= g2 || seen[size_t(v)]) fail("permutation_set row ", r, " is not a permutation of 0..", g2 - 1);

@@ -87,6 +87,8 @@ def interval(value, name: str, low=None, high=None, low_inclusive=False):
 
 def int_labels(k, n: int, name: str) -> np.ndarray:
     """Scalar int or (N,) ints -> contiguous int64 (N,)."""
+    if type(k) is np.ndarray and k.dtype == np.int64 and k.shape == (n,):  # fast path
+        return np.ascontiguousarray(k)
     if isinstance(k, numbers.Integral) and not isinstance(k, bool):
         return np.full(n, int(k), dtype=np.int64)
     arr = np.asarray(k)

@@ -79,7 +79,7 @@ class RotationPrediction(PretextTask):
             inputs = np.concatenate([_im.rotate90(x, r) for r in range(4)], axis=0)
             return inputs, np.repeat(np.arange(4, dtype=np.int64), n)
         k = _tab.random_integers(n, 4, derive_seed(seed, "rotation"))
-        return _im.rotate90(x, k), k
+        return _im._A.rotate90(x, k), k  # x and k already validated
 
 
 class Jigsaw(PretextTask):
