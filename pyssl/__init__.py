@@ -42,9 +42,37 @@ def get_num_threads() -> int:
     return _core.get_num_threads()
 
 
+def buffer_cache_info() -> dict:
+    """State of the cache of freed output buffers: ``cached_bytes``, ``cached_blocks``,
+    ``limit_bytes``, and ``hits`` / ``misses`` counted over requests of at least 64 KiB.
+
+    Every array a pyssl kernel returns is allocated from this cache, and its memory returns to
+    it when the array is freed, so a loop that produces the same shapes each step reuses memory
+    that is already mapped instead of paying a page fault per 4 KiB (measured: 1,536 faults and
+    ~1.5 ms per ``scarf_corrupt`` call on a (256, 3, 32, 32) batch without it).
+    """
+    return dict(_core.buffer_cache_info())
+
+
+def set_buffer_cache_limit(nbytes: int) -> None:
+    """Most bytes of freed buffers the cache keeps (default 1 GiB, or ``PYSSL_BUFFER_CACHE_MB``
+    in the environment at import); 0 turns caching off. Empties the cache."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
+        raise TypeError(f"nbytes must be an int, got {type(nbytes).__name__}")
+    if nbytes < 0:
+        raise ValueError(f"nbytes must be >= 0, got {nbytes}")
+    _core.set_buffer_cache_limit(nbytes)
+
+
+def empty_buffer_cache() -> None:
+    """Return every cached (freed) buffer to the system. Live arrays are not affected."""
+    _core.empty_buffer_cache()
+
+
 from . import nn, optim, losses, pretext, methods, transfer, theory, data  # noqa: E402
 from .train import pretrain, History  # noqa: E402
 from .nn.init import manual_seed  # noqa: E402
 
-__all__ = ["__version__", "set_num_threads", "get_num_threads", "manual_seed", "pretrain", "History", "nn",
+__all__ = ["__version__", "set_num_threads", "get_num_threads", "buffer_cache_info", "set_buffer_cache_limit",
+           "empty_buffer_cache", "manual_seed", "pretrain", "History", "nn",
            "optim", "losses", "pretext", "methods", "transfer", "theory", "data"]

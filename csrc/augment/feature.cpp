@@ -70,9 +70,17 @@ void scarf_corrupt(const T* x, const T* ref, T* out, T* mask, index_t n, index_t
       std::fill(mi, mi + d, T(0));
       random_subset(idx.data(), d, k, seed, stream_id(Tag::Scarf, i), words.data(), 2 * k);
       const u32* wr = words.data() + k;
+      // The reads ref[r, j] are scattered over the whole reference set (cache misses when it
+      // exceeds L2): prefetch kPrefetch replacements ahead so that the misses overlap.
+      constexpr index_t kPrefetch = 24;
+      const u32 nr = u32(n_ref);
+      for (index_t t = 0; t < std::min(k, kPrefetch); ++t)
+        __builtin_prefetch(ref + index_t(below(wr[t], nr)) * d + idx[size_t(t)]);
       for (index_t t = 0; t < k; ++t) {
+        if (t + kPrefetch < k)
+          __builtin_prefetch(ref + index_t(below(wr[t + kPrefetch], nr)) * d + idx[size_t(t + kPrefetch)]);
         const index_t j = idx[size_t(t)];
-        const index_t r = index_t(below(wr[t], u32(n_ref)));
+        const index_t r = index_t(below(wr[t], nr));
         oi[j] = ref[r * d + j];
         mi[j] = T(1);
       }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/check.hpp"
+#include "memory/buffer_cache.hpp"
 
 namespace pyssl::bind {
 
@@ -91,10 +92,20 @@ inline void check_shape(const py::array& a, const std::vector<index_t>& shape, c
   }
 }
 
+// A fresh, uninitialised C-contiguous array for a kernel to write. Its memory comes from the
+// buffer cache (csrc/memory/buffer_cache.hpp) and goes back to it when numpy frees the array, so
+// a loop producing the same shapes every step reuses memory that is already mapped.
 template <class T>
 inline py::array_t<T> empty(const std::vector<index_t>& shape) {
   std::vector<py::ssize_t> s(shape.begin(), shape.end());
-  return py::array_t<T>(s);
+  std::size_t count = 1;
+  for (index_t v : shape) {
+    if (v < 0) fail("internal: negative dimension ", v);
+    count *= static_cast<std::size_t>(v);
+  }
+  void* p = memory::acquire(count * sizeof(T));
+  py::capsule owner(p, [](void* q) { memory::release(q); });
+  return py::array_t<T>(s, static_cast<T*>(p), owner);
 }
 
 // Call f(T{}) with T the floating dtype of `a` (float32 or float64).

@@ -138,7 +138,7 @@ py::tuple mixup(const py::array& x, double alpha, bool positive_only, std::uint6
     if (!(alpha > 0.0) || !std::isfinite(alpha)) fail("alpha must be > 0 and finite, got ", alpha);
     auto out = empty<T>(shape_of(x));
     auto lam = empty<T>({n});
-    auto partner = py::array_t<i64>(std::vector<py::ssize_t>{py::ssize_t(n)});
+    auto partner = empty<i64>({n});
     T *po = out.mutable_data(), *pl = lam.mutable_data();
     i64* pp = partner.mutable_data();
     {
@@ -190,7 +190,7 @@ py::tuple shuffle_tokens(const py::array& x, index_t m, std::uint64_t seed) {
 
 py::array permutations(index_t count, index_t n, std::uint64_t seed) {
   if (count < 0 || n < 1 || u64(count) >= kMaxSamples || u64(n) > 0xffffffffull) fail("permutations: need count >= 0 and n >= 1, got count=", count, ", n=", n);
-  auto out = py::array_t<i64>(std::vector<py::ssize_t>{py::ssize_t(count), py::ssize_t(n)});
+  auto out = empty<i64>({count, n});
   i64* po = out.mutable_data();
   {
     py::gil_scoped_release nogil;
@@ -202,7 +202,7 @@ py::array permutations(index_t count, index_t n, std::uint64_t seed) {
 py::array integers(index_t count, i64 high, std::uint64_t seed) {
   if (count < 0 || u64(count) >= kMaxSamples) fail("integers: count must be >= 0, got ", count);
   if (high < 1 || u64(high) > 0xffffffffull) fail("integers: high must be in [1, 2**32 - 1], got ", high);
-  auto out = py::array_t<i64>(std::vector<py::ssize_t>{py::ssize_t(count)});
+  auto out = empty<i64>({count});
   i64* po = out.mutable_data();
   {
     py::gil_scoped_release nogil;
@@ -213,7 +213,7 @@ py::array integers(index_t count, i64 high, std::uint64_t seed) {
 
 py::array uniforms(index_t count, std::uint64_t seed) {
   if (count < 0 || u64(count) >= kMaxSamples) fail("uniforms: count must be >= 0, got ", count);
-  auto out = py::array_t<double>(std::vector<py::ssize_t>{py::ssize_t(count)});
+  auto out = empty<double>({count});
   double* po = out.mutable_data();
   {
     py::gil_scoped_release nogil;
@@ -224,7 +224,7 @@ py::array uniforms(index_t count, std::uint64_t seed) {
 
 py::array philox_words(index_t count, std::uint64_t seed, std::uint64_t stream, bool vectorised) {
   if (count < 0) fail("count must be >= 0, got ", count);
-  auto out = py::array_t<std::uint32_t>(std::vector<py::ssize_t>{py::ssize_t(count)});
+  auto out = empty<std::uint32_t>({count});
   std::uint32_t* po = out.mutable_data();
   {
     py::gil_scoped_release nogil;
@@ -244,7 +244,7 @@ py::tuple crop_resize_1d(const py::array& x, index_t t_out, double lo, double hi
     if (t_out < 1) fail("size must be >= 1, got ", t_out);
     if (!(lo > 0.0 && lo <= hi && hi <= 1.0)) fail("scale must satisfy 0 < low <= high <= 1, got (", lo, ", ", hi, ")");
     auto out = empty<T>({n, c, t_out});
-    auto win = py::array_t<i64>(std::vector<py::ssize_t>{py::ssize_t(n), 2});
+    auto win = empty<i64>({n, 2});
     T* po = out.mutable_data();
     i64* pw = win.mutable_data();
     {
@@ -279,7 +279,7 @@ py::tuple segment_permute(const py::array& x, index_t segments, std::uint64_t se
     const index_t n = dim(x, 0), t = dim(x, 2);
     if (segments < 1 || segments > t) fail("segments must be in [1, T=", t, "], got ", segments);
     auto out = empty<T>(shape_of(x));
-    auto perms = py::array_t<i64>(std::vector<py::ssize_t>{py::ssize_t(n), py::ssize_t(segments)});
+    auto perms = empty<i64>({n, segments});
     T* po = out.mutable_data();
     i64* pp = perms.mutable_data();
     {
@@ -352,7 +352,7 @@ py::array crop_boxes(index_t n, index_t h, index_t w, double s0, double s1, doub
   if (n < 1 || h < 1 || w < 1 || u64(n) >= kMaxSamples) fail("crop_boxes: need n, h, w >= 1, got ", n, ", ", h, ", ", w);
   if (!(s0 > 0 && s0 <= s1 && s1 <= 1)) fail("scale must satisfy 0 < low <= high <= 1, got (", s0, ", ", s1, ")");
   if (!(r0 > 0 && r0 <= r1 && std::isfinite(r1))) fail("ratio must satisfy 0 < low <= high, got (", r0, ", ", r1, ")");
-  auto out = py::array_t<i64>(std::vector<py::ssize_t>{py::ssize_t(n), 4});
+  auto out = empty<i64>({n, 4});
   i64* po = out.mutable_data();
   {
     py::gil_scoped_release nogil;
@@ -430,8 +430,8 @@ py::tuple patch_mask(const py::array& x, index_t patch, index_t n_masked, double
     if (n_masked < 0 || n_masked > l) fail("number of masked patches must be in [0, ", l, "], got ", n_masked);
     auto out = empty<T>(shape_of(x));
     auto mask = empty<T>({n, l});
-    auto kept = py::array_t<i64>(std::vector<py::ssize_t>{py::ssize_t(n), py::ssize_t(l - n_masked)});
-    auto masked = py::array_t<i64>(std::vector<py::ssize_t>{py::ssize_t(n), py::ssize_t(n_masked)});
+    auto kept = empty<i64>({n, l - n_masked});
+    auto masked = empty<i64>({n, n_masked});
     T *po = out.mutable_data(), *pm = mask.mutable_data();
     i64 *pk = kept.mutable_data(), *pmk = masked.mutable_data();
     {

@@ -1,5 +1,6 @@
 // Threads, BLAS information and the raw GEMM.
 #include "blas/blas_api.hpp"
+#include "memory/buffer_cache.hpp"
 #include "python/convert.hpp"
 #include "parallel/parallel.hpp"
 
@@ -31,6 +32,21 @@ void register_runtime(py::module_& m) {
   m.def("blas_num_threads", &blas_num_threads);
   m.def("blas_config", [] { return std::string(blas::config()); });
   m.def("blas_corename", [] { return std::string(blas::corename()); });
+  m.def("buffer_cache_info", [] {
+    const memory::CacheInfo c = memory::info();
+    py::dict d;
+    d["cached_bytes"] = c.cached_bytes;
+    d["cached_blocks"] = c.cached_blocks;
+    d["limit_bytes"] = c.limit_bytes;
+    d["hits"] = c.hits;
+    d["misses"] = c.misses;
+    return d;
+  });
+  m.def("set_buffer_cache_limit", [](long long bytes) {
+    if (bytes < 0) fail("buffer cache limit must be >= 0 bytes, got ", bytes);
+    memory::set_limit(static_cast<std::size_t>(bytes));
+  }, py::arg("bytes"));
+  m.def("empty_buffer_cache", &memory::clear);
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), "C = A @ B through the linked BLAS (2-D, same dtype).");
 #ifdef PYSSL_WITH_CUDA
   m.attr("built_with_cuda") = true;
