@@ -104,3 +104,32 @@ def test_invalid_inputs(call, match):
     x = np.ones((2, 3, 10), np.float32)
     with pytest.raises(ValueError, match=match):
         call(x)
+
+
+@pytest.mark.parametrize("knots", [0, 1, 2, 4, 7])
+def test_time_warp_matches_cubic_spline_reference(knots):
+    """A ramp x[t] = t read at the warped positions gives the positions themselves; they must
+    follow scipy's not-a-knot CubicSpline through the knot speeds drawn from the sample's stream."""
+    interpolate = pytest.importorskip("scipy.interpolate")
+    from test_pretext_tabular import philox_words_ref
+
+    t, sigma, seed = 64, 0.4, 11
+    x = np.tile(np.arange(t, dtype=np.float64), (3, 1, 1))
+    y = P.time_warp(x, sigma, seed, knots=knots)
+    nk = knots + 2
+    for i in range(3):
+        w = philox_words_ref(seed, (15 << 40) | i, nk + nk % 2).astype(np.float64)
+        u1 = (np.floor(w[0::2] / 256) + 0.5) / 2**24
+        theta = 2 * np.pi * np.floor(w[1::2] / 256) / 2**24
+        r = np.sqrt(-2 * np.log(u1))
+        z = np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1).reshape(-1)[:nk]
+        knots_y = 1 + sigma * z
+        u = np.arange(t) * (nk - 1) / (t - 1)
+        if nk == 2:
+            s = np.interp(u, [0, 1], knots_y)
+        else:
+            s = interpolate.CubicSpline(np.arange(nk), knots_y)(u)
+        step = np.maximum(s, 0.1)
+        pos = np.concatenate([[0.0], np.cumsum(step[:-1])])
+        want = np.minimum(pos * (t - 1) / pos[-1], t - 1)
+        np.testing.assert_allclose(y[i, 0], want, rtol=0, atol=2e-5)

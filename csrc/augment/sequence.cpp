@@ -64,24 +64,68 @@ void segment_permute(const T* x, T* out, std::int64_t* perms, index_t n, index_t
   });
 }
 
+namespace {
+// Second derivatives M[0..m) of the not-a-knot cubic spline through (k, y[k]), k = 0..m−1 (unit
+// spacing; scipy.interpolate.CubicSpline's default, which Um et al.'s code uses). With
+// d_k = y[k+1] − 2 y[k] + y[k−1] the interior conditions are M[k−1] + 4 M[k] + M[k+1] = 6 d_k and
+// not-a-knot makes the third derivative continuous at knots 1 and m−2, i.e. M[0] = 2 M[1] − M[2]
+// and M[m−1] = 2 M[m−2] − M[m−3]; substituted into rows 1 and m−2 they give M[1] = d_1 and
+// M[m−2] = d_{m−2}, leaving a tridiagonal system for M[2..m−3] (Thomas algorithm, `c` scratch of
+// m doubles). m = 2 is a line and m = 3 a parabola (M constant), as in scipy.
+inline void not_a_knot_second_derivatives(const double* y, index_t m, double* M, double* c) {
+  if (m <= 2) {
+    for (index_t k = 0; k < m; ++k) M[k] = 0.0;
+    return;
+  }
+  auto d = [&](index_t k) { return y[k + 1] - 2.0 * y[k] + y[k - 1]; };
+  if (m == 3) {
+    M[0] = M[1] = M[2] = d(1);
+    return;
+  }
+  M[1] = d(1);
+  M[m - 2] = d(m - 2);
+  // rows k = 2..m−3: M[k−1] + 4 M[k] + M[k+1] = 6 d_k, the known M[1], M[m−2] moved right
+  const index_t lo = 2, hi = m - 3;
+  for (index_t k = lo; k <= hi; ++k) {
+    double rhs = 6.0 * d(k);
+    if (k == lo) rhs -= M[1];
+    if (k == hi) rhs -= M[m - 2];
+    const double diag = k == lo ? 4.0 : 4.0 - c[k - 1];
+    c[k] = 1.0 / diag;           // super-diagonal after elimination
+    M[k] = (k == lo ? rhs : rhs - M[k - 1]) / diag;
+  }
+  for (index_t k = hi - 1; k >= lo; --k) M[k] -= c[k] * M[k + 1];
+  M[0] = 2.0 * M[1] - M[2];
+  M[m - 1] = 2.0 * M[m - 2] - M[m - 3];
+}
+
+// The spline at u in [0, m−1].
+inline double spline_at(const double* y, const double* M, index_t m, double u) {
+  const index_t k = std::min<index_t>(index_t(u), m - 2);
+  const double f = u - double(k), g = 1.0 - f;
+  return g * y[k] + f * y[k + 1] + ((g * g * g - g) * M[k] + (f * f * f - f) * M[k + 1]) / 6.0;
+}
+}  // namespace
+
 template <class T>
 void time_warp(const T* x, T* out, index_t n, index_t c, index_t t, double sigma, index_t knots,
                std::uint64_t seed) {
   const index_t nk = knots + 2;
-  for_samples_scratch<double>(n, c * t * 4, t + nk, [&](index_t i, double* buf) {
-    double* pos = buf;        // t warped read positions
-    double* speed = buf + t;  // nk knot speeds
+  for_samples_scratch<double>(n, c * t * 4, t + 3 * nk, [&](index_t i, double* buf) {
+    double* pos = buf;              // t warped read positions
+    double* speed = buf + t;        // nk knot speeds
+    double* curv = speed + nk;      // their spline second derivatives
+    double* work = curv + nk;       // solver scratch
     for_normal_tiles(seed, stream_id(Tag::TimeWarp, i), nk, [&](index_t off, index_t len, const float* z) {
-      for (index_t q = 0; q < len; ++q) speed[off + q] = std::max(1.0 + sigma * double(z[q]), 0.1);
+      for (index_t q = 0; q < len; ++q) speed[off + q] = 1.0 + sigma * double(z[q]);
     });
-    // speed at step j: linear between knots placed at j = k (t−1)/(nk−1)
+    not_a_knot_second_derivatives(speed, nk, curv, work);
+    // speed at step j: the spline at u = j (nk−1)/(t−1), floored at 0.1 so time never runs back
     double acc = 0.0;
     for (index_t j = 0; j < t; ++j) {
       const double u = t > 1 ? double(j) * double(nk - 1) / double(t - 1) : 0.0;
-      const index_t k0 = std::min<index_t>(index_t(u), nk - 2);
-      const double f = u - double(k0);
       pos[j] = acc;
-      acc += (1.0 - f) * speed[k0] + f * speed[k0 + 1];
+      acc += std::max(spline_at(speed, curv, nk, u), 0.1);
     }
     const double last = pos[t - 1];
     const double scale = last > 0 ? double(t - 1) / last : 0.0;

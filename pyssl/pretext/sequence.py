@@ -47,9 +47,14 @@ def segment_permutation(x, segments, seed):
 
 
 def time_warp(x, sigma, seed, knots=4):
-    """Time warping: a smooth random speed curve (knots+2 speeds max(1 + σz, 0.1), piecewise
-    linear in between; Um et al. use a cubic spline) is integrated into read positions rescaled to
-    [0, T−1], and x is read there by linear interpolation."""
+    """Time warping (Um et al. 2017, "Data augmentation of wearable sensor data", §3.2).
+
+    A random speed curve s(u) is the not-a-knot cubic spline (scipy's ``CubicSpline`` default,
+    as in the authors' code) through ``knots + 2`` equally spaced values 1 + σ z_k, z_k ~ N(0, 1),
+    at both ends and in between. Step j moves by max(s(u_j), 0.1), u_j = j (knots + 1) / (T − 1);
+    the cumulative positions p_j = Σ_{l<j} max(s(u_l), 0.1) are rescaled so that p_{T−1} = T − 1,
+    and out[..., j] = x read at p_j by linear interpolation (endpoints are kept).
+    """
     return _A.time_warp(as_sequences(x), non_negative(sigma, "sigma"),
                         positive_int(knots, "knots", low=0), check_seed(seed))
 
