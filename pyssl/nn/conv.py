@@ -9,7 +9,7 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar
 from .init import rng, uniform_fan_in
-from .module import Module, Parameter, Sequential
+from .module import Module, Parameter, Sequential, grads_for_backward
 from .activation import make_activation
 
 
@@ -48,9 +48,9 @@ class Conv2d(Module):
 
     def backward(self, grad_output, ctx, need_input_grad=True):
         cols, shape = ctx
-        bg = self.bias.grad if self.bias is not None else None
-        return _core.nn.conv2d_backward(cols, self.weight.data, grad_output, list(shape), self.weight.grad, bg,
-                                        self.stride, self.padding, True, need_input_grad)
+        (wg, bg), acc = grads_for_backward(self.weight, self.bias)
+        return _core.nn.conv2d_backward(cols, self.weight.data, grad_output, list(shape), wg, bg,
+                                        self.stride, self.padding, acc, need_input_grad)
 
     def extra_repr(self):
         return f"{self.in_channels} -> {self.out_channels}, kernel={self.kernel_size}, stride={self.stride}, padding={self.padding}"

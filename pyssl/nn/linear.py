@@ -6,7 +6,7 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar
 from .init import rng, uniform_fan_in
-from .module import Module, Parameter
+from .module import Module, Parameter, grads_for_backward
 
 import numbers
 
@@ -34,9 +34,9 @@ class Linear(Module):
         return _core.nn.dense_forward(x, self.weight.data, b), x
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
-        bg = self.bias.grad if self.bias is not None else None
-        return _core.nn.dense_backward(ctx, self.weight.data, grad_output, self.weight.grad, bg,
-                                       accumulate=True, need_dx=need_input_grad)
+        (wg, bg), acc = grads_for_backward(self.weight, self.bias)
+        return _core.nn.dense_backward(ctx, self.weight.data, grad_output, wg, bg,
+                                       accumulate=acc, need_dx=need_input_grad)
 
     def extra_repr(self) -> str:
         return f"{self.in_features} -> {self.out_features}, bias={self.bias is not None}"

@@ -22,14 +22,37 @@ class Parameter:
     from weight decay or from LARS adaptation (SimCLR, BYOL) read this flag.
     Optimizers may re-point ``data`` and ``grad`` at views of one flat buffer so that a fused
     update covers every parameter in one call; layers always read ``param.data`` afresh.
+
+    ``zero_grad()`` is lazy (like PyTorch's ``set_to_none``, without reallocating): it marks the
+    gradient as zero, and the next backward kernel *writes* its gradient instead of adding it to
+    a buffer of zeros — no separate pass over the buffer (12 ms per step for a 25M-parameter MLP)
+    and no read of it in the weight-gradient GEMM. Reading ``p.grad`` while it is marked zero
+    fills the buffer with zeros first, so code that reads it always sees the true gradient.
     """
 
-    __slots__ = ("data", "grad", "decay")
+    __slots__ = ("data", "_grad", "_grad_zero", "decay")
 
     def __init__(self, data: np.ndarray, decay: bool = True):
         self.data = np.ascontiguousarray(data)
-        self.grad = np.zeros_like(self.data)
+        self._grad = np.zeros_like(self.data)
+        self._grad_zero = False
         self.decay = bool(decay)
+
+    @property
+    def grad(self) -> np.ndarray:
+        if self._grad_zero:
+            self._grad.fill(0)
+            self._grad_zero = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._grad = value
+        self._grad_zero = False
+
+    def zero_grad(self) -> None:
+        """Mark the gradient as zero (see the class docstring)."""
+        self._grad_zero = True
 
     @property
     def shape(self):
@@ -41,6 +64,23 @@ class Parameter:
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}, decay={self.decay})"
+
+
+def grads_for_backward(*params):
+    """Gradient buffers for one backward kernel call, and whether the kernel must accumulate.
+
+    Returns ``(grads, accumulate)`` with ``grads[i]`` the buffer of ``params[i]`` (None for None).
+    When every parameter is marked zero, ``accumulate`` is False and the kernel overwrites the
+    buffers; otherwise the marked ones are zero-filled and the kernel accumulates. Either way the
+    parameters are unmarked: after the call their buffers hold the true gradients.
+    """
+    live = [p for p in params if p is not None]
+    accumulate = not all(p._grad_zero for p in live) if live else True
+    for p in live:
+        if accumulate and p._grad_zero:
+            p._grad.fill(0)
+        p._grad_zero = False
+    return [p._grad if p is not None else None for p in params], accumulate
 
 
 class Module:
@@ -110,8 +150,9 @@ class Module:
         return self.train(False)
 
     def zero_grad(self) -> None:
+        """Mark every parameter's gradient as zero (lazy: see :class:`Parameter`)."""
         for p in self.parameters():
-            p.grad.fill(0)
+            p.zero_grad()
 
     # -- computation --------------------------------------------------------------------------
     def forward(self, x: np.ndarray):

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import _core
 from .._validation import check_scalar
-from .module import Module, Parameter
+from .module import Module, Parameter, grads_for_backward
 
 
 def _check_common(num_features, eps, dtype):
@@ -76,10 +76,10 @@ class LayerNorm(Module):
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
         x, mean, rstd = ctx
         affine = self.weight is not None
+        (wg, bg), acc = grads_for_backward(self.weight, self.bias)
         return _core.nn.layer_norm_backward(
-            x, mean, rstd, grad_output, self.weight.data if affine else None,
-            self.weight.grad if affine else None, self.bias.grad if affine else None,
-            accumulate=True, need_dx=need_input_grad)
+            x, mean, rstd, grad_output, self.weight.data if affine else None, wg, bg,
+            accumulate=acc, need_dx=need_input_grad)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
@@ -140,10 +140,10 @@ class BatchNorm1d(Module):
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
         x, mean, rstd, training = ctx
         affine = self.weight is not None
+        (wg, bg), acc = grads_for_backward(self.weight, self.bias)
         return _core.nn.batch_norm_backward(
-            x, mean, rstd, grad_output, self.weight.data if affine else None,
-            self.weight.grad if affine else None, self.bias.grad if affine else None,
-            training=training, accumulate=True, need_dx=need_input_grad)
+            x, mean, rstd, grad_output, self.weight.data if affine else None, wg, bg,
+            training=training, accumulate=acc, need_dx=need_input_grad)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"

@@ -101,6 +101,7 @@ class Optimizer:
     def step(self) -> None:
         """Apply one update θ ← θ − (rule's direction) using the accumulated gradients."""
         self.flat.check()
+        self.flat.materialize_grads()
         self._update(self.lr_now)
         self.step_count += 1
 

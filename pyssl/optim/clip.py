@@ -18,6 +18,7 @@ def _grads_of(params_or_flat):
         params_or_flat = params_or_flat.flat
     if isinstance(params_or_flat, FlatParams):
         params_or_flat.check()
+        params_or_flat.materialize_grads()
         return params_or_flat.grad, None
     params = _collect(params_or_flat, "params_or_flat")
     grads = [p.grad for p in params]

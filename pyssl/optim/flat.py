@@ -98,16 +98,27 @@ class FlatParams:
         return f"FlatParams({len(self.params)} parameters, {self.size} scalars, dtype={self.dtype})"
 
     def zero_grad(self) -> None:
-        self.grad.fill(0)
+        """Mark every parameter's gradient as zero (lazy, see :class:`pyssl.nn.Parameter`): the
+        next backward overwrites it; :meth:`materialize_grads` fills what no backward wrote."""
+        for p in self.params:
+            p.zero_grad()
+
+    def materialize_grads(self) -> None:
+        """Zero-fill the gradients still marked zero, so that ``self.grad`` holds every true
+        gradient (called before an optimizer step or a clip reads the flat buffer)."""
+        for p in self.params:
+            if p._grad_zero:
+                p._grad.fill(0)
+                p._grad_zero = False
 
     def is_current(self) -> bool:
         """True while every parameter still points at this object's buffers."""
-        return all(p.data is dv and p.grad is gv for p, (dv, gv) in zip(self.params, self._views))
+        return all(p.data is dv and p._grad is gv for p, (dv, gv) in zip(self.params, self._views))
 
     def check(self) -> None:
         """Raise RuntimeError if a parameter no longer points at this object's buffers."""
         for i, (p, (dv, gv)) in enumerate(zip(self.params, self._views)):
-            if p.data is not dv or p.grad is not gv:
+            if p.data is not dv or p._grad is not gv:
                 raise RuntimeError(
                     f"parameter {i} ({p!r}) no longer points into this optimizer's flat buffer: it was re-pointed "
                     f"(by another FlatParams/optimizer over the same parameters, or by assigning p.data / p.grad). "
@@ -122,9 +133,9 @@ class FlatParams:
                     raise ValueError(f"parameter {i} changed shape from {dv.shape} to {p.data.shape}; build a new optimizer")
                 dv[...] = p.data
                 p.data = dv
-            if p.grad is not gv:
-                if p.grad is not None:
-                    gv[...] = p.grad
+            if p._grad is not gv:
+                if p._grad is not None:
+                    gv[...] = p.grad  # (the property: a gradient marked zero is copied as zeros)
                 p.grad = gv
 
 
