@@ -22,6 +22,14 @@ from . import _core  # noqa: E402
 __version__ = _core.__version__
 
 
+def _int_at_least(value, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return value
+
+
 def set_num_threads(n: int) -> None:
     """Set the number of threads used by pyssl's OpenMP kernels and its BLAS (one knob for both).
 
@@ -30,11 +38,7 @@ def set_num_threads(n: int) -> None:
     different thread counts for small and medium shapes, so whole training runs agree across
     thread counts only to rounding (they repeat bit for bit at the same thread count).
     """
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    _core.set_num_threads(n)
+    _core.set_num_threads(_int_at_least(n, "n", 1))
 
 
 def get_num_threads() -> int:
@@ -57,11 +61,7 @@ def buffer_cache_info() -> dict:
 def set_buffer_cache_limit(nbytes: int) -> None:
     """Most bytes of freed buffers the cache keeps (default 1 GiB, or ``PYSSL_BUFFER_CACHE_MB``
     in the environment at import); 0 turns caching off. Empties the cache."""
-    if isinstance(nbytes, bool) or not isinstance(nbytes, int):
-        raise TypeError(f"nbytes must be an int, got {type(nbytes).__name__}")
-    if nbytes < 0:
-        raise ValueError(f"nbytes must be >= 0, got {nbytes}")
-    _core.set_buffer_cache_limit(nbytes)
+    _core.set_buffer_cache_limit(_int_at_least(nbytes, "nbytes", 0))
 
 
 def empty_buffer_cache() -> None:
