@@ -191,6 +191,51 @@ def np_crop_resize(x, seed, scale=(0.5, 1.0)):
     return (1 - wt[:, None, :]) * x[ni, ci, i0[:, None, :]] + wt[:, None, :] * x[ni, ci, i1[:, None, :]]
 
 
+def np_time_warp(x, sigma, seed, knots=4):
+    """Batched: knot speeds, not-a-knot spline second derivatives by one solve with N right-hand
+    sides, cumulative positions, linear interpolation by take_along_axis."""
+    n, c, t = x.shape
+    m = knots + 2
+    y = 1 + sigma * np.random.default_rng(seed).standard_normal((n, m))
+    u = np.arange(t) * (m - 1) / (t - 1)
+    k = np.minimum(np.floor(u).astype(np.int64), m - 2)
+    f = u - k
+    g = 1 - f
+    if m >= 4:
+        a = np.zeros((m, m))
+        a[0, :3] = [1, -2, 1]
+        a[-1, -3:] = [1, -2, 1]
+        for i in range(1, m - 1):
+            a[i, i - 1:i + 2] = [1, 4, 1]
+        rhs = np.zeros((m, n))
+        rhs[1:-1] = 6 * (y[:, 2:] - 2 * y[:, 1:-1] + y[:, :-2]).T
+        mm = np.linalg.solve(a, rhs).T
+    else:
+        mm = np.zeros((n, m))
+    s = g * y[:, k] + f * y[:, k + 1] + ((g ** 3 - g) * mm[:, k] + (f ** 3 - f) * mm[:, k + 1]) / 6
+    pos = np.concatenate([np.zeros((n, 1)), np.cumsum(np.maximum(s, 0.1)[:, :-1], axis=1)], axis=1)
+    p = np.minimum(pos * ((t - 1) / pos[:, -1:]), t - 1)
+    j0 = np.minimum(np.floor(p).astype(np.int64), t - 1)
+    j1 = np.minimum(j0 + 1, t - 1)
+    w = (p - j0).astype(np.float32)[:, None, :]
+    x0 = np.take_along_axis(x, np.broadcast_to(j0[:, None, :], x.shape), axis=2)
+    x1 = np.take_along_axis(x, np.broadcast_to(j1[:, None, :], x.shape), axis=2)
+    return (1 - w) * x0 + w * x1
+
+
+def np_shuffle_tokens(x, ratio, seed):
+    n, l, _ = x.shape
+    m = int(np.ceil(ratio * l))
+    pos = np.sort(np.argsort(np.random.default_rng(seed).random((n, l)), axis=1)[:, :m], axis=1)
+    src = np.roll(pos, -1, axis=1)
+    r = np.arange(n)[:, None]
+    out = x.copy()
+    out[r, pos] = x[r, src]
+    z = np.zeros((n, l), np.float32)
+    z[r, pos] = 1
+    return out, z
+
+
 def main():
     args = parser(__doc__.splitlines()[0]).parse_args()
     threads = set_threads(args.threads)
@@ -236,6 +281,10 @@ def main():
     case("segment_permutation M=8 (256,3,1024)", "seq", lambda: P.segment_permutation(seq, 8, 1),
          lambda: np_segment_permutation(seq, 8, 1))
     case("crop_resize (256,3,1024)", "seq", lambda: P.crop_resize(seq, 1), lambda: np_crop_resize(seq, 1))
+    case("time_warp knots=4 (256,3,1024)", "seq", lambda: P.time_warp(seq, 0.2, 1), lambda: np_time_warp(seq, 0.2, 1))
+    tokens = tab.reshape(256, 49, 16)
+    case("shuffle_tokens r=0.15 (256,49,16)", "tokens", lambda: P.shuffle_tokens(tokens, 0.15, 1),
+         lambda: np_shuffle_tokens(tokens, 0.15, 1))
 
     machine = machine_info(threads)
     report(rows, machine, args.json, title=f"pretext augmentations vs numpy (median of {repeats}, interleaved)")
