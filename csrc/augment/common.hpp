@@ -4,12 +4,13 @@
 //     rng::Stream(seed, stream_id(tag, s)),   stream_id(tag, s) = tag · 2^40 + s,
 // where `tag` is the kernel's fixed id below and `seed` is the seed the caller passes (the Python
 // layer derives one seed per transform, per position in a Compose and per view; see
-// pyssl/pretext/_seeding.py). Inside a sample's stream, draws are numbered from 0: word w is word
+// pyssl/_seeding.py). Inside a sample's stream, draws are numbered from 0: word w is word
 // w % 4 of Philox block w / 4 (the same numbering as rng::Stream::bits). Because a sample's draws
 // never depend on which thread handles it, results are bit-identical for any thread count.
 //
 // `philox_blocks` computes exactly rng::philox (tested against it) for many consecutive blocks
-// at once, in a structure-of-arrays loop the compiler vectorises (16 blocks per AVX-512 pass).
+// at once: 32 blocks per pass in AVX-512 registers, or a structure-of-arrays loop the compiler
+// vectorises.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -47,7 +48,7 @@ inline rng::Stream sample_stream(u64 seed, Tag tag, index_t sample) {
 
 #if !defined(__AVX512F__)
 // Ten Philox rounds on 16 counters at once (structure of arrays), a loop the compiler vectorises
-// (the AVX-512 path is Philox8x2 below).
+// (the AVX-512 path is PhiloxLanes below).
 inline void philox_rounds16(u32* c0, u32* c1, u32* c2, u32* c3, u32 k0, u32 k1) {
   for (int r = 0; r < 10; ++r) {
 #pragma omp simd
@@ -70,9 +71,10 @@ inline void philox_rounds16(u32* c0, u32* c1, u32* c2, u32* c3, u32 k0, u32 k1) 
 #if defined(__AVX512F__)
 // Eight Philox blocks per register in 64-bit lanes: each 32-bit word sits in the low half of a
 // lane, so one vpmuludq gives the full 32×32→64 product (lo = the lane, hi = lane >> 32) with no
-// blend. Upper halves of b and d carry garbage that vpmuludq ignores and the final pack drops.
-// Two independent groups of 8 blocks per pass for instruction-level parallelism.
-struct Philox8x2 {
+// blend. Upper halves carry garbage that vpmuludq ignores and the final pack drops. Four
+// independent groups of 8 blocks per pass hide the multiply latency (measured: 256×784 words in
+// 0.091 ms on one core, against 0.139 ms for the 32-bit-lane form with blends).
+struct PhiloxLanes {
   __m512i a[4], b[4], c[4], d[4];
   void rounds(u32 k0, u32 k1) {
     const __m512i m0 = _mm512_set1_epi64(0xD2511F53ll), m1 = _mm512_set1_epi64(0xCD9E8D57ll);
@@ -111,7 +113,7 @@ inline void philox_blocks(u64 seed, u64 stream, u64 first, index_t nblocks, u32*
   const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
   const __m512i s0 = _mm512_set1_epi64(u32(stream)), s1 = _mm512_set1_epi64(stream >> 32);
   for (index_t base = 0; base < nblocks; base += L) {
-    Philox8x2 st;
+    PhiloxLanes st;
     for (int g = 0; g < 4; ++g) {
       const __m512i ctr = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first + u64(base) + u64(8 * g))), lane);
       st.a[g] = ctr;

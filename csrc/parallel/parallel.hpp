@@ -2,8 +2,9 @@
 //
 // OpenMP's own setting is per OS thread, so the count lives in a global and every
 // parallel region passes it explicitly (num_threads(pyssl::num_threads())).
-// Work is split in static, contiguous chunks: which thread runs a chunk never changes
-// what is computed, so kernels that do not reduce across chunks are bit-identical
+// Work is split in static, contiguous chunks (parallel_for), or handed out in chunks from a
+// shared counter (parallel_for_dynamic, for per-sample work): which thread runs a chunk never
+// changes what is computed, so kernels that do not reduce across chunks are bit-identical
 // whatever the thread count.
 #pragma once
 #include <omp.h>
