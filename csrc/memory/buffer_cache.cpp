@@ -56,12 +56,14 @@ void* raw_alloc(std::size_t capacity, bool cacheable) {
   auto* h = static_cast<Header*>(raw);
   h->capacity = capacity;
   h->cacheable = cacheable;
+#ifdef MADV_HUGEPAGE
   if (capacity >= kHugeAdviceFrom) {
     // advise the whole 2 MiB pages inside the block (numpy does the same for its large arrays)
     const auto begin = (reinterpret_cast<std::uintptr_t>(raw) + kHugePage - 1) & ~(kHugePage - 1);
     const auto end = (reinterpret_cast<std::uintptr_t>(raw) + kHeader + capacity) & ~(kHugePage - 1);
     if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
   }
+#endif
   return raw;
 }
 
