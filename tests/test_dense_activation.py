@@ -72,11 +72,18 @@ def test_two_forwards_in_flight(rng):
     net.backward(g1, c1)
     ref = [p.grad.copy() for p in net.parameters()]
     net.zero_grad()
+    _, c2 = net.forward(x2)
+    net.backward(g2, c2)
+    ref2 = [p.grad.copy() for p in net.parameters()]
+    net.zero_grad()
     _, c1 = net.forward(x1)
     _, c2 = net.forward(x2)
     net.backward(g1, c1)
     for p, r in zip(net.parameters(), ref):
         np.testing.assert_allclose(p.grad, r, rtol=1e-12)
+    net.backward(g2, c2)  # the second view's gradients add to the first's
+    for p, r, r2 in zip(net.parameters(), ref, ref2):
+        np.testing.assert_allclose(p.grad, r + r2, rtol=1e-12)
 
 
 def test_dense_bad_inputs(rng):
