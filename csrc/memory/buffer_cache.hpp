@@ -1,12 +1,14 @@
 // A process-wide cache of large freed output buffers.
 //
-// Kernels write their results into fresh arrays. Large fresh arrays come from mmap (or from the
-// top of the heap, which glibc trims back to the OS when other code frees big temporaries), so
-// every call pays one page fault and one kernel-side zeroing per 4 KiB page it writes: measured
-// here, 1,536 faults and ~1.5 ms for the two 3 MiB outputs of scarf_corrupt on a (256, 3072)
-// batch, more than the transform itself. Training loops allocate the same shapes every step, so
-// blocks of at least kMinCachedBytes are kept when freed and handed out again (the same idea as
-// PyTorch's CUDA caching allocator, for host memory).
+// Kernels write their results into fresh arrays. Large fresh arrays come from mmap (always above
+// glibc's 32 MiB mmap ceiling; below it, also from the top of the heap after glibc trims it when
+// other code frees big temporaries), so a call pays a page fault and a kernel-side zeroing per
+// page it writes: benchmarks/bench_buffer_cache.py measures 540 faults per call for 48 MiB
+// outputs, and hflip 3.7× slower without this cache. (Before this file, outputs were numpy
+// allocations: with numpy's SCARF running between calls, scarf_corrupt on a (256, 3072) batch
+// paid 1,504 faults and ~1.2 ms extra per call.) Training loops allocate the same shapes every
+// step, so blocks of at least kMinCachedBytes are kept when freed and handed out again (the same
+// idea as PyTorch's CUDA caching allocator, for host memory).
 //
 // Size classes: sizes are rounded up to a multiple of 1/8 of their power of two (≤ 12.5 % slack),
 // and a request is served from a cached block of exactly its class. The cache holds at most
