@@ -17,7 +17,8 @@ def test_rotate90_matches_numpy(x, k):
     np.testing.assert_array_equal(P.rotate90(x, k), np.rot90(x, k, axes=(2, 3)))
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 32, 32), (1, 2, 17, 24), (2, 1, 8, 8), (1, 1, 9, 16), (1, 1, 16, 7)])
+@pytest.mark.parametrize("shape", [(2, 3, 32, 32), (1, 2, 17, 24), (2, 1, 8, 8), (1, 1, 9, 16), (1, 1, 16, 7),
+                                   (1, 2, 48, 40), (1, 1, 33, 50), (1, 1, 16, 16), (1, 1, 64, 24)])  # 16×16 blocks + strips
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_rotate90_blocked_path_matches_numpy(shape, dtype, rng):
     x = rng.random(shape).astype(dtype)
