@@ -109,6 +109,10 @@ class Optimizer:
         raise NotImplementedError
 
     def zero_grad(self) -> None:
+        """Mark every gradient as zero. Lazy (see :class:`pyssl.nn.Parameter`): the next backward
+        overwrites the gradient instead of adding to a zero-filled buffer, ``p.grad`` reads as
+        zeros until then, and :meth:`step` treats gradients no backward wrote as zero. Only the raw
+        flat buffer (``self.flat.grad``) keeps stale values until then."""
         self.flat.zero_grad()
 
     # -- state ------------------------------------------------------------------------------------
