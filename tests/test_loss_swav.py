@@ -53,9 +53,15 @@ def test_sinkhorn_marginals(s, eps):
     q = sinkhorn(s, eps, 3)
     # every sample's code sums to 1 (the last step normalises samples)
     np.testing.assert_allclose(q.sum(1), 1.0, rtol=1e-12)
-    # with enough iterations every prototype receives N / K
-    q = sinkhorn(s, max(eps, 0.3), 500)
-    np.testing.assert_allclose(q.sum(0), n / k, rtol=1e-6)
+    # Many iterations follow the official algorithm and drive every prototype's mass towards N / K.
+    # How fast depends on the scores (a 4x4 example needed more than 500 iterations for 1e-6), so
+    # the check is that the error shrinks with iterations or is already at the 1e-6 level.
+    e = max(eps, 0.3)
+    q = sinkhorn(s, e, 500)
+    np.testing.assert_allclose(q, reference_sinkhorn(s, e, 500), rtol=1e-9, atol=1e-300)
+    err500 = np.abs(q.sum(0) - n / k).max()
+    err20 = np.abs(sinkhorn(s, e, 20).sum(0) - n / k).max()
+    assert err500 <= 1e-6 * n / k or err500 < 0.5 * err20
 
 
 def test_swav_matches_reference_and_fixed_code_gradients(rng):
