@@ -92,35 +92,38 @@ template <class T>
 void vime_corrupt(const T* x, T* out, T* mask, index_t n, index_t d, double p, std::uint64_t seed) {
   const Bernoulli bern(p);
   const u32 nn = u32(n);
+  // Stream words [0, d) draw the mask, words [d, 2d) the donor rows. One pass per tile of
+  // kTileWords features: copy the row, list the masked features with their donor rows, fetch the
+  // donors (scattered over the whole batch: prefetched kPrefetch ahead so the misses overlap),
+  // then VIME's label m_new = 1[x̃ ≠ x].
+  constexpr index_t kPrefetch = 16;
   for_samples(n, 8 * d, [&](index_t i) {
     const T* xi = x + i * d;
     T* oi = out + i * d;
     T* mi = mask + i * d;
     const u64 sid = stream_id(Tag::Vime, i);
-    // words [0, d): mask; words [d, 2d): donor rows. Both read through tiles of the same stream.
-    for_word_tiles(seed, sid, d, [&](index_t off, index_t len, const u32* w) {
-      for (index_t j = 0; j < len; ++j) {
-        const bool m = bern(w[j]);
-        oi[off + j] = xi[off + j];
-        mi[off + j] = m ? T(1) : T(0);
-      }
-    });
-    // donor words: stream words d + j; fetch in blocks covering them
-    alignas(64) u32 buf[kTileWords + 4];
+    alignas(64) u32 wm[kTileWords], wd[kTileWords + 8], js[kTileWords], rs[kTileWords];
     for (index_t off = 0; off < d; off += kTileWords) {
       const index_t len = std::min(kTileWords, d - off);
-      const u64 w0 = u64(d + off), b0 = w0 / 4;
+      philox_blocks(seed, sid, u64(off / 4), (len + 3) / 4, wm);  // off is a multiple of 4
+      const u64 w0 = u64(d + off);
       const index_t skip = index_t(w0 % 4);
-      philox_blocks(seed, sid, b0, (skip + len + 3) / 4, buf);
-      for (index_t j = 0; j < len; ++j) {
-        if (mi[off + j] != T(0)) {
-          const index_t r = index_t(below(buf[skip + j], nn));
-          oi[off + j] = x[r * d + off + j];
-        }
+      philox_blocks(seed, sid, w0 / 4, (skip + len + 3) / 4, wd);
+      index_t cnt = 0;
+      std::copy(xi + off, xi + off + len, oi + off);
+      for (index_t j = 0; j < len; ++j) {  // branch-free compaction of the masked features
+        js[cnt] = u32(j);
+        rs[cnt] = below(wd[skip + j], nn);
+        cnt += bern(wm[j]) ? 1 : 0;
       }
+      const T* xo = x + off;
+      for (index_t t = 0; t < std::min(cnt, kPrefetch); ++t) __builtin_prefetch(xo + index_t(rs[t]) * d + js[t]);
+      for (index_t t = 0; t < cnt; ++t) {
+        if (t + kPrefetch < cnt) __builtin_prefetch(xo + index_t(rs[t + kPrefetch]) * d + js[t + kPrefetch]);
+        oi[off + js[t]] = xo[index_t(rs[t]) * d + js[t]];
+      }
+      for (index_t j = 0; j < len; ++j) mi[off + j] = oi[off + j] != xi[off + j] ? T(1) : T(0);
     }
-    // VIME's label: m_new = 1[x̃ ≠ x]
-    for (index_t j = 0; j < d; ++j) mi[j] = oi[j] != xi[j] ? T(1) : T(0);
   });
 }
 
