@@ -18,14 +18,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import machine_info, parser, report, row, set_threads  # noqa: E402
+from bench_mlp_step import pyssl_step_fn  # noqa: E402
 from bench_pretext import np_scarf  # noqa: E402
 import numpy as np  # noqa: E402
 
 import pyssl  # noqa: E402
 import pyssl.pretext as P  # noqa: E402
-from pyssl.nn import MLP  # noqa: E402
-from pyssl.nn.losses import cross_entropy  # noqa: E402
-from pyssl.optim import SGD  # noqa: E402
 
 
 def minor_faults() -> int:
@@ -56,16 +54,7 @@ def main():
     img = rng.random((256, 3, 32, 32)).astype(np.float32)
     tab = rng.standard_normal((256, 784)).astype(np.float32)
     X = rng.standard_normal((256, 784)).astype(np.float32)
-    y = rng.integers(0, 10, 256)
-    net = MLP([784, 1024, 1024, 10], norm="batch", seed=0)
-    opt = SGD(net.parameters(), lr=0.01, momentum=0.9)
-
-    def mlp_step():
-        opt.zero_grad()
-        out, ctx = net.forward(X)
-        _, g = cross_entropy(out, y)
-        net.backward(g, ctx, need_input_grad=False)
-        opt.step()
+    _, mlp_step = pyssl_step_fn([784, 1024, 1024], X, rng.integers(0, 1024, 256))  # bench_mlp_step's medium case
 
     def numpy_temporaries():  # a numpy augmentation (SCARF in numpy): several MiB of temporaries
         np_scarf(img, img, 0.3, 1)
@@ -78,7 +67,7 @@ def main():
         "gaussian_noise (256,3,128,128)": (lambda: P.gaussian_noise(big, 0.1, 1), nothing),
         "scarf_corrupt (256,3,32,32), numpy SCARF between": (lambda: P.scarf_corrupt(img, img, 0.3, 1), numpy_temporaries),
         "mask_features (256,784)": (lambda: P.mask_features(tab, 0.3, 1), nothing),
-        "MLP step 784->1024->1024->10 BN b256": (mlp_step, nothing),
+        "MLP step 784->1024->1024 b256": (mlp_step, nothing),
     }
     limit = pyssl.buffer_cache_info()["limit_bytes"]
     rows = []
