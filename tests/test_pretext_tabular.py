@@ -235,9 +235,11 @@ def test_one_and_two_threads_bit_identical(name, threads, rng):
     pyssl.set_num_threads(2)
     b = f(x, 42)
     c = f(x, 43)
-    a, b, c = [r if isinstance(r, tuple) else (r,) for r in (a, b, c)]
-    for u, v in zip(a, b):
-        assert u.tobytes() == v.tobytes()
+    pyssl.set_num_threads(3)  # uneven chunks, more threads than cores
+    d = f(x, 42)
+    a, b, c, d = [r if isinstance(r, tuple) else (r,) for r in (a, b, c, d)]
+    for u, v, w in zip(a, b, d):
+        assert u.tobytes() == v.tobytes() == w.tobytes()
     assert a[0].tobytes() != c[0].tobytes()
 
 
