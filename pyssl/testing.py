@@ -82,6 +82,33 @@ def check_module_gradients(module, x: np.ndarray, seed: int = 0, eps: float = 1e
 
 # -- hypothesis strategies -----------------------------------------------------------------------
 
+def assert_seeded_and_thread_invariant(fn: Callable, x, threads: Sequence[int] = (1, 2, 3), seed: int = 42) -> None:
+    """Check a seeded transform ``fn(x, seed)``: every thread count in ``threads`` gives the same
+    bits (3 threads on a 2-core machine also tries uneven chunks and oversubscription), and
+    another seed gives a different first output. Restores the thread count."""
+    import pyssl
+
+    def outputs(s):
+        r = fn(x, s)
+        return [np.asarray(o) for o in (r if isinstance(r, (tuple, list)) else (r,))]
+
+    before = pyssl.get_num_threads()
+    try:
+        runs = []
+        for t in threads:
+            pyssl.set_num_threads(t)
+            runs.append(outputs(seed))
+        other = outputs(seed + 1)
+    finally:
+        pyssl.set_num_threads(before)
+    for t, run in zip(threads[1:], runs[1:]):
+        for i, (u, v) in enumerate(zip(runs[0], run)):
+            if u.tobytes() != v.tobytes():
+                raise AssertionError(f"output {i} differs between {threads[0]} and {t} threads")
+    if runs[0][0].tobytes() == other[0].tobytes():
+        raise AssertionError(f"seeds {seed} and {seed + 1} gave the same first output")
+
+
 def _st():
     try:
         from hypothesis import strategies as st

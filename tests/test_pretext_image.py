@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-import pyssl
 import pyssl.pretext as P
-from pyssl.testing import images
+from pyssl.testing import assert_seeded_and_thread_invariant, images
 
 
 @given(x=images(min_hw=1, max_hw=7), k=st.integers(-5, 9))
@@ -214,19 +213,8 @@ THREAD_CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(THREAD_CASES))
-def test_one_and_two_threads_bit_identical(name, threads, rng):
-    x = rng.random((64, 3, 32, 32)).astype(np.float32)
-    f = THREAD_CASES[name]
-    pyssl.set_num_threads(1)
-    a = f(x, 42)
-    pyssl.set_num_threads(2)
-    b = f(x, 42)
-    c = f(x, 43)
-    pyssl.set_num_threads(3)  # uneven chunks, more threads than cores
-    d = f(x, 42)
-    for u, v, w in zip(a, b, d):
-        assert u.tobytes() == v.tobytes() == w.tobytes()
-    assert a[0].tobytes() != c[0].tobytes()
+def test_seeded_and_thread_invariant(name, rng):
+    assert_seeded_and_thread_invariant(THREAD_CASES[name], rng.random((64, 3, 32, 32)).astype(np.float32))
 
 
 @pytest.mark.parametrize("call,err,match", [

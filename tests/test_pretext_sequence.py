@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-import pyssl
 import pyssl.pretext as P
-from pyssl.testing import sequences
+from pyssl.testing import assert_seeded_and_thread_invariant, sequences
 
 
 def linear_resample_ref(row, start, length, t_out):
@@ -80,18 +79,8 @@ def test_jitter_is_gaussian_noise_and_time_mask(rng):
     ("segments", lambda x, s: P.segment_permutation(x, 5, s)),
     ("warp", lambda x, s: (P.time_warp(x, 0.2, s),)),
 ])
-def test_one_and_two_threads_bit_identical(name, f, threads, rng):
-    x = rng.standard_normal((64, 4, 512)).astype(np.float32)
-    pyssl.set_num_threads(1)
-    a = f(x, 42)
-    pyssl.set_num_threads(2)
-    b = f(x, 42)
-    c = f(x, 43)
-    pyssl.set_num_threads(3)  # uneven chunks, more threads than cores
-    d = f(x, 42)
-    for u, v, w in zip(a, b, d):
-        assert u.tobytes() == v.tobytes() == w.tobytes()
-    assert a[0].tobytes() != c[0].tobytes()
+def test_seeded_and_thread_invariant(name, f, rng):
+    assert_seeded_and_thread_invariant(f, rng.standard_normal((64, 4, 512)).astype(np.float32))
 
 
 @pytest.mark.parametrize("call,match", [

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-import pyssl
 import pyssl.pretext as P
 from pyssl import _core
-from pyssl.testing import batches
+from pyssl.testing import assert_seeded_and_thread_invariant, batches
 
 M32 = np.uint64(0xFFFFFFFF)
 TAG = {"mask": 1, "noise": 2, "scarf": 3, "vime": 4, "permutation": 9, "integers": 10}
@@ -227,20 +226,8 @@ THREAD_CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(THREAD_CASES))
-def test_one_and_two_threads_bit_identical(name, threads, rng):
-    x = rng.standard_normal((96, 2048)).astype(np.float32)
-    f = THREAD_CASES[name]
-    pyssl.set_num_threads(1)
-    a = f(x, 42)
-    pyssl.set_num_threads(2)
-    b = f(x, 42)
-    c = f(x, 43)
-    pyssl.set_num_threads(3)  # uneven chunks, more threads than cores
-    d = f(x, 42)
-    a, b, c, d = [r if isinstance(r, tuple) else (r,) for r in (a, b, c, d)]
-    for u, v, w in zip(a, b, d):
-        assert u.tobytes() == v.tobytes() == w.tobytes()
-    assert a[0].tobytes() != c[0].tobytes()
+def test_seeded_and_thread_invariant(name, rng):
+    assert_seeded_and_thread_invariant(THREAD_CASES[name], rng.standard_normal((96, 2048)).astype(np.float32))
 
 
 @pytest.mark.parametrize("call,err,match", [

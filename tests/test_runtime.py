@@ -44,3 +44,15 @@ def test_matmul_errors(rng):
         pyssl._core.matmul(a.astype(np.int32), a.T)
     with pytest.raises(ValueError, match="C-contiguous"):
         pyssl._core.matmul(a, a.T)
+
+
+def test_thread_invariance_checker_catches_differences():
+    from pyssl.testing import assert_seeded_and_thread_invariant
+
+    before = pyssl.get_num_threads()
+    with pytest.raises(AssertionError, match="differs between 1 and 2 threads"):
+        assert_seeded_and_thread_invariant(lambda x, s: x * s + pyssl.get_num_threads(), np.ones(3))
+    with pytest.raises(AssertionError, match="same first output"):
+        assert_seeded_and_thread_invariant(lambda x, s: x, np.ones(3))
+    assert_seeded_and_thread_invariant(lambda x, s: (x * s, x + s), np.ones(3))
+    assert pyssl.get_num_threads() == before
