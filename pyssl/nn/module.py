@@ -40,9 +40,7 @@ class Parameter:
 
     @property
     def grad(self) -> np.ndarray:
-        if self._grad_zero:
-            self._grad.fill(0)
-            self._grad_zero = False
+        self.materialize_grad()
         return self._grad
 
     @grad.setter
@@ -53,6 +51,12 @@ class Parameter:
     def zero_grad(self) -> None:
         """Mark the gradient as zero (see the class docstring)."""
         self._grad_zero = True
+
+    def materialize_grad(self) -> None:
+        """If the gradient is marked zero, fill its buffer with zeros and clear the mark."""
+        if self._grad_zero:
+            self._grad.fill(0)
+            self._grad_zero = False
 
     @property
     def shape(self):
@@ -77,8 +81,8 @@ def grads_for_backward(*params):
     live = [p for p in params if p is not None]
     accumulate = not all(p._grad_zero for p in live) if live else True
     for p in live:
-        if accumulate and p._grad_zero:
-            p._grad.fill(0)
+        if accumulate:
+            p.materialize_grad()
         p._grad_zero = False
     return [p._grad if p is not None else None for p in params], accumulate
 

@@ -107,9 +107,7 @@ class FlatParams:
         """Zero-fill the gradients still marked zero, so that ``self.grad`` holds every true
         gradient (called before an optimizer step or a clip reads the flat buffer)."""
         for p in self.params:
-            if p._grad_zero:
-                p._grad.fill(0)
-                p._grad_zero = False
+            p.materialize_grad()
 
     def is_current(self) -> bool:
         """True while every parameter still points at this object's buffers."""
