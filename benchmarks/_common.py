@@ -103,7 +103,31 @@ def machine_info(threads: int) -> dict:
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
             info[var] = os.environ[var]
+    info["copy_scaling"] = round(copy_scaling(threads), 2)
     return info
+
+
+def copy_scaling(threads: int) -> float:
+    """How much faster `threads` threads copy a 12 MiB buffer than one thread (pyssl's per-sample
+    copy path, rotate90 with k = 0). On a shared VM whose second core is busy this drops to 1 or
+    below, and every multi-threaded time in the run is then unrepresentative."""
+    import numpy as np
+
+    import pyssl
+    import pyssl.pretext as P
+
+    if threads < 2:
+        return 1.0
+    x = np.ones((256, 3, 64, 64), np.float32)
+    before = pyssl.get_num_threads()
+    times = {}
+    try:
+        for t in (1, threads):
+            pyssl.set_num_threads(t)
+            times[t] = median_time(lambda: P.rotate90(x, 0), repeats=20)
+    finally:
+        pyssl.set_num_threads(before)
+    return times[1] / times[threads]
 
 
 def row(name: str, pyssl_s: float, baseline: str | None = None, baseline_s: float | None = None, **extra) -> dict:
@@ -118,7 +142,12 @@ def report(rows: list[dict], machine: dict, json_path: str | None = None, title:
     extra_keys = [k for k in rows[0] if k not in ("name", "pyssl_s", "baseline", "baseline_s", "speedup")] if rows else []
     if title:
         print(f"\n{title}")
-    print(f"threads={machine.get('threads')}  blas={machine.get('blas_core')}  torch={machine.get('torch', 'not installed')}\n")
+    print(f"threads={machine.get('threads')}  blas={machine.get('blas_core')}  torch={machine.get('torch', 'not installed')}"
+          f"  copy_scaling={machine.get('copy_scaling')}")
+    if machine.get("threads", 1) > 1 and machine.get("copy_scaling", 2) < 1.2:
+        print("warning: a multi-threaded copy is barely faster than a single-threaded one right now "
+              "(another load on the cores?); multi-threaded times in this run are not representative")
+    print()
     head = ["case", "pyssl (ms)", "baseline", "baseline (ms)", "speedup"] + extra_keys
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
