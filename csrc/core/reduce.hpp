@@ -48,4 +48,33 @@ inline void lane_sum2(index_t begin, index_t end, FA fa, FB fb, double& sa, doub
   }
 }
 
+// Column statistics of a row-major block: z points at column c0 of row 0, ld is the row stride, w
+// the block width. Rows are added in order with one double accumulator per column, so a column's
+// result never depends on the block width or on the thread count (the loops that hand out column
+// blocks, parallel::for_column_blocks, rely on this).
+
+// acc[c] += Σ_r z[r·ld + c]
+template <class T>
+inline void add_column_sums(const T* z, index_t n, index_t ld, index_t w, double* acc) {
+  for (index_t r = 0; r < n; ++r) {
+    const T* row = z + r * ld;
+#pragma omp simd
+    for (index_t c = 0; c < w; ++c) acc[c] += double(row[c]);
+  }
+}
+
+// acc[c] += Σ_r (z[r·ld + c] − mean[c])²
+template <class T>
+inline void add_column_squared_deviations(const T* z, index_t n, index_t ld, index_t w, const double* mean,
+                                          double* acc) {
+  for (index_t r = 0; r < n; ++r) {
+    const T* row = z + r * ld;
+#pragma omp simd
+    for (index_t c = 0; c < w; ++c) {
+      const double v = double(row[c]) - mean[c];
+      acc[c] += v * v;
+    }
+  }
+}
+
 }  // namespace pyssl

@@ -71,14 +71,9 @@ double dino(const T* student, const T* teacher, const T* center, index_t vs, ind
 template <class T>
 void dino_update_center(T* center, const T* teacher, index_t rows, index_t k, T momentum) {
   for_column_blocks(k, kColumnBlock, rows, [&](index_t c0, index_t c1) {
-    double acc[64];
+    double acc[kColumnBlock] = {};
     const index_t wd = c1 - c0;
-    for (index_t c = 0; c < wd; ++c) acc[c] = 0.0;
-    for (index_t r = 0; r < rows; ++r) {
-      const T* t = teacher + r * k + c0;
-#pragma omp simd
-      for (index_t c = 0; c < wd; ++c) acc[c] += double(t[c]);
-    }
+    add_column_sums(teacher + c0, rows, k, wd, acc);
     for (index_t c = 0; c < wd; ++c)
       center[c0 + c] = T(double(momentum) * double(center[c0 + c]) + (1.0 - double(momentum)) * acc[c] / double(rows));
   });

@@ -11,6 +11,7 @@
 
 #include "blas/blas_api.hpp"
 #include "core/check.hpp"
+#include "core/reduce.hpp"
 #include "core/fast_math.hpp"
 #include "parallel/parallel.hpp"
 
@@ -204,28 +205,15 @@ constexpr index_t kColumnBlock = 64;
 template <class T>
 void column_moments(const T* z, index_t n, index_t d, T* mean, double* ssd) {
   for_column_blocks(d, kColumnBlock, n, [&](index_t c0, index_t c1) {
-    double acc[64];
+    double acc[kColumnBlock] = {}, mu[kColumnBlock];
     const index_t w = c1 - c0;
-    for (index_t c = 0; c < w; ++c) acc[c] = 0.0;
-    for (index_t r = 0; r < n; ++r) {
-      const T* row = z + r * d + c0;
-#pragma omp simd
-      for (index_t c = 0; c < w; ++c) acc[c] += double(row[c]);
-    }
-    double mu[64];
+    add_column_sums(z + c0, n, d, w, acc);
     for (index_t c = 0; c < w; ++c) {
       mu[c] = acc[c] / double(n);
       mean[c0 + c] = T(mu[c]);
       acc[c] = 0.0;
     }
-    for (index_t r = 0; r < n; ++r) {
-      const T* row = z + r * d + c0;
-#pragma omp simd
-      for (index_t c = 0; c < w; ++c) {
-        const double v = double(row[c]) - mu[c];
-        acc[c] += v * v;
-      }
-    }
+    add_column_squared_deviations(z + c0, n, d, w, mu, acc);
     for (index_t c = 0; c < w; ++c) ssd[c0 + c] = acc[c];
   });
 }

@@ -147,20 +147,9 @@ void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_me
   for_column_blocks(d, block_width(d), 5 * n, [&](index_t c0, index_t c1) {
     const index_t w = c1 - c0;
     double s[kMaxBlock] = {}, q[kMaxBlock] = {};
-    for (index_t r = 0; r < n; ++r) {
-      const T* xr = x + r * d + c0;
-#pragma omp simd
-      for (index_t c = 0; c < w; ++c) s[c] += double(xr[c]);
-    }
+    add_column_sums(x + c0, n, d, w, s);
     for (index_t c = 0; c < w; ++c) s[c] *= inv_n;  // now the mean
-    for (index_t r = 0; r < n; ++r) {
-      const T* xr = x + r * d + c0;
-#pragma omp simd
-      for (index_t c = 0; c < w; ++c) {
-        const double t = double(xr[c]) - s[c];
-        q[c] += t * t;
-      }
-    }
+    add_column_squared_deviations(x + c0, n, d, w, s, q);
     T m[kMaxBlock], k[kMaxBlock], b[kMaxBlock];
     for (index_t c = 0; c < w; ++c) {
       const double var = q[c] * inv_n;
