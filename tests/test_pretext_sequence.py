@@ -102,19 +102,14 @@ def test_time_warp_matches_cubic_spline_reference(knots):
     """A ramp x[t] = t read at the warped positions gives the positions themselves; they must
     follow scipy's not-a-knot CubicSpline through the knot speeds drawn from the sample's stream."""
     interpolate = pytest.importorskip("scipy.interpolate")
-    from test_pretext_tabular import philox_words_ref
+    from test_pretext_tabular import normals_ref
 
     t, sigma, seed = 64, 0.4, 11
     x = np.tile(np.arange(t, dtype=np.float64), (3, 1, 1))
     y = P.time_warp(x, sigma, seed, knots=knots)
     nk = knots + 2
     for i in range(3):
-        w = philox_words_ref(seed, (15 << 40) | i, nk + nk % 2).astype(np.float64)
-        u1 = (np.floor(w[0::2] / 256) + 0.5) / 2**24
-        theta = 2 * np.pi * np.floor(w[1::2] / 256) / 2**24
-        r = np.sqrt(-2 * np.log(u1))
-        z = np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1).reshape(-1)[:nk]
-        knots_y = 1 + sigma * z
+        knots_y = 1 + sigma * normals_ref(seed, (15 << 40) | i, nk)
         u = np.arange(t) * (nk - 1) / (t - 1)
         if nk == 2:
             s = np.interp(u, [0, 1], knots_y)

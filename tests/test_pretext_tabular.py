@@ -31,6 +31,16 @@ def philox_words_ref(seed, stream, count):
     return np.stack([c0, c1, c2, c3], axis=1).reshape(-1)[:count]
 
 
+def normals_ref(seed, stream, count):
+    """Normals 0..count-1 of (seed, stream) as the kernels draw them (Box–Muller, both branches:
+    normals 2q and 2q+1 from words 2q (radius, top 24 bits) and 2q+1 (angle)), in float64."""
+    w = philox_words_ref(seed, stream, count + count % 2).astype(np.float64)
+    u1 = (np.floor(w[0::2] / 256) + 0.5) / 2**24
+    theta = 2 * np.pi * np.floor(w[1::2] / 256) / 2**24
+    r = np.sqrt(-2 * np.log(u1))
+    return np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1).reshape(-1)[:count]
+
+
 def sid(tag, i):
     return (TAG[tag] << 40) | i
 
@@ -84,11 +94,7 @@ def test_gaussian_noise_matches_box_muller_reference(rng):
     seed, std = 99, 0.5
     y = P.gaussian_noise(x, std, seed)
     for i in range(3):
-        w = philox_words_ref(seed, sid("noise", i), 38).astype(np.float64)
-        u1 = (np.floor(w[0::2] / 256) + 0.5) / 2**24
-        theta = 2 * np.pi * np.floor(w[1::2] / 256) / 2**24
-        r = np.sqrt(-2 * np.log(u1))
-        z = np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1).reshape(-1)[:37]
+        z = normals_ref(seed, sid("noise", i), 37)
         np.testing.assert_allclose(y[i], x[i] + std * z, rtol=2e-6, atol=2e-6)
 
 
