@@ -122,7 +122,7 @@ struct RunCopy {
 template <class T, class F>
 inline void with_run_copy(index_t n, F&& f) {
   const index_t bytes = n * index_t(sizeof(T));
-  if (bytes == 16 && 16 % sizeof(T) == 0) f(RunCopy<T, 16 / sizeof(T)>{n});
+  if (bytes == 16) f(RunCopy<T, 16 / sizeof(T)>{n});
   else if (bytes == 32) f(RunCopy<T, 32 / sizeof(T)>{n});
   else if (bytes == 64) f(RunCopy<T, 64 / sizeof(T)>{n});
   else f(RunCopy<T, 0>{n});
