@@ -38,10 +38,13 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Seeds the initialisation and every random draw of pretraining.
     method_params : dict or None
         Extra keyword arguments for the method (e.g. ``{"temperature": 0.5}``).
+    distributed : None, bool or pyssl.distributed.ProcessGroup, default=None
+        Data-parallel pretraining over MPI processes (see ``pyssl.pretrain``); None turns it on
+        when the script runs under ``mpiexec`` with several processes.
     """
 
     def __init__(self, method="simclr", hidden=(256, 256), norm="batch", epochs=50, batch_size=256, lr=1e-3,
-                 random_state=0, method_params=None):
+                 random_state=0, method_params=None, distributed=None):
         self.method = method
         self.hidden = hidden
         self.norm = norm
@@ -50,6 +53,7 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.lr = lr
         self.random_state = random_state
         self.method_params = method_params
+        self.distributed = distributed
 
     def fit(self, X, y=None):
         from ._seeding import derive_seed
@@ -65,7 +69,7 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         method = make_method(self.method, self.encoder_, seed=derive_seed(seed, 2), **(self.method_params or {}))
         bs = max(2, min(int(self.batch_size), X.shape[0]))
         self.history_ = pretrain(method, X, epochs=int(self.epochs), batch_size=bs, seed=seed, lr=float(self.lr),
-                                 progress=False)
+                                 progress=False, distributed=self.distributed)
         self.n_features_out_ = int(self.hidden[-1])
         self._n_features_out = self.n_features_out_
         return self

@@ -39,7 +39,7 @@ def _default_optimizer(params, lr, weight_decay, total_steps, warmup_steps):
 def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0, optimizer=None,
              lr: float = 1e-3, weight_decay: float = 1e-4, warmup_epochs: int = 0, callbacks=(),
              progress: bool | None = None, checkpoint=None, resume=None, max_grad_norm: float | None = None,
-             drop_last: bool = True) -> History:
+             drop_last: bool = True, distributed=None, sync_batchnorm: bool = True) -> History:
     """Pretrain ``method`` (encoder h_θ + heads k_γ) on unlabeled ``X``.
 
     Parameters
@@ -58,11 +58,23 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
     resume : path of a checkpoint written by a run with the same arguments; training continues
         from the epoch after it, bit-exactly.
     max_grad_norm : clip the global gradient norm before each update.
+    distributed : data parallelism over MPI processes (see :mod:`pyssl.distributed`). ``None``
+        (default): on when the script was started by ``mpiexec -n W`` with W > 1; ``False``: off;
+        ``True``: the world group; or a ``ProcessGroup``. With W processes every step takes a
+        *global* batch of ``W × batch_size`` rows from the same seeded permutation on every rank;
+        each rank runs the network on its ``batch_size`` rows, losses are computed over the global
+        batch, and the ranks' gradients are summed before the update — the same update as one
+        process with ``batch_size=W × batch_size`` (to float32 rounding). Rank 0 alone writes
+        checkpoints and draws the progress bar; every rank resumes from the same file; callbacks run
+        on every rank and see the global loss.
+    sync_batchnorm : with W > 1, BatchNorm layers normalise with the statistics of the global
+        batch (default; required for the equivalence above). ``False`` keeps per-rank statistics.
 
     Returns
     -------
     History with ``loss`` per epoch.
     """
+    from . import distributed as _distributed
     from .nn.checkpoint import load_state, save_state
     from .optim import clip_grad_norm
 
@@ -70,15 +82,24 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
     check_scalar(epochs, "epochs", kind=numbers.Integral, low=1)
     check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=2)
     seed = check_seed(seed)
+    group = _distributed.resolve(distributed)
+    world = group.world_size
     n = X.shape[0]
     if n < 2:
         raise ValueError(f"X needs at least 2 samples for self-supervised pretraining, got {n}")
-    batch_size = min(int(batch_size), n)
+    if world > 1:
+        if n < 2 * world:
+            raise ValueError(f"X has {n} samples, too few for {world} processes (each needs at least 2 rows a step)")
+        group.check_same([*X.shape, _distributed.checksum(X), seed, int(batch_size), int(epochs), int(drop_last)],
+                         "X (shape, contents), seed, batch_size, epochs or drop_last")
+    # The global batch: world × batch_size rows (one process: batch_size).
+    batch_size = min(int(batch_size) * world, n)
     steps_per_epoch = n // batch_size if drop_last else math.ceil(n / batch_size)
-    if not drop_last and n % batch_size == 1:
-        steps_per_epoch -= 1  # never a batch of one
+    if not drop_last and 0 < n % batch_size < 2 * world:
+        steps_per_epoch -= 1  # never a batch of one (on any rank)
     total_steps = epochs * steps_per_epoch
 
+    method.group = group
     method.setup(X)
     method.train(True)
     if optimizer is None:
@@ -92,9 +113,12 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
         if meta.get("kind") != "pretrain":
             raise ValueError(f"{resume!r} is not a pretraining checkpoint")
         if meta.get("seed") != seed or meta.get("batch_size") != batch_size or meta.get("n") != n:
-            raise ValueError("resume: the checkpoint was written with a different seed, batch_size or data size "
-                             f"({meta.get('seed')}, {meta.get('batch_size')}, {meta.get('n')}) than this call "
+            raise ValueError("resume: the checkpoint was written with a different seed, global batch size or data "
+                             f"size ({meta.get('seed')}, {meta.get('batch_size')}, {meta.get('n')}) than this call "
                              f"({seed}, {batch_size}, {n})")
+        if meta.get("world_size", 1) != world:
+            raise ValueError(f"resume: the checkpoint was written by {meta.get('world_size', 1)} process(es), this run "
+                             f"has {world}; resume with the same number of processes")
         method.load_state_dict({k[7:]: v for k, v in arrays.items() if k.startswith("method.")})
         optimizer.load_state_arrays({k[4:]: v for k, v in arrays.items() if k.startswith("opt.")},
                                     meta["optimizer_state"])
@@ -106,53 +130,57 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
         import sys
 
         progress = sys.stderr.isatty()
-    if progress:
+    if progress and group.is_main:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, desc=type(method).__name__,
                    unit="step", leave=False)
-    try:
-        for epoch in range(start_epoch, epochs):
-            t0 = time.perf_counter()
-            order = np.random.default_rng(derive_seed(seed, 0x5EED, epoch)).permutation(n)
-            total = 0.0
-            for b in range(steps_per_epoch):
-                step = epoch * steps_per_epoch + b
-                idx = np.sort(order[b * batch_size:(b + 1) * batch_size])
-                xb = X[idx]
-                method.zero_grad()
-                loss = float(method.training_step(xb, derive_seed(seed, step)))
-                if not math.isfinite(loss):
-                    raise FloatingPointError(
-                        f"{type(method).__name__}: the pretext loss became {loss} at epoch {epoch}, step {step}; "
-                        "lower the learning rate, raise the temperature, or clip gradients (max_grad_norm)")
-                if max_grad_norm is not None:
-                    clip_grad_norm(method.parameters(), max_grad_norm)
-                optimizer.step()
-                method.on_step_end(step, total_steps)
-                total += loss
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(epoch=epoch, loss=f"{loss:.4f}")
-            history["loss"].append(total / steps_per_epoch)
-            history["epoch_time"].append(time.perf_counter() - t0)
-            history["lr"].append(float(optimizer.lr_now))
-            if checkpoint is not None:
-                arrays = {f"method.{k}": v for k, v in method.state_dict().items()}
-                opt_arrays, opt_meta = optimizer.state_arrays()
-                arrays.update({f"opt.{k}": v for k, v in opt_arrays.items()})
-                save_state(checkpoint, arrays, meta={"kind": "pretrain", "epoch": epoch, "seed": seed,
-                                                     "optimizer_state": opt_meta,
-                                                     "batch_size": batch_size, "n": n, "history": dict(history),
-                                                     "method": type(method).__name__})
-            stop = False
-            for cb in callbacks:
-                if cb(epoch, history, method) == "stop":
-                    stop = True
-            if stop:
-                break
-    finally:
-        if bar is not None:
-            bar.close()
+    with _distributed.sync_batch_norm(group if sync_batchnorm else None):
+        try:
+            for epoch in range(start_epoch, epochs):
+                t0 = time.perf_counter()
+                order = np.random.default_rng(derive_seed(seed, 0x5EED, epoch)).permutation(n)
+                total = 0.0
+                for b in range(steps_per_epoch):
+                    step = epoch * steps_per_epoch + b
+                    idx = np.sort(order[b * batch_size:(b + 1) * batch_size])
+                    xb = X[idx]
+                    method.zero_grad()
+                    loss = float(method.training_step(xb, derive_seed(seed, step)))
+                    if not math.isfinite(loss):
+                        raise FloatingPointError(
+                            f"{type(method).__name__}: the pretext loss became {loss} at epoch {epoch}, step {step}; "
+                            "lower the learning rate, raise the temperature, or clip gradients (max_grad_norm)")
+                    group.sum_gradients(optimizer)  # data parallel: Σ over ranks (no-op for one)
+                    if max_grad_norm is not None:
+                        clip_grad_norm(method.parameters(), max_grad_norm)
+                    optimizer.step()
+                    method.on_step_end(step, total_steps)
+                    total += loss
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(epoch=epoch, loss=f"{loss:.4f}")
+                history["loss"].append(total / steps_per_epoch)
+                history["epoch_time"].append(time.perf_counter() - t0)
+                history["lr"].append(float(optimizer.lr_now))
+                if checkpoint is not None and group.is_main:
+                    arrays = {f"method.{k}": v for k, v in method.state_dict().items()}
+                    opt_arrays, opt_meta = optimizer.state_arrays()
+                    arrays.update({f"opt.{k}": v for k, v in opt_arrays.items()})
+                    save_state(checkpoint, arrays, meta={"kind": "pretrain", "epoch": epoch, "seed": seed,
+                                                         "optimizer_state": opt_meta,
+                                                         "batch_size": batch_size, "n": n, "history": dict(history),
+                                                         "world_size": world,
+                                                         "method": type(method).__name__})
+                stop = False
+                for cb in callbacks:
+                    if cb(epoch, history, method) == "stop":
+                        stop = True
+                if stop:
+                    break
+        finally:
+            method.group = _distributed._LOCAL
+            if bar is not None:
+                bar.close()
     method.train(False)
     return history

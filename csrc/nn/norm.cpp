@@ -117,7 +117,7 @@ void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
 template <class T>
 void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_mean, T* running_var,
                         T* y, T* mean, T* rstd, index_t n, index_t d, bool training, double momentum,
-                        double eps) {
+                        double eps, const double* given_mean, const double* given_var, double given_count) {
   PYSSL_CHECK(d >= 1 && n >= 1, "batch_norm: need n >= 1 and d >= 1, got n=", n, ", d=", d);
   if (!training) {
     PYSSL_CHECK(running_mean != nullptr && running_var != nullptr,
@@ -143,13 +143,25 @@ void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_me
   }
   PYSSL_CHECK(n >= 2, "batch_norm: training mode needs at least 2 rows to estimate the batch variance, "
                       "got a batch of ", n, " (use eval mode, or a larger batch)");
-  const double inv_n = 1.0 / double(n), unbias = double(n) / double(n - 1);
+  const bool given = given_mean != nullptr;
+  PYSSL_CHECK(!given || (given_var != nullptr && given_count >= 2),
+              "batch_norm: given statistics need a variance and a count of at least 2 rows, got count ",
+              given_count);
+  const double count = given ? given_count : double(n);
+  const double inv_n = 1.0 / count, unbias = count / (count - 1.0);
   for_column_blocks(d, block_width(d), 5 * n, [&](index_t c0, index_t c1) {
     const index_t w = c1 - c0;
     double s[kMaxBlock] = {}, q[kMaxBlock] = {};
-    add_column_sums(x + c0, n, d, w, s);
-    for (index_t c = 0; c < w; ++c) s[c] *= inv_n;  // now the mean
-    add_column_squared_deviations(x + c0, n, d, w, s, q);
+    if (given) {
+      for (index_t c = 0; c < w; ++c) {
+        s[c] = given_mean[c0 + c];
+        q[c] = given_var[c0 + c] * count;
+      }
+    } else {
+      add_column_sums(x + c0, n, d, w, s);
+      for (index_t c = 0; c < w; ++c) s[c] *= inv_n;  // now the mean
+      add_column_squared_deviations(x + c0, n, d, w, s, q);
+    }
     T m[kMaxBlock], k[kMaxBlock], b[kMaxBlock];
     for (index_t c = 0; c < w; ++c) {
       const double var = q[c] * inv_n;
@@ -174,8 +186,26 @@ void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_me
 }
 
 template <class T>
+void batch_norm_moments(const T* x, double* mean, double* m2, index_t n, index_t d) {
+  PYSSL_CHECK(d >= 1 && n >= 1, "batch_norm_moments: need n >= 1 and d >= 1, got n=", n, ", d=", d);
+  const double inv_n = 1.0 / double(n);
+  for_column_blocks(d, block_width(d), 3 * n, [&](index_t c0, index_t c1) {
+    const index_t w = c1 - c0;
+    double s[kMaxBlock] = {}, q[kMaxBlock] = {};
+    add_column_sums(x + c0, n, d, w, s);
+    for (index_t c = 0; c < w; ++c) s[c] *= inv_n;
+    add_column_squared_deviations(x + c0, n, d, w, s, q);
+    for (index_t c = 0; c < w; ++c) {
+      mean[c0 + c] = s[c];
+      m2[c0 + c] = q[c];
+    }
+  });
+}
+
+template <class T>
 void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamma, const T* dy, T* dx,
-                         T* dgamma, T* dbeta, index_t n, index_t d, bool training, bool accumulate) {
+                         T* dgamma, T* dbeta, index_t n, index_t d, bool training, bool accumulate,
+                         const double* given_sums, double given_count) {
   if (!training && dgamma == nullptr && dbeta == nullptr) {
     // Eval mode with no parameter gradient wanted: dx is elementwise.
     if (dx == nullptr) return;
@@ -194,7 +224,8 @@ void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
     });
     return;
   }
-  const double inv_n = 1.0 / double(n);
+  PYSSL_CHECK(given_sums == nullptr || given_count >= 1, "batch_norm_backward: given sums need a count >= 1");
+  const double inv_n = 1.0 / (given_sums != nullptr ? given_count : double(n));
   for_column_blocks(d, block_width(d), 6 * n, [&](index_t c0, index_t c1) {
     const index_t w = c1 - c0;
     const T* mb = mean + c0;
@@ -217,8 +248,10 @@ void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
     T k[kMaxBlock], m1[kMaxBlock], m2[kMaxBlock];
     for (index_t c = 0; c < w; ++c) {
       k[c] = gamma != nullptr ? gamma[c0 + c] * rb[c] : rb[c];
-      m1[c] = training ? T(s1[c] * inv_n) : T(0);
-      m2[c] = training ? T(s2[c] * inv_n) : T(0);
+      const double t1 = given_sums != nullptr ? given_sums[c0 + c] : s1[c];
+      const double t2 = given_sums != nullptr ? given_sums[d + c0 + c] : s2[c];
+      m1[c] = training ? T(t1 * inv_n) : T(0);
+      m2[c] = training ? T(t2 * inv_n) : T(0);
     }
     for (index_t r = 0; r < n; ++r) {
       const T* xr = x + r * d + c0;
@@ -236,9 +269,11 @@ void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
   template void layer_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, \
                                        index_t, index_t, bool);                                     \
   template void batch_norm_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, T*, index_t,    \
-                                      index_t, bool, double, double);                               \
+                                      index_t, bool, double, double, const double*, const double*,  \
+                                      double);                                                      \
+  template void batch_norm_moments<T>(const T*, double*, double*, index_t, index_t);                \
   template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, \
-                                       index_t, index_t, bool, bool);
+                                       index_t, index_t, bool, bool, const double*, double);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_NORM)
 #undef PYSSL_NORM
 

@@ -24,6 +24,14 @@
 //   eval:     dx_nd = γ_d r_d dy_nd
 //   dγ_d (+)= S2_d, dβ_d (+)= S1_d
 // Parameter gradients are accumulated when `accumulate` is true, overwritten otherwise.
+//
+// Synchronised statistics (data-parallel training, one shard of the batch per process): the
+// caller combines every shard's `batch_norm_moments` (μ_d and M2_d = Σ_n (x_nd − μ_d)²) into the
+// global mean and biased variance, passes them to `batch_norm_forward` as given_mean / given_var
+// with given_count = the global N (which also sets the N/(N−1) unbiasing), and in backward passes
+// the global S1 then S2 (2D doubles, the sum over shards of each shard's S1, S2) as given_sums with
+// given_count = N. dγ, dβ stay the shard's own S2, S1: summing parameter gradients over shards
+// then gives the global ones.
 #pragma once
 #include "core/check.hpp"
 
@@ -42,13 +50,21 @@ void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
 // mean, rstd: (D) outputs saved for backward (in eval mode: the running statistics used).
 // running_mean / running_var are updated in place in training mode (may be null to skip the
 // update). Training mode requires n >= 2.
+// given_mean / given_var (D doubles) replace the batch statistics in training mode when non-null.
 template <class T>
 void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_mean, T* running_var,
                         T* y, T* mean, T* rstd, index_t n, index_t d, bool training, double momentum,
-                        double eps);
+                        double eps, const double* given_mean = nullptr, const double* given_var = nullptr,
+                        double given_count = 0);
 
+// Per-feature mean and sum of squared deviations M2 of x (N, D), in double, fixed order.
+template <class T>
+void batch_norm_moments(const T* x, double* mean, double* m2, index_t n, index_t d);
+
+// given_sums (2D doubles: S1 then S2) replace the batch sums in dx when non-null.
 template <class T>
 void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamma, const T* dy, T* dx,
-                         T* dgamma, T* dbeta, index_t n, index_t d, bool training, bool accumulate);
+                         T* dgamma, T* dbeta, index_t n, index_t d, bool training, bool accumulate,
+                         const double* given_sums = nullptr, double given_count = 0);
 
 }  // namespace pyssl::nn

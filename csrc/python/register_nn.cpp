@@ -215,9 +215,15 @@ py::object layer_norm_backward(const py::array& x, const py::array& mean, const 
 
 // --- BatchNorm1d -------------------------------------------------------------------------------
 
+// Optional (D,) float64 vector (synchronised batch statistics).
+const double* opt_stats(const py::object& o, const char* name, index_t d, py::array& keep) {
+  return opt_vec<double>(o, name, d, keep);
+}
+
 py::tuple batch_norm_forward(const py::array& x, const py::object& weight, const py::object& bias,
                              const py::object& running_mean, const py::object& running_var, bool training,
-                             double momentum, double eps) {
+                             double momentum, double eps, const py::object& given_mean,
+                             const py::object& given_var, double given_count) {
   return dispatch_float(x, "x", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     const T* px = in<T>(x, "x", 2);
@@ -239,13 +245,21 @@ py::tuple batch_norm_forward(const py::array& x, const py::object& weight, const
                       : const_cast<T*>(opt_vec<T>(running_mean, "running_mean", d, rmk));
     T* prv = training ? opt_vec_out<T>(running_var, "running_var", d, rvk)
                       : const_cast<T*>(opt_vec<T>(running_var, "running_var", d, rvk));
+    check_pair(given_mean, "given_mean", given_var, "given_var");
+    py::array gmk, gvk;
+    const double* pgm = opt_stats(given_mean, "given_mean", d, gmk);
+    const double* pgv = opt_stats(given_var, "given_var", d, gvk);
+    if (pgm != nullptr && !training) fail("batch_norm: given statistics are used in training mode only");
+    if (pgm != nullptr && !(given_count >= 2))
+      fail("batch_norm: given_count must be the global number of rows (>= 2), got ", given_count);
     auto y = empty<T>({n, d});
     auto mean = empty<T>({d});
     auto rstd = empty<T>({d});
     T *py_ = y.mutable_data(), *pm = mean.mutable_data(), *pr = rstd.mutable_data();
     {
       py::gil_scoped_release nogil;
-      nn::batch_norm_forward<T>(px, pw, pb, prm, prv, py_, pm, pr, n, d, training, momentum, eps);
+      nn::batch_norm_forward<T>(px, pw, pb, prm, prv, py_, pm, pr, n, d, training, momentum, eps, pgm, pgv,
+                                given_count);
     }
     return py::make_tuple(std::move(y), std::move(mean), std::move(rstd));
   });
@@ -253,7 +267,8 @@ py::tuple batch_norm_forward(const py::array& x, const py::object& weight, const
 
 py::object batch_norm_backward(const py::array& x, const py::array& mean, const py::array& rstd,
                                const py::array& dy, const py::object& weight, const py::object& weight_grad,
-                               const py::object& bias_grad, bool training, bool accumulate, bool need_dx) {
+                               const py::object& bias_grad, bool training, bool accumulate, bool need_dx,
+                               const py::object& given_sums, double given_count) {
   return dispatch_float(x, "x", [&](auto tag) -> py::object {
     using T = decltype(tag);
     const T* px = in<T>(x, "x", 2);
@@ -270,6 +285,10 @@ py::object batch_norm_backward(const py::array& x, const py::array& mean, const 
     T* pgw = opt_vec_out<T>(weight_grad, "weight_grad", d, gwk);
     T* pgb = opt_vec_out<T>(bias_grad, "bias_grad", d, gbk);
     if (pgw != nullptr && pw == nullptr) fail("batch_norm_backward: weight_grad given without weight");
+    py::array gsk;
+    const double* pgs = opt_stats(given_sums, "given_sums", 2 * d, gsk);
+    if (pgs != nullptr && !(given_count >= 1))
+      fail("batch_norm_backward: given_count must be the global number of rows (>= 1), got ", given_count);
     py::array_t<T> dx;
     T* pdx = nullptr;
     if (need_dx) {
@@ -278,10 +297,28 @@ py::object batch_norm_backward(const py::array& x, const py::array& mean, const 
     }
     {
       py::gil_scoped_release nogil;
-      nn::batch_norm_backward<T>(px, pm, pr, pw, pdy, pdx, pgw, pgb, n, d, training, accumulate);
+      nn::batch_norm_backward<T>(px, pm, pr, pw, pdy, pdx, pgw, pgb, n, d, training, accumulate, pgs,
+                                 given_count);
     }
     if (!need_dx) return py::none();
     return std::move(dx);
+  });
+}
+
+py::tuple batch_norm_moments(const py::array& x) {
+  return dispatch_float(x, "x", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* px = in<T>(x, "x", 2);
+    check_nonempty(x, "x");
+    const index_t n = dim(x, 0), d = dim(x, 1);
+    auto mean = empty<double>({d});
+    auto m2 = empty<double>({d});
+    double *pm = mean.mutable_data(), *pq = m2.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      nn::batch_norm_moments<T>(px, pm, pq, n, d);
+    }
+    return py::make_tuple(std::move(mean), std::move(m2));
   });
 }
 
@@ -451,14 +488,20 @@ void register_nn(py::module_& m) {
   m.def("batch_norm_forward", &batch_norm_forward, py::arg("x"), py::arg("weight") = py::none(),
         py::arg("bias") = py::none(), py::arg("running_mean") = py::none(), py::arg("running_var") = py::none(),
         py::arg("training") = true, py::arg("momentum") = 0.1, py::arg("eps") = 1e-5,
+        py::arg("given_mean") = py::none(), py::arg("given_var") = py::none(), py::arg("given_count") = 0.0,
         "BatchNorm1d on x (N, D); returns (y, mean, rstd) per feature. Training mode updates the "
-        "running stats in place (unbiased variance, momentum m: r = (1-m) r + m batch).");
+        "running stats in place (unbiased variance, momentum m: r = (1-m) r + m batch). given_mean / "
+        "given_var (float64, biased) over given_count rows replace the batch statistics (synchronised "
+        "BatchNorm).");
+  m.def("batch_norm_moments", &batch_norm_moments, py::arg("x"),
+        "Per-feature (mean, M2 = sum of squared deviations) of x (N, D), float64, fixed order.");
   m.def("batch_norm_backward", &batch_norm_backward, py::arg("x"), py::arg("mean"), py::arg("rstd"),
         py::arg("grad_output"), py::arg("weight") = py::none(), py::arg("weight_grad") = py::none(),
         py::arg("bias_grad") = py::none(), py::arg("training") = true, py::arg("accumulate") = true,
-        py::arg("need_dx") = true,
+        py::arg("need_dx") = true, py::arg("given_sums") = py::none(), py::arg("given_count") = 0.0,
         "Return dx (or None; training mode differentiates the batch statistics); accumulate "
-        "dweight, dbias in place.");
+        "dweight, dbias in place. given_sums (float64 (2D,): sum dy, then sum dy*xhat over given_count "
+        "rows) replace the batch sums in dx (synchronised BatchNorm).");
   m.def("softmax_forward", &softmax_forward, py::arg("x"), py::arg("log") = false,
         "Softmax (or log-softmax with log=True) over the last dim, max-shifted.");
   m.def("softmax_backward", &softmax_backward, py::arg("y"), py::arg("grad_output"), py::arg("log") = false,

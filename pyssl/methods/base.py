@@ -12,6 +12,7 @@ import copy
 
 import numpy as np
 
+from .. import distributed as _distributed
 from .._seeding import derive_seed
 from ..nn.module import Module
 from ..nn.mlp import MLP
@@ -63,6 +64,8 @@ class Method:
     target_names: tuple[str, ...] = ()
     #: extra arrays saved in the state (queues, centers)
     buffer_names: tuple[str, ...] = ()
+    #: the processes of a data-parallel run (``pretrain`` sets it for the run; one process otherwise)
+    group: _distributed.ProcessGroup = _distributed._LOCAL
 
     def __init__(self, encoder: Module, views=None, seed: int | None = 0):
         if not isinstance(encoder, Module):
@@ -124,7 +127,26 @@ class Method:
         return self
 
     def make_views(self, X: np.ndarray, seed: int, n_views: int = 2) -> list[np.ndarray]:
+        """``n_views`` views of the batch X (this rank's rows of each, see :meth:`local`)."""
+        return [self.local(v) for v in self.draw_views(X, seed, n_views)]
+
+    def draw_views(self, X: np.ndarray, seed: int, n_views: int = 2) -> list[np.ndarray]:
+        """The views of the whole batch: view v is ``views(X, derive_seed(seed, v))``."""
         return [self.views(X, derive_seed(seed, v)) for v in range(n_views)]
+
+    # -- data parallelism -------------------------------------------------------------------------
+    # ``training_step`` always receives the whole (global) batch and draws its views and pseudolabels
+    # on it, so every random draw is the one a single process would make; the network then runs on
+    # this rank's rows (``local``) and the loss on the rows of all ranks (``global_loss``). With one
+    # process both are the identity.
+    def local(self, a: np.ndarray) -> np.ndarray:
+        """This rank's rows of an array that covers the whole batch (all of it with one process)."""
+        return self.group.local_rows(a)
+
+    def global_loss(self, fn, *outputs):
+        """The loss ``fn`` of the whole batch from this rank's ``outputs``; returns the loss and this
+        rank's rows of each gradient (:meth:`pyssl.distributed.ProcessGroup.global_loss`)."""
+        return self.group.global_loss(fn, *outputs)
 
     def training_step(self, X: np.ndarray, seed: int) -> float:
         """Compute the pretext loss on batch X, accumulate gradients; return the loss."""

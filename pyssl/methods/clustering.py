@@ -53,8 +53,9 @@ class SwAV(Method):
         z, ctx = forward_chain(chain, np.concatenate([x1, x2]))
         u, nctx = self._normalize.forward(z)
         scores, pctx = self.prototypes.forward(u)
-        loss, ds1, ds2 = losses.swav(scores[:n], scores[n:], temperature=self.temperature,
-                                     epsilon=self.epsilon, iterations=self.sinkhorn_iterations)
+        loss, ds1, ds2 = self.global_loss(  # Sinkhorn codes over the whole batch
+            lambda a, b: losses.swav(a, b, temperature=self.temperature, epsilon=self.epsilon,
+                                     iterations=self.sinkhorn_iterations), scores[:n], scores[n:])
         du = self.prototypes.backward(np.concatenate([ds1, ds2]), pctx)
         backward_chain(chain, self._normalize.backward(du, nctx), ctx)
         return loss
@@ -99,11 +100,15 @@ class DINO(_MomentumMethod):
         chain = [self.encoder, self.head]
         s, ctx = forward_chain(chain, x)
         t, _ = forward_chain([self.teacher_encoder, self.teacher_head], x)
-        k = s.shape[1]
-        loss, ds = losses.dino(s.reshape(2, n, k), t.reshape(2, n, k), self.center,
-                               student_temp=self.student_temp, teacher_temp=self.teacher_temp)
-        backward_chain(chain, np.ascontiguousarray(ds.reshape(2 * n, k)), ctx)
-        self._teacher_mean = t.mean(axis=0)
+
+        def loss_fn(s1, s2, t1, t2):  # the whole batch's outputs; the center follows all of them
+            self._teacher_mean = np.concatenate([t1, t2]).mean(axis=0)
+            loss, ds = losses.dino(np.stack([s1, s2]), np.stack([t1, t2]), self.center,
+                                   student_temp=self.student_temp, teacher_temp=self.teacher_temp)
+            return loss, ds[0], ds[1], None, None
+
+        loss, ds1, ds2, _, _ = self.global_loss(loss_fn, s[:n], s[n:], t[:n], t[n:])
+        backward_chain(chain, np.concatenate([ds1, ds2]), ctx)
         return loss
 
     def on_step_end(self, step, total_steps):

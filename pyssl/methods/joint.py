@@ -39,7 +39,7 @@ class JointEmbedding(Method):
         n = x1.shape[0]
         chain = [self.encoder, self.projector]
         z, ctx = forward_chain(chain, np.concatenate([x1, x2]))
-        loss, dz1, dz2 = self.pair_loss(z[:n], z[n:])
+        loss, dz1, dz2 = self.global_loss(self.pair_loss, z[:n], z[n:])
         backward_chain(chain, np.concatenate([dz1, dz2]), ctx)
         return loss
 
@@ -99,7 +99,7 @@ class SCARF(SimCLR):
         super().__init__(encoder, projector, temperature, projection_dim, hidden_dim,
                          views=ScarfView(corruption), seed=seed)
 
-    def make_views(self, X, seed, n_views=2):
+    def draw_views(self, X, seed, n_views=2):
         return [np.ascontiguousarray(X), self.views(X, seed)]
 
 

@@ -79,9 +79,13 @@ class MoCo(_MomentumMethod):
         chain = [self.encoder, self.projector]
         q, ctx = forward_chain(chain, x1)
         k, _ = forward_chain([self.key_encoder, self.key_projector], x2)
-        loss, dq, _ = losses.info_nce(q, k, self.queue, temperature=self.temperature)
+
+        def loss_fn(q, k):  # q, k: the whole batch's; the queue is filled with every rank's keys
+            self._keys = _l2_rows(k).astype(self.queue.dtype)
+            return losses.info_nce(q, k, self.queue, temperature=self.temperature)
+
+        loss, dq, _ = self.global_loss(loss_fn, q, k)
         backward_chain(chain, dq, ctx)
-        self._keys = _l2_rows(k).astype(self.queue.dtype)
         return loss
 
     def on_step_end(self, step, total_steps):
@@ -126,9 +130,13 @@ class BYOL(_MomentumMethod):
         chain = [self.encoder, self.projector, self.predictor]
         p, ctx = forward_chain(chain, x)
         t, _ = forward_chain([self.target_encoder, self.target_projector], x)
-        l1, dp1 = losses.negative_cosine(p[:n], t[n:])
-        l2, dp2 = losses.negative_cosine(p[n:], t[:n])
-        # 2 − 2·cos per direction, i.e. 2 + 2·(negative cosine); summed over both directions.
-        loss = (2 + 2 * l1) + (2 + 2 * l2)
-        backward_chain(chain, 2 * np.concatenate([dp1, dp2]), ctx)
+
+        def loss_fn(p1, p2, t1, t2):
+            l1, dp1 = losses.negative_cosine(p1, t2)
+            l2, dp2 = losses.negative_cosine(p2, t1)
+            # 2 − 2·cos per direction, i.e. 2 + 2·(negative cosine); summed over both directions.
+            return (2 + 2 * l1) + (2 + 2 * l2), 2 * dp1, 2 * dp2, None, None
+
+        loss, dp1, dp2, _, _ = self.global_loss(loss_fn, p[:n], p[n:], t[:n], t[n:])
+        backward_chain(chain, np.concatenate([dp1, dp2]), ctx)
         return float(loss)

@@ -45,9 +45,11 @@ class MaskedModeling(_EncoderDecoder):
         from .. import pretext
 
         xm, mask = pretext.mask_features(X, self.mask_ratio, seed)
-        pred, chain, ctx = self._reconstruct(xm)
-        target = X.reshape(pred.shape)
-        loss, dpred = losses.masked_mse(pred, np.ascontiguousarray(target), np.ascontiguousarray(mask.reshape(pred.shape)))
+        pred, chain, ctx = self._reconstruct(self.local(xm))
+        shape = (X.shape[0],) + pred.shape[1:]
+        target = np.ascontiguousarray(X.reshape(shape))
+        mask = np.ascontiguousarray(mask.reshape(shape))
+        loss, dpred = self.global_loss(lambda p: losses.masked_mse(p, target, mask), pred)
         backward_chain(chain, dpred, ctx)
         return loss
 
@@ -63,8 +65,9 @@ class DenoisingAutoencoder(_EncoderDecoder):
     def training_step(self, X, seed):
         from .. import pretext
 
-        pred, chain, ctx = self._reconstruct(pretext.gaussian_noise(X, self.noise_std, seed))
-        loss, dpred = mse(pred, np.ascontiguousarray(X.reshape(pred.shape)))
+        pred, chain, ctx = self._reconstruct(self.local(pretext.gaussian_noise(X, self.noise_std, seed)))
+        target = np.ascontiguousarray(X.reshape((X.shape[0],) + pred.shape[1:]))
+        loss, dpred = self.global_loss(lambda p: mse(p, target), pred)
         backward_chain(chain, dpred, ctx)
         return loss
 
@@ -97,11 +100,16 @@ class VIME(Method):
         x2 = np.ascontiguousarray(X.reshape(X.shape[0], -1))
         xc, mask = pretext.vime_corrupt(x2, self.p_m, seed)
         mask = np.ascontiguousarray(mask, dtype=x2.dtype)
-        h, hctx = self.encoder.forward(xc.reshape(X.shape))
+        h, hctx = self.encoder.forward(self.local(xc.reshape(X.shape)))
         m_logits, mctx = self.mask_head.forward(h)
         feats, fctx = self.feature_head.forward(h)
-        l_mask, d_m = losses.mask_bce(m_logits, mask)
-        l_feat, d_f = mse(feats, x2)
-        dh = self.mask_head.backward(d_m, mctx) + self.feature_head.backward(self.alpha * d_f, fctx)
+
+        def loss_fn(m_logits, feats):
+            l_mask, d_m = losses.mask_bce(m_logits, mask)
+            l_feat, d_f = mse(feats, x2)
+            return l_mask + self.alpha * l_feat, d_m, self.alpha * d_f
+
+        loss, d_m, d_f = self.global_loss(loss_fn, m_logits, feats)
+        dh = self.mask_head.backward(d_m, mctx) + self.feature_head.backward(d_f, fctx)
         self.encoder.backward(dh, hctx, need_input_grad=False)
-        return l_mask + self.alpha * l_feat
+        return loss

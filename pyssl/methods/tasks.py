@@ -57,8 +57,8 @@ class PretextTaskMethod(Method):
     def training_step(self, X, seed):
         inputs, z = self.task.generate(X, seed)
         chain = [self.encoder, self.head]
-        out, ctx = forward_chain(chain, np.ascontiguousarray(inputs))
-        loss, dout = _loss(self.task.loss, out, z)
+        out, ctx = forward_chain(chain, self.local(np.ascontiguousarray(inputs)))
+        loss, dout = self.global_loss(lambda o: _loss(self.task.loss, o, z), out)
         backward_chain(chain, dout, ctx)
         return loss
 

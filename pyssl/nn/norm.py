@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .. import _core
+from .. import distributed as _distributed
 from .._validation import check_scalar
 from .module import Module, Parameter, grads_for_backward
 
@@ -133,17 +134,37 @@ class BatchNorm1d(Module):
                              f"variance, got x of shape {x.shape}; use a larger batch or call .eval()")
         w = self.weight.data if self.weight is not None else None
         b = self.bias.data if self.bias is not None else None
-        y, mean, rstd = _core.nn.batch_norm_forward(x, w, b, self.running_mean, self.running_var,
-                                                    training=training, momentum=self.momentum, eps=self.eps)
-        return y, (x, mean, rstd, training)
+        group = _distributed.batch_norm_group() if training else None
+        if group is None:
+            y, mean, rstd = _core.nn.batch_norm_forward(x, w, b, self.running_mean, self.running_var,
+                                                        training=training, momentum=self.momentum, eps=self.eps)
+            return y, (x, mean, rstd, training, None)
+        # Synchronised BatchNorm: the statistics of the rows of every rank.
+        local_mean, local_m2 = _core.nn.batch_norm_moments(x)
+        row = np.concatenate([[float(x.shape[0])], local_mean, local_m2])[None]
+        count, mean, var = _distributed.combine_moments(group.allgather_rows(row)[0])
+        y, mean, rstd = _core.nn.batch_norm_forward(x, w, b, self.running_mean, self.running_var, training=True,
+                                                    momentum=self.momentum, eps=self.eps, given_mean=mean,
+                                                    given_var=var, given_count=count)
+        return y, (x, mean, rstd, training, (group, count))
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
-        x, mean, rstd, training = ctx
+        x, mean, rstd, training, sync = ctx
         affine = self.weight is not None
+        w = self.weight.data if affine else None
         (wg, bg), acc = grads_for_backward(self.weight, self.bias)
-        return _core.nn.batch_norm_backward(
-            x, mean, rstd, grad_output, self.weight.data if affine else None, wg, bg,
-            training=training, accumulate=acc, need_dx=need_input_grad)
+        if sync is None:
+            return _core.nn.batch_norm_backward(x, mean, rstd, grad_output, w, wg, bg, training=training,
+                                                accumulate=acc, need_dx=need_input_grad)
+        group, count = sync
+        # This rank's Σ dy and Σ dy·x̂, summed over the ranks, replace the batch sums in dx.
+        s1, s2 = np.empty_like(mean), np.empty_like(mean)
+        _core.nn.batch_norm_backward(x, mean, rstd, grad_output, np.ones_like(mean), s2, s1, training=True,
+                                     accumulate=False, need_dx=False)
+        sums = group.allreduce_sum_(np.concatenate([s1, s2]).astype(np.float64))
+        return _core.nn.batch_norm_backward(x, mean, rstd, grad_output, w, wg, bg, training=True,
+                                            accumulate=acc, need_dx=need_input_grad, given_sums=sums,
+                                            given_count=count)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"

@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from .. import distributed as _distributed
 from .._seeding import derive_seed
 from .._validation import check_scalar, check_seed
 from .base import Adapter
@@ -24,11 +25,18 @@ class FineTune(Adapter):
     Pretrained Features and Underperform Out-of-Distribution") starts the Linear head at the
     converged linear probe on the frozen features, so the first gradient steps do not distort
     the pretrained features through a random head; ``init="random"`` is plain fine-tuning.
+
+    ``distributed`` (None: on when launched by ``mpiexec`` with several processes; False; True;
+    or a ``pyssl.distributed.ProcessGroup``) trains data-parallel as ``pyssl.pretrain`` does:
+    each step takes a global batch of ``world_size × batch_size`` rows, each rank runs its share,
+    the loss is that of the global batch and the gradients are summed over the ranks;
+    ``sync_batchnorm`` (default True) normalises BatchNorm layers with global-batch statistics.
     """
 
     def __init__(self, encoder, head=None, epochs: int = 100, lr: float = 1e-3, encoder_lr: float | None = None,
                  batch_size: int = 128, weight_decay: float = 1e-4, label_smoothing: float = 0.0,
-                 freeze_encoder: bool = False, seed: int = 0, task: str = "auto", init: str = "probe"):
+                 freeze_encoder: bool = False, seed: int = 0, task: str = "auto", init: str = "probe",
+                 distributed=None, sync_batchnorm: bool = True):
         super().__init__(encoder, task)
         if init not in ("probe", "random"):
             raise ValueError(f"init must be 'probe' or 'random', got {init!r}")
@@ -42,6 +50,8 @@ class FineTune(Adapter):
         self.label_smoothing = check_scalar(label_smoothing, "label_smoothing", low=0.0, high=1.0)
         self.freeze_encoder = bool(freeze_encoder)
         self.seed = check_seed(seed)
+        self.distributed = distributed
+        self.sync_batchnorm = bool(sync_batchnorm)
 
     def fit(self, X, y):
         from ..nn import Linear
@@ -66,35 +76,47 @@ class FineTune(Adapter):
         if not self.freeze_encoder:
             opts.append(AdamW(enc.parameters(), lr=self.encoder_lr if self.encoder_lr is not None else self.lr / 10,
                               weight_decay=self.weight_decay))
+        group = _distributed.resolve(self.distributed)
+        world = group.world_size
         n = X.shape[0]
-        bs = min(self.batch_size, n)
+        bs = min(self.batch_size * world, n)  # the global batch
+        min_rows = 2 * world if not self.freeze_encoder else world  # BatchNorm needs 2 rows per rank
+        if world > 1:
+            group.check_same([*X.shape, _distributed.checksum(X), self.seed, bs], "X, seed or batch_size")
         enc.train(not self.freeze_encoder)
         head.train(True)
         self.loss_curve_ = []
-        for epoch in range(self.epochs):
-            order = np.random.default_rng(derive_seed(self.seed, 2, epoch)).permutation(n)
-            tot, nb = 0.0, 0
-            for s in range(0, n, bs):
-                idx = np.sort(order[s:s + bs])
-                if idx.size < 2 and not self.freeze_encoder:
-                    continue  # BatchNorm needs 2 rows
-                xb = X[idx]
-                enc.zero_grad()
-                head.zero_grad()
-                h, hctx = enc.forward(xb)
-                o, octx = head.forward(h)
-                if self.task_ == "classification":
-                    loss, g = cross_entropy(o, target[idx], label_smoothing=self.label_smoothing)
-                else:
-                    loss, g = mse(o, np.ascontiguousarray(target[idx]))
-                dh = head.backward(g, octx, need_input_grad=not self.freeze_encoder)
-                if not self.freeze_encoder:
-                    enc.backward(dh, hctx, need_input_grad=False)
-                for opt in opts:
-                    opt.step()
-                tot += float(loss)
-                nb += 1
-            self.loss_curve_.append(tot / max(nb, 1))
+
+        def loss_fn(o, t):
+            if self.task_ == "classification":
+                loss, g = cross_entropy(o, t, label_smoothing=self.label_smoothing)
+            else:
+                loss, g = mse(o, t)
+            return loss, g, None
+
+        with _distributed.sync_batch_norm(group if self.sync_batchnorm else None):
+            for epoch in range(self.epochs):
+                order = np.random.default_rng(derive_seed(self.seed, 2, epoch)).permutation(n)
+                tot, nb = 0.0, 0
+                for s in range(0, n, bs):
+                    idx = np.sort(order[s:s + bs])
+                    if idx.size < min_rows:
+                        continue
+                    xb = group.local_rows(X[idx])
+                    enc.zero_grad()
+                    head.zero_grad()
+                    h, hctx = enc.forward(xb)
+                    o, octx = head.forward(h)
+                    loss, g, _ = group.global_loss(loss_fn, o, group.local_rows(np.ascontiguousarray(target[idx])))
+                    dh = head.backward(g, octx, need_input_grad=not self.freeze_encoder)
+                    if not self.freeze_encoder:
+                        enc.backward(dh, hctx, need_input_grad=False)
+                    for opt in opts:
+                        group.sum_gradients(opt)
+                        opt.step()
+                    tot += float(loss)
+                    nb += 1
+                self.loss_curve_.append(tot / max(nb, 1))
         enc.eval()
         head.eval()
         self.encoder_, self.head_ = enc, head

@@ -1,0 +1,84 @@
+"""One pretraining run for the data-parallel tests (tests/test_distributed.py).
+
+``python tests/mpi_worker.py METHOD BATCH STEPS OUT [--sync-bn 0|1] [--stall-rank R] [--die-rank R]``
+
+Run without a launcher it is one process with batch BATCH; under ``mpiexec -n W`` each rank takes
+BATCH rows of a global batch of W × BATCH. Each rank writes its parameters and per-epoch losses to
+OUT/rank{r}.npz. ``--die-rank R`` makes rank R exit abruptly after the first epoch, ``--stall-rank
+R`` makes it sleep instead (to test that the others do not hang).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+import pyssl
+from pyssl import distributed, methods, nn, optim
+
+
+def make_method(name: str, encoder):
+    small = dict(seed=3)
+    if name == "simclr":
+        return methods.SimCLR(encoder, temperature=0.5, projection_dim=8, **small)
+    if name == "barlow_twins":
+        return methods.BarlowTwins(encoder, projection_dim=16, hidden_dim=16, **small)
+    if name == "vicreg":
+        return methods.VICReg(encoder, projection_dim=16, hidden_dim=16, **small)
+    if name == "byol":
+        return methods.BYOL(encoder, projection_dim=8, hidden_dim=16, **small)
+    if name == "simsiam":
+        return methods.SimSiam(encoder, projection_dim=8, **small)
+    if name == "moco":
+        return methods.MoCo(encoder, projection_dim=8, queue_size=48, **small)
+    if name == "swav":
+        return methods.SwAV(encoder, projection_dim=8, n_prototypes=10, **small)
+    if name == "dino":
+        return methods.DINO(encoder, out_dim=12, hidden_dim=16, **small)
+    if name == "masked":
+        return methods.MaskedModeling(encoder, **small)
+    if name == "vime":
+        return methods.VIME(encoder, **small)
+    raise SystemExit(f"unknown method {name}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("method")
+    ap.add_argument("batch", type=int)
+    ap.add_argument("epochs", type=int)
+    ap.add_argument("out")
+    ap.add_argument("--sync-bn", type=int, default=1)
+    ap.add_argument("--die-rank", type=int, default=-1)
+    ap.add_argument("--stall-rank", type=int, default=-1)
+    ap.add_argument("--timeout", type=float, default=None)
+    args = ap.parse_args(argv)
+
+    pyssl.set_num_threads(1)
+    group = distributed.init(timeout=args.timeout)
+    X = np.random.default_rng(7).standard_normal((64, 12)).astype(np.float32)
+    encoder = nn.MLP([12, 24, 16], norm="batch", seed=5)
+    method = make_method(args.method, encoder)
+
+    def faults(epoch, history, m):
+        if epoch == 0 and group.rank == args.die_rank:
+            os._exit(7)
+        if epoch == 0 and group.rank == args.stall_rank:
+            time.sleep(3600)
+
+    method.setup(X)  # builds the heads, so that the optimizer can be made over every parameter
+    opt = optim.SGD(method.parameters(), lr=0.05, momentum=0.9)
+    hist = pyssl.pretrain(method, X, epochs=args.epochs, batch_size=args.batch, seed=11, optimizer=opt,
+                          callbacks=[faults], progress=False, sync_batchnorm=bool(args.sync_bn))
+    state = {k: v for k, v in method.state_dict().items()}
+    state["__loss__"] = np.asarray(hist["loss"], dtype=np.float64)
+    os.makedirs(args.out, exist_ok=True)
+    np.savez(os.path.join(args.out, f"rank{group.rank}.npz"), **state)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
