@@ -14,8 +14,8 @@ The same script runs anywhere: launched without ``mpiexec`` (or with one process
 mpi4py installed, :func:`init` returns a world of size 1 and every collective is the identity.
 
 Collectives wait at most ``timeout`` seconds (default 300, or ``PYSSL_DIST_TIMEOUT``): a rank
-that died or stalls makes the others print which collective timed out and abort the job instead
-of hanging.
+that died or stalls makes the others print which collective timed out and exit (status 3), and
+the launcher ends the job, instead of hanging.
 
 Install: ``pip install "pyssl[mpi]"`` (mpi4py and Open MPI from PyPI). Run as root inside a
 container: Open MPI needs ``--allow-run-as-root``.
@@ -29,16 +29,12 @@ import time
 
 import numpy as np
 
-__all__ = ["ProcessGroup", "init", "rank", "world_size", "is_main", "barrier", "DistributedTimeout",
+__all__ = ["ProcessGroup", "init", "rank", "world_size", "is_main", "barrier",
            "launched_world_size", "combine_moments", "checksum", "sync_batch_norm", "resolve"]
 
 #: environment variables by which MPI launchers announce the number of processes
 _LAUNCHER_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE",
                        "MPI_LOCALNRANKS", "SLURM_NTASKS_FROM_MPI")
-
-
-class DistributedTimeout(RuntimeError):
-    """A collective did not complete within the process group's timeout."""
 
 
 def launched_world_size() -> int:
@@ -78,6 +74,8 @@ class ProcessGroup:
         if not timeout > 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
         self.timeout = float(timeout)
+        self._active = None  # (collective, start time) while one is in progress
+        self._watchdog = None
 
     @property
     def is_main(self) -> bool:
@@ -87,23 +85,37 @@ class ProcessGroup:
         return f"ProcessGroup(rank={self.rank}, world_size={self.world_size})"
 
     # -- waiting with a deadline ----------------------------------------------------------------
-    def _wait(self, request, what: str) -> None:
-        deadline = time.monotonic() + self.timeout
-        delay = 0.0
-        while not request.Test():
-            if time.monotonic() > deadline:
-                self._abort(what)
-            if delay:
-                time.sleep(delay)
-            delay = min(max(2 * delay, 2e-5), 2e-3)
+    # Collectives are the blocking MPI calls (the fast shared-memory and network paths); a daemon
+    # thread watches the one in progress and ends the process if it outlives the timeout (the
+    # launcher then ends the other ranks). The watch costs two attribute writes per collective.
+    def _run(self, what: str, call):
+        if self._watchdog is None:
+            self._start_watchdog()
+        self._active = (what, time.monotonic())
+        try:
+            return call()
+        finally:
+            self._active = None
+
+    def _start_watchdog(self) -> None:
+        import threading
+
+        def watch():
+            while True:
+                active = self._active
+                if active is not None and time.monotonic() - active[1] > self.timeout:
+                    self._abort(active[0])
+                time.sleep(min(0.5, self.timeout / 4))
+
+        self._watchdog = threading.Thread(target=watch, name="pyssl-collective-watchdog", daemon=True)
+        self._watchdog.start()
 
     def _abort(self, what: str) -> None:
         msg = (f"pyssl.distributed: rank {self.rank} of {self.world_size} waited {self.timeout:g} s for the "
                f"collective '{what}' to complete; another rank has died, stalled or is running different "
-               f"code. Aborting the job (set PYSSL_DIST_TIMEOUT or init(timeout=...) for longer waits).")
+               f"code. Ending the job (set PYSSL_DIST_TIMEOUT or init(timeout=...) for longer waits).")
         print(msg, file=sys.stderr, flush=True)
-        self._comm.Abort(3)
-        raise DistributedTimeout(msg)  # not reached: Abort ends the process
+        os._exit(3)
 
     @staticmethod
     def _mpi_type(dtype):
@@ -121,7 +133,7 @@ class ProcessGroup:
     def barrier(self) -> None:
         """Wait until every rank has called ``barrier``."""
         if self.world_size > 1:
-            self._wait(self._comm.Ibarrier(), "barrier")
+            self._run("barrier", self._comm.Barrier)
 
     def allreduce_sum_(self, buf: np.ndarray) -> np.ndarray:
         """Sum ``buf`` over the ranks, in place; every rank gets the same bits.
@@ -136,18 +148,17 @@ class ProcessGroup:
         from mpi4py import MPI
 
         t = self._mpi_type(buf.dtype)
-        out = np.empty_like(buf) if self.rank == 0 else None
-        self._wait(self._comm.Ireduce([buf, t], [out, t] if out is not None else None, op=MPI.SUM, root=0),
-                   "allreduce (reduce)")
-        if out is not None:
-            buf[...] = out
-        self._wait(self._comm.Ibcast([buf, t], root=0), "allreduce (broadcast)")
+        if self.rank == 0:
+            self._run("allreduce (reduce)", lambda: self._comm.Reduce(MPI.IN_PLACE, [buf, t], op=MPI.SUM, root=0))
+        else:
+            self._run("allreduce (reduce)", lambda: self._comm.Reduce([buf, t], None, op=MPI.SUM, root=0))
+        self._run("allreduce (broadcast)", lambda: self._comm.Bcast([buf, t], root=0))
         return buf
 
     def broadcast_(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
         """Overwrite ``buf`` on every rank with root's copy, in place."""
         if self.world_size > 1:
-            self._wait(self._comm.Ibcast([buf, self._mpi_type(buf.dtype)], root=root), "broadcast")
+            self._run("broadcast", lambda: self._comm.Bcast([buf, self._mpi_type(buf.dtype)], root=root))
         return buf
 
     def allgather_rows(self, a: np.ndarray) -> tuple[np.ndarray, slice]:
@@ -162,13 +173,13 @@ class ProcessGroup:
         mine = np.array([a.shape[0]], dtype=np.int64)
         counts = np.empty(self.world_size, dtype=np.int64)
         t64 = self._mpi_type(np.int64)
-        self._wait(self._comm.Iallgather([mine, t64], [counts, t64]), "allgather (sizes)")
+        self._run("allgather (sizes)", lambda: self._comm.Allgather([mine, t64], [counts, t64]))
         row = int(np.prod(a.shape[1:], dtype=np.int64))
         out = np.empty((int(counts.sum()),) + a.shape[1:], dtype=a.dtype)
         displs = np.zeros_like(counts)
         np.cumsum(counts[:-1], out=displs[1:])
         t = self._mpi_type(a.dtype)
-        self._wait(self._comm.Iallgatherv([a, t], [out, (counts * row, displs * row), t]), "allgather")
+        self._run("allgather", lambda: self._comm.Allgatherv([a, t], [out, (counts * row, displs * row), t]))
         lo = int(displs[self.rank])
         return out, slice(lo, lo + a.shape[0])
 

@@ -172,6 +172,8 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
                                                          "batch_size": batch_size, "n": n, "history": dict(history),
                                                          "world_size": world,
                                                          "method": type(method).__name__})
+                if checkpoint is not None:
+                    group.barrier()  # the file is complete before any rank may read it
                 stop = False
                 for cb in callbacks:
                     if cb(epoch, history, method) == "stop":

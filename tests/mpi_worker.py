@@ -61,6 +61,19 @@ def main(argv=None) -> int:
     group = distributed.init(timeout=args.timeout)
     X = np.random.default_rng(7).standard_normal((64, 12)).astype(np.float32)
     encoder = nn.MLP([12, 24, 16], norm="batch", seed=5)
+    os.makedirs(args.out, exist_ok=True)
+    out = os.path.join(args.out, f"rank{group.rank}.npz")
+    if args.method == "finetune":
+        from pyssl.transfer import FineTune
+
+        y = (X[:, 0] + X[:, 1] > 0).astype(np.int64) + (X[:, 2] > 0.5)
+        ft = FineTune(encoder, epochs=args.epochs, batch_size=args.batch, lr=0.01, seed=4,
+                      sync_batchnorm=bool(args.sync_bn)).fit(X, y)
+        state = {f"encoder.{k}": v for k, v in ft.encoder_.state_dict().items()}
+        state.update({f"head.{k}": v for k, v in ft.head_.state_dict().items()})
+        state["__loss__"] = np.asarray(ft.loss_curve_, dtype=np.float64)
+        np.savez(out, **state)
+        return 0
     method = make_method(args.method, encoder)
 
     def faults(epoch, history, m):
@@ -75,8 +88,7 @@ def main(argv=None) -> int:
                           callbacks=[faults], progress=False, sync_batchnorm=bool(args.sync_bn))
     state = {k: v for k, v in method.state_dict().items()}
     state["__loss__"] = np.asarray(hist["loss"], dtype=np.float64)
-    os.makedirs(args.out, exist_ok=True)
-    np.savez(os.path.join(args.out, f"rank{group.rank}.npz"), **state)
+    np.savez(out, **state)
     return 0
 
 
