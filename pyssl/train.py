@@ -133,7 +133,7 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
                 total += loss
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(epoch=epoch, loss=f"{loss:.4f}")
+                    bar.set_postfix(epoch=epoch, loss=f"{loss:.4f}", refresh=False)  # redrawn by update
             history["loss"].append(total / steps_per_epoch)
             history["epoch_time"].append(time.perf_counter() - t0)
             history["lr"].append(float(optimizer.lr_now))
