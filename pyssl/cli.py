@@ -419,10 +419,12 @@ class _Help(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if (action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text
-                and action.option_strings):
-            text += " (default: %(default)s)"
-        return text
+        default = action.default
+        if (default is None or default is False or default is argparse.SUPPRESS or "default" in text
+                or not action.option_strings):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return text + f" (default: {shown})".replace("%", "%%")
 
 
 def _examples(*lines) -> str:
@@ -511,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--test", help="labeled test data in the same format: fit on DATA, score on TEST "
                                   "(default: a stratified 70/30 split of DATA)")
     e.add_argument("--adapt", type=_adapters, default=list(ADAPTERS),
-                   help="comma-separated adaptations: probe (linear head), knn, finetune (default: probe,knn,finetune)")
+                   help="comma-separated adaptations: probe (linear head), knn, finetune")
     e.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
                    help="auto: classification for integer or text labels, regression for fractional numbers")
     e.add_argument("--foundation", action="store_true",
@@ -534,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(th, "CSV column holding the labels (name or index)")
     th.set_defaults(dataset="digits")
     th.add_argument("--methods", type=_methods, default=["simclr", "vicreg", "byol"],
-                    help="comma-separated methods (default: simclr,vicreg,byol)")
+                    help="comma-separated methods")
     _add_encoder_options(th)
     th.add_argument("--epochs", type=_positive_int, default=30, help="pretraining epochs per method")
     th.add_argument("--every", type=_positive_int, default=3, help="measure L*_adapt every this many epochs")
