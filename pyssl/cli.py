@@ -87,6 +87,13 @@ def _methods(text: str) -> list[str]:
     return names
 
 
+def _method(text: str) -> str:
+    names = _methods(text)
+    if len(names) != 1:
+        raise argparse.ArgumentTypeError(f"give one method, got {text!r}")
+    return names[0]
+
+
 def _image_size(text) -> tuple[int, int]:
     parts = str(text).lower().replace("×", "x").split("x")
     try:
@@ -230,7 +237,7 @@ def cmd_pretrain(args) -> int:
     user_ckpt = args.checkpoint or args.resume
     ckpt = user_ckpt or os.path.splitext(args.out)[0] + ".resume.npz"
     _note(f"pretraining {args.method} on {X.shape[0]} samples of shape {tuple(X.shape[1:])}, encoder "
-          f"{_describe(model)}, {args.epochs} epochs")
+          f"{_describe(model)}, {args.epochs} epoch{'s' if args.epochs > 1 else ''}")
     try:
         hist = pretrain(method, Xin, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                         progress=_progress(args), checkpoint=ckpt, resume=args.resume)
@@ -248,7 +255,7 @@ def cmd_pretrain(args) -> int:
     save_encoder(args.out, model, method=args.method, history=dict(hist))
     if not user_ckpt and os.path.exists(ckpt):
         os.unlink(ckpt)
-    print(f"pretrained {args.method} for {args.epochs} epochs: loss {hist['loss'][0]:.4f} → "
+    print(f"pretrained {args.method} for {args.epochs} epoch{'s' if args.epochs > 1 else ''}: loss {hist['loss'][0]:.4f} → "
           f"{hist['loss'][-1]:.4f}; encoder saved to {args.out}")
     if args.plot:
         _plot_loss(hist["loss"], args.plot, args.method)
@@ -461,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments import METHOD_NAMES
 
     p = argparse.ArgumentParser(prog="pyssl", description="Self-supervised learning with C++ kernels.",
-                                formatter_class=_Help, epilog=__doc__.split("\n\n")[1])
+                                formatter_class=_Help, epilog="examples:\n" + __doc__.split("\n\n")[1])
     threads_help = "threads for kernels and BLAS (default: all cores)"
     p.add_argument("--threads", type=_positive_int, default=None, help=threads_help)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -476,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     methods = ", ".join(METHOD_NAMES)
     d = command("demo", "pretrain on digits and compare against baselines",
                 _examples("pyssl demo --quick", "pyssl demo --method vicreg --epochs 100 > demo.log"))
-    d.add_argument("--method", default="simclr", help=f"pretraining method: {methods}")
+    d.add_argument("--method", type=_method, default="simclr", help=f"pretraining method: {methods}")
     d.add_argument("--epochs", type=_positive_int, default=375, help="pretraining epochs (375 = 1500 steps of batch 256)")
     d.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     d.add_argument("--quick", action="store_true", help="20 epochs and shorter fine-tuning (smoke run)")
@@ -488,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "pyssl pretrain photos/ --image-size 32 --epochs 100 --out photos_enc.npz",
                           "pyssl pretrain series.npy --method simclr --checkpoint run.npz   # resumable"))
     _add_data_options(t, "CSV column left out of pretraining (a label; name or index)")
-    t.add_argument("--method", default="simclr", help=f"pretraining method: {methods}")
+    t.add_argument("--method", type=_method, default="simclr", help=f"pretraining method: {methods}")
     _add_encoder_options(t)
     t.add_argument("--epochs", type=_positive_int, default=50, help="passes over the data")
     t.add_argument("--batch-size", type=_positive_int, default=256, help="samples per step (at most the data size)")

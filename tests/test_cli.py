@@ -36,8 +36,9 @@ def test_cli_errors(tmp_path, capsys, csv_file):
     assert main(["pretrain", str(bad), "--no-progress"]) == 2
     assert "unsupported data file type" in capsys.readouterr().err
     assert main(["evaluate", str(csv_file), str(csv_file)]) == 2
-    assert main(["pretrain", str(csv_file), "--method", "nosuch", "--no-progress", "--epochs", "1"]) == 2
-    assert "unknown method" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # checked while parsing, before any data is read
+        main(["pretrain", str(csv_file), "--method", "nosuch", "--no-progress", "--epochs", "1"])
+    assert "unknown method 'nosuch'" in capsys.readouterr().err
 
 
 def test_npz_and_npy_loading(tmp_path, rng):
