@@ -7,6 +7,10 @@
 
 scikit-learn and aeon are optional extras (``pip install "pyssl[data]"``); every loader returns
 ``(X float32, y)`` and raises an ImportError naming the extra when its package is missing.
+
+Your own files: ``load_array`` (.npy / .npz / .csv), ``load_csv`` (the standard library's CSV
+parser: quoted fields, detected delimiter, text labels) and ``load_image_folder`` (one sub-folder
+per class, read with Pillow: ``pip install "pyssl[images]"``).
 """
 from __future__ import annotations
 

@@ -107,3 +107,22 @@ def test_checkpoint_into_missing_folder_names_the_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"cannot write .*enc.npz'.*folder .*nowhere' does not exist") as info:
         pyssl.nn.save(MLP([3, 2]), tmp_path / "nowhere" / "enc.npz")
     assert ".tmp-" not in str(info.value)
+
+
+def test_checkpoints_written_before_input_shapes_were_stored_still_load(tmp_path, rng):
+    """Older CLI checkpoints: MLP weights under encoder.*, per-feature statistics of the
+    unflattened samples under input.*, no input_shape in the metadata."""
+    from pyssl.experiments import make_encoder
+    from pyssl.nn.checkpoint import save_state
+
+    spec = {"type": "mlp", "dims": [64, 8], "norm": "batch", "seed": 0}
+    mlp = make_encoder(spec)
+    X = rng.normal(2.0, 3.0, size=(10, 1, 8, 8)).astype(np.float32)
+    mu, sd = X.mean(axis=0), X.std(axis=0)
+    arrays = {f"encoder.{k}": v for k, v in mlp.state_dict().items()}
+    arrays["input.mean"], arrays["input.std"] = mu, sd
+    save_state(tmp_path / "old.npz", arrays, {"kind": "encoder", "encoder": spec, "standardize": True})
+    enc = load_encoder(tmp_path / "old.npz")
+    rows = X.reshape(10, -1)
+    np.testing.assert_allclose(enc.transform(rows), mlp.transform((rows - mu.reshape(-1)) / sd.reshape(-1)),
+                               rtol=1e-5, atol=1e-5)
