@@ -95,7 +95,7 @@ def _method(text: str) -> str:
 
 
 def _image_size(text) -> tuple[int, int]:
-    parts = str(text).lower().replace("×", "x").split("x")
+    parts = str(text).lower().replace("×", "x").replace(",", "x").split("x")  # "32x48", or [32, 48] in a config
     try:
         hw = [int(p) for p in parts]
     except ValueError:
@@ -577,6 +577,9 @@ def main(argv=None) -> int:
         return args.fn(args)
     except (ValueError, FileNotFoundError, ImportError, TypeError, OSError) as exc:
         return _fail(str(exc))
+    except KeyboardInterrupt:  # outside pretraining, which saves its state and says how to resume
+        _note("interrupted")
+        return 130
 
 
 if __name__ == "__main__":

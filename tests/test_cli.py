@@ -361,3 +361,20 @@ def test_theory_rejects_unknown_methods(capsys):
     with pytest.raises(SystemExit):
         main(["theory", "--methods", "simclr,nosuch"])
     assert "unknown method 'nosuch'" in capsys.readouterr().err
+
+
+def test_image_size_from_a_config_list(tmp_path):
+    import json
+
+    Image = pytest.importorskip("PIL.Image")
+    g = np.random.default_rng(1)
+    (tmp_path / "imgs").mkdir()
+    for i in range(8):
+        Image.fromarray(g.integers(0, 256, (7, 9, 3), dtype=np.uint8)).save(tmp_path / "imgs" / f"{i}.png")
+    cfg = tmp_path / "c.json"
+    cfg.write_text(json.dumps({"image_size": [6, 4], "epochs": 1, "batch_size": 4, "hidden": [4]}))
+    ck = tmp_path / "enc.npz"
+    assert main(["pretrain", str(tmp_path / "imgs"), "--config", str(cfg), "--out", str(ck), "--no-progress"]) == 0
+    import pyssl
+
+    assert pyssl.load_encoder(ck).input_shape == (3, 6, 4)
