@@ -17,7 +17,17 @@ _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import scipy_openblas32 as _scipy_openblas32  # noqa: E402,F401  (loads libscipy_openblas.so first)
 
-from . import _core  # noqa: E402
+try:
+    from . import _core  # noqa: E402
+except ImportError as _exc:
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    if not any(f.startswith("_core.") and f.endswith((".so", ".pyd")) for f in _os.listdir(_here)):
+        raise ImportError(
+            f"pyssl's compiled extension (_core) is not in {_here}: Python imported the source folder, "
+            "which is what happens when the current directory is the repository root. Install pyssl "
+            "(pip install .) and run from another folder (cd elsewhere), or use an editable install "
+            "(see Build options in README.md)") from None
+    raise
 
 __version__ = _core.__version__
 
@@ -73,7 +83,8 @@ def empty_buffer_cache() -> None:
 from . import nn, optim, losses, pretext, methods, transfer, theory, data  # noqa: E402
 from .train import pretrain, History  # noqa: E402
 from .nn.init import manual_seed  # noqa: E402
+from .pretrained import load_encoder  # noqa: E402
 
 __all__ = ["__version__", "set_num_threads", "get_num_threads", "buffer_cache_info", "set_buffer_cache_limit",
-           "empty_buffer_cache", "manual_seed", "pretrain", "History", "nn",
+           "empty_buffer_cache", "manual_seed", "pretrain", "load_encoder", "History", "nn",
            "optim", "losses", "pretext", "methods", "transfer", "theory", "data"]

@@ -1,22 +1,32 @@
-"""Command line: ``pyssl demo | pretrain | evaluate | theory | bench``.
+"""Command line: ``pyssl demo | pretrain | evaluate | embed | theory | bench``.
 
     pyssl demo                         # pretrain on digits, compare against baselines (≈2 min)
     pyssl pretrain data.csv --label-column y --method vicreg --epochs 50 --out enc.npz
+    pyssl pretrain photos/ --image-size 32 --out enc.npz          # one sub-folder per class
     pyssl evaluate enc.npz data.csv --label-column y --adapt probe,knn,finetune
-    pyssl evaluate enc.npz --dataset digits --foundation   # one checkpoint, three downstream tasks
+    pyssl embed enc.npz data.csv --label-column y --out emb.npy
     pyssl theory --methods simclr,vicreg,byol --out theory.csv --plot theory.png
     pyssl bench                        # run the benchmark scripts found in ./benchmarks
+
+Data is a ``.csv`` / ``.npy`` / ``.npz`` file or a folder of images. The encoder follows the
+rank of the samples: an MLP for table rows (N, D), a 1-D CNN for series (N, C, T), a 2-D CNN for
+images (N, C, H, W) (``--encoder`` overrides), and each method's default views follow the same
+rank. Checkpoints load in Python with ``pyssl.load_encoder(path)``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+ADAPTERS = ("probe", "knn", "finetune")
+_LABEL_LIKE = ("label", "labels", "target", "class", "y", "species", "outcome", "diagnosis")
 
 
 def _fail(msg: str) -> int:
@@ -24,21 +34,150 @@ def _fail(msg: str) -> int:
     return 2
 
 
-def _load_labeled(args):
+def _note(msg: str) -> None:
+    print(f"pyssl: {msg}", file=sys.stderr, flush=True)
+
+
+def _progress(args):
+    """pretrain's progress argument: off with --no-progress, else its own rule (a bar only when
+    stderr is a terminal)."""
+    return False if getattr(args, "no_progress", False) else None
+
+
+# -- argument types ---------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def _int_list(text) -> list[int]:
+    if isinstance(text, (list, tuple)):
+        text = ",".join(str(v) for v in text)
+    try:
+        out = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return out
+
+
+def _adapters(text: str) -> list[str]:
+    names = [a.strip() for a in text.split(",") if a.strip()]
+    bad = [a for a in names if a not in ADAPTERS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown adaptation {', '.join(bad) or text!r}; use a comma-separated "
+                                         f"subset of {', '.join(ADAPTERS)}")
+    return names
+
+
+def _methods(text: str) -> list[str]:
+    from .experiments import METHOD_NAMES
+
+    names = [m.strip().lower().replace("-", "_") for m in text.split(",") if m.strip()]
+    bad = [m for m in names if m not in METHOD_NAMES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown method {', '.join(bad) or text!r}; choose from "
+                                         f"{', '.join(METHOD_NAMES)}")
+    return names
+
+
+def _method(text: str) -> str:
+    names = _methods(text)
+    if len(names) != 1:
+        raise argparse.ArgumentTypeError(f"give one method, got {text!r}")
+    return names[0]
+
+
+def _image_size(text) -> tuple[int, int]:
+    parts = str(text).lower().replace("×", "x").replace(",", "x").split("x")  # "32x48", or [32, 48] in a config
+    try:
+        hw = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH, got {text!r}") from None
+    if len(hw) not in (1, 2) or min(hw) < 1:
+        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH with positive sizes, got {text!r}")
+    return (hw[0], hw[-1])
+
+
+# -- data -------------------------------------------------------------------------------------------
+def _load(args, path, need_labels: bool, what: str = "data"):
+    """(X, y) from a built-in dataset, a folder of images, or a .csv / .npy / .npz file."""
     from . import data
 
-    if getattr(args, "dataset", None):
-        if args.dataset not in data.DATASETS:
-            raise ValueError(f"unknown dataset {args.dataset!r}; choose from {sorted(data.DATASETS)}")
-        return data.DATASETS[args.dataset]()
-    if not getattr(args, "data", None):
-        raise ValueError("give a data file (.npy/.npz/.csv) or --dataset")
-    return data.load_array(args.data, getattr(args, "label_column", None))
+    if path is None:
+        name = getattr(args, "dataset", None)
+        if not name:
+            raise ValueError(f"give a {what} file (.csv/.npy/.npz) or image folder, or --dataset")
+        if name not in data.DATASETS:
+            raise ValueError(f"unknown dataset {name!r}; choose from {sorted(data.DATASETS)}")
+        return data.DATASETS[name]()
+    if os.path.isdir(path):
+        X, y, classes = data.load_image_folder(path, size=args.image_size, mode=args.image_mode)
+        _note(f"{what}: {X.shape[0]} images of {X.shape[1]}×{X.shape[2]}×{X.shape[3]} from {path}"
+              + (f" in {len(classes)} classes" if classes else " (no class sub-folders: unlabeled)"))
+        return X, y
+    if path.lower().endswith(".csv"):
+        X, y, names = data.load_csv(path, args.label_column, delimiter=args.delimiter,
+                                    drop_columns=args.drop_columns or (), return_columns=True)
+        if args.label_column is None and not need_labels:
+            hint = [n for n in names if n.strip().lower() in _LABEL_LIKE]
+            _note(f"no --label-column given: all {len(names)} columns of {path} are used as features"
+                  + (f", including {hint[0]!r}; pass --label-column {shlex.quote(hint[0])} to keep it out" if hint
+                     else f" (the last is {names[-1]!r}); pass --label-column NAME to keep a label column out"))
+        return X, y
+    if args.label_column is not None:
+        raise ValueError("--label-column applies to .csv files; a .npz carries labels as its 'y' array")
+    return data.load_array(path)
+
+
+def _labels_required(y, path, what="data"):
+    if y is None:
+        raise ValueError(f"{what} {path!r} has no labels: give --label-column for .csv, a 'y' array in .npz, "
+                         "or one sub-folder per class for images")
+
+
+# -- config -----------------------------------------------------------------------------------------
+_NOT_CONFIGURABLE = {"help", "config", "fn", "sub", "threads", "argv"}
+
+
+def _apply_config(args, argv):
+    """Reparse ``argv`` with the JSON file's values as defaults, so that explicit flags win;
+    unknown keys are an error naming the valid ones. ``method_kwargs`` go to the method."""
+    sub = args.sub
+    with open(args.config) as f:
+        try:
+            cfg = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--config {args.config!r} is not valid JSON: {exc}") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"--config {args.config!r} must hold a JSON object, got {type(cfg).__name__}")
+    dests = {a.dest for a in sub._actions} - _NOT_CONFIGURABLE
+    cfg = {k.replace("-", "_"): v for k, v in cfg.items()}
+    if "standardize" in cfg:
+        cfg["no_standardize"] = not cfg.pop("standardize")
+    method_kw = cfg.pop("method_kwargs", {})
+    unknown = sorted(set(cfg) - dests)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in --config {args.config!r}; valid keys: "
+                         f"{sorted(dests | {'method_kwargs'})}")
+    if not isinstance(method_kw, dict):
+        raise ValueError(f"method_kwargs in --config {args.config!r} must be an object")
+    sub.set_defaults(**{k: v if isinstance(v, (bool, int, float)) or v is None else
+                        (",".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in cfg.items()})
+    new = sub._pyssl_root.parse_args(argv)
+    new.method_kwargs = method_kw
+    return new
 
 
 # -- demo -------------------------------------------------------------------------------------------
 def cmd_demo(args) -> int:
-    from . import data
+    from . import data, get_num_threads
     from .experiments import compare, format_table
 
     t_all = time.perf_counter()
@@ -48,10 +187,10 @@ def cmd_demo(args) -> int:
     spec = {"type": "mlp", "dims": [X.shape[1], 256, 256], "norm": "batch"}
     epochs = 20 if args.quick else args.epochs
     print(f"pyssl demo: digits {Xtr.shape[0]} train / {Xte.shape[0]} test, encoder MLP 64→256→256, "
-          f"method {args.method}, {epochs} epochs (batch 256), threads={__import__('pyssl').get_num_threads()}")
+          f"method {args.method}, {epochs} epochs (batch 256), threads={get_num_threads()}")
     kw = {"temperature": 0.5} if args.method in ("simclr",) else {}
     rows, t_pre, hist = compare(Xtr, ytr, Xte, yte, spec, method=args.method, epochs=epochs, seed=args.seed,
-                                fractions=(0.01, 0.1, 1.0), method_kw=kw, progress=not args.no_progress,
+                                fractions=(0.01, 0.1, 1.0), method_kw=kw, progress=_progress(args),
                                 finetune_epochs=30 if args.quick else 60)
     print(f"\npretraining: {t_pre:.1f} s, loss {hist['loss'][0]:.4f} → {hist['loss'][-1]:.4f}\n")
     print("test accuracy by fraction of training labels")
@@ -62,43 +201,64 @@ def cmd_demo(args) -> int:
     return 0
 
 
-# -- pretrain -------------------------------------------------------------------------------------------
+# -- pretrain ---------------------------------------------------------------------------------------
+def _model_and_inputs(X, args, seed):
+    """The PretrainedEncoder for X's samples and X as its inner encoder sees it (standardised,
+    flattened for an MLP on series or images)."""
+    from .pretrained import Standardize, build_encoder
+
+    std = None if args.no_standardize else Standardize.fit(X)
+    model = build_encoder(X.shape[1:], args.encoder, args.hidden, seed=seed, standardize=std)
+    Xin = std(X) if std is not None else X
+    if model.flatten:
+        Xin = Xin.reshape(Xin.shape[0], -1)
+    return model, np.ascontiguousarray(Xin, dtype=np.float32)
+
+
+def _describe(model) -> str:
+    spec = model.meta["encoder"]
+    if spec["type"] == "mlp":
+        return "MLP " + "→".join(map(str, spec["dims"])) + (" (flattened)" if model.flatten else "")
+    return f"{spec['type']} CNN channels {spec['in_channels']}→" + "→".join(map(str, spec["channels"]))
+
+
 def cmd_pretrain(args) -> int:
-    from .experiments import make_encoder, make_method
-    from .nn.checkpoint import save_state
+    from .experiments import make_method
+    from .nn.checkpoint import load_state
+    from .pretrained import save_encoder
     from .train import pretrain
 
-    cfg = {}
-    if args.config:
-        with open(args.config) as f:
-            cfg = json.load(f)
-    X, _ = _load_labeled(args)
-    opts = {"method": args.method, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-            "hidden": args.hidden, "seed": args.seed, "standardize": not args.no_standardize}
-    opts.update({k: v for k, v in cfg.items() if k in opts})
-    if opts["standardize"]:
-        from .data import standardize
-
-        mu_sd = (X.mean(axis=0), X.std(axis=0))
-        X = standardize(X)
-    dims = [int(np.prod(X.shape[1:]))] + [int(h) for h in str(opts["hidden"]).split(",")]
-    if X.ndim > 2:
-        X = X.reshape(X.shape[0], -1)
-    spec = {"type": "mlp", "dims": dims, "norm": "batch", "seed": opts["seed"]}
-    enc = make_encoder(spec)
-    method = make_method(opts["method"], enc, **cfg.get("method_kwargs", {}))
-    hist = pretrain(method, X, epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],
-                    seed=opts["seed"], progress=not args.no_progress)
-    meta = {"kind": "encoder", "encoder": spec, "method": opts["method"], "history": dict(hist),
-            "standardize": opts["standardize"]}
-    arrays = {f"encoder.{k}": v for k, v in enc.state_dict().items()}
-    if opts["standardize"]:
-        arrays["input.mean"], arrays["input.std"] = mu_sd
-    save_state(args.out, arrays, meta)
-    print(f"pretrained {opts['method']} for {opts['epochs']} epochs: loss {hist['loss'][0]:.4f} → "
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(out_dir):
+        raise FileNotFoundError(f"cannot write --out {args.out!r}: folder {out_dir!r} does not exist")
+    X, _ = _load(args, args.data, need_labels=False)
+    model, Xin = _model_and_inputs(X, args, args.seed)
+    method = make_method(args.method, model.encoder, **getattr(args, "method_kwargs", {}))
+    user_ckpt = args.checkpoint or args.resume
+    ckpt = user_ckpt or os.path.splitext(args.out)[0] + ".resume.npz"
+    _note(f"pretraining {args.method} on {X.shape[0]} samples of shape {tuple(X.shape[1:])}, encoder "
+          f"{_describe(model)}, {args.epochs} epoch{'s' if args.epochs > 1 else ''}")
+    try:
+        hist = pretrain(method, Xin, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                        progress=_progress(args), checkpoint=ckpt, resume=args.resume)
+    except KeyboardInterrupt:
+        if not os.path.exists(ckpt):
+            _note("interrupted before the first epoch finished: nothing saved")
+            return 130
+        epoch = int(load_state(ckpt)[1].get("epoch", -1)) + 1
+        again = [a for a in args.argv]
+        if "--resume" not in again:
+            again += ["--resume", ckpt]
+        _note(f"interrupted; the training state after epoch {epoch} of {args.epochs} is in {ckpt}. Continue with:\n"
+              f"  pyssl {shlex.join(again)}")
+        return 130
+    save_encoder(args.out, model, method=args.method, history=dict(hist))
+    if not user_ckpt and os.path.exists(ckpt):
+        os.unlink(ckpt)
+    print(f"pretrained {args.method} for {args.epochs} epoch{'s' if args.epochs > 1 else ''}: loss {hist['loss'][0]:.4f} → "
           f"{hist['loss'][-1]:.4f}; encoder saved to {args.out}")
     if args.plot:
-        _plot_loss(hist["loss"], args.plot, opts["method"])
+        _plot_loss(hist["loss"], args.plot, args.method)
     return 0
 
 
@@ -122,94 +282,129 @@ def _plot_loss(losses, path, title):
     print(f"loss curve written to {path}")
 
 
-# -- evaluate -------------------------------------------------------------------------------------------
-def _load_encoder(path):
-    from .experiments import make_encoder
-    from .nn.checkpoint import load_state
+# -- evaluate ---------------------------------------------------------------------------------------
+def _split(X, t, classification: bool, seed: int):
+    from .data import stratified_split
 
-    arrays, meta = load_state(path)
-    if meta.get("kind") != "encoder":
-        raise ValueError(f"{path!r} is not an encoder checkpoint written by 'pyssl pretrain'")
-    enc = make_encoder(meta["encoder"])
-    enc.load_state_dict({k[8:]: v for k, v in arrays.items() if k.startswith("encoder.")})
-    norm = (arrays["input.mean"], arrays["input.std"]) if "input.mean" in arrays else None
-    return enc, meta, norm
+    if classification:
+        return stratified_split(X, t, test_size=0.3, seed=seed)
+    perm = np.random.default_rng(seed).permutation(len(t))
+    cut = int(0.7 * len(t))
+    return X[perm[:cut]], X[perm[cut:]], t[perm[:cut]], t[perm[cut:]]
 
 
 def cmd_evaluate(args) -> int:
-    from .data import stratified_split
     from .experiments import format_table
+    from .pretrained import load_encoder
     from .transfer import KNN, FineTune, LinearProbe
 
-    enc, meta, norm = _load_encoder(args.checkpoint)
-    X, y = _load_labeled(args)
-    if y is None:
-        raise ValueError("evaluate needs labels: give --label-column for .csv or a 'y' array in .npz")
-    X = X.reshape(X.shape[0], -1)
-    if norm is not None:
-        mu, sd = norm
-        X = ((X - mu) / np.where(sd > 1e-8, sd, 1.0)).astype(np.float32)
-    if X.shape[1] != meta["encoder"]["dims"][0]:
-        raise ValueError(f"data has {X.shape[1]} features but the encoder expects {meta['encoder']['dims'][0]}")
-    tasks = {"label": y}
+    model = load_encoder(args.checkpoint)
+    X, y = _load(args, args.data, need_labels=True)
+    _labels_required(y, args.data)
+    model.check_input(X, "data")
+    test = None
+    if args.test is not None:
+        Xt, yt = _load(args, args.test, need_labels=True, what="test data")
+        _labels_required(yt, args.test, "test data")
+        model.check_input(Xt, "test data")
+        test = (Xt, yt)
+    y = np.asarray(y)
+    numeric = np.issubdtype(y.dtype, np.number)
+    if args.task == "regression" and not numeric:
+        raise ValueError(f"--task regression needs numeric targets; the labels are text (e.g. {y[0]!r})")
+    tasks = {"label": (y, args.task, test[1] if test else None)}
     if args.foundation:
-        yi = np.asarray(y)
-        tasks = {"label (multi-class)": yi, "label >= median (binary)": (yi >= np.median(yi)).astype(np.int64),
-                 "label as number (regression)": yi.astype(np.float64) + 0.5}
-    adapters = [a.strip() for a in args.adapt.split(",")]
-    rows = []
-    for tname, t in tasks.items():
-        strat = t if np.issubdtype(np.asarray(t).dtype, np.integer) else None
-        if strat is not None:
-            Xtr, Xte, ytr, yte = stratified_split(X, t, test_size=0.3, seed=args.seed)
+        if not numeric:
+            raise ValueError("--foundation derives a binary and a regression task from numeric labels; "
+                             f"the labels are text (e.g. {y[0]!r})")
+        med = np.median(y)
+        tasks = {"label (multi-class)": (y, "classification", test[1] if test else None),
+                 "label >= median (binary)": ((y >= med).astype(np.int64), "classification",
+                                              (test[1] >= med).astype(np.int64) if test else None),
+                 "label as number (regression)": (y.astype(np.float64), "regression",
+                                                  test[1].astype(np.float64) if test else None)}
+    rows, n_jobs, job = [], len(tasks) * len(args.adapt), 0
+    for tname, (t, task, t_test) in tasks.items():
+        if task == "auto":
+            floaty = np.issubdtype(t.dtype, np.floating) and not np.all(np.mod(t, 1) == 0)
+            task = "regression" if floaty else "classification"
+        if test is None:
+            Xtr, Xte, ytr, yte = _split(X, t, task == "classification", args.seed)
         else:
-            rng = np.random.default_rng(args.seed)
-            perm = rng.permutation(len(t))
-            cut = int(0.7 * len(t))
-            Xtr, Xte, ytr, yte = X[perm[:cut]], X[perm[cut:]], t[perm[:cut]], t[perm[cut:]]
-        task = "regression" if strat is None else "classification"
-        row = {"task": tname, "metric": "R²" if strat is None else "accuracy"}
-        for a in adapters:
+            Xtr, Xte, ytr, yte = X, test[0], t, t_test
+        row = {"task": tname, "metric": "accuracy" if task == "classification" else "R²"}
+        for a in args.adapt:
+            job += 1
+            _note(f"[{job}/{n_jobs}] {tname}: {a} on {len(Xtr)} samples, scored on {len(Xte)} ...")
+            t0 = time.perf_counter()
             if a == "probe":
-                row["probe"] = LinearProbe(enc, task=task).fit(Xtr, ytr).score(Xte, yte)
+                adapter = LinearProbe(model, task=task)
             elif a == "knn":
-                row["knn"] = KNN(enc, task=task).fit(Xtr, ytr).score(Xte, yte)
-            elif a == "finetune":
-                row["finetune"] = FineTune(enc, epochs=args.finetune_epochs, seed=args.seed, task=task).fit(Xtr, ytr).score(Xte, yte)
+                adapter = KNN(model, task=task)
             else:
-                raise ValueError(f"unknown adaptation {a!r}; use probe, knn, finetune")
+                adapter = FineTune(model, epochs=args.finetune_epochs, seed=args.seed, task=task)
+            row[a] = adapter.fit(Xtr, ytr).score(Xte, yte)
+            _note(f"[{job}/{n_jobs}] {tname}: {a} {row[a]:.3f} ({time.perf_counter() - t0:.1f} s)")
         rows.append(row)
-    print(f"checkpoint {args.checkpoint}: {meta.get('method')} encoder {meta['encoder']['dims']}")
-    print(format_table(rows, ["task", "metric"] + adapters))
+    meta = model.meta
+    print(f"checkpoint {args.checkpoint}: {meta.get('method')} encoder {_describe(model)}; "
+          + (f"test data {args.test}" if test else "70/30 split of the data"))
+    print(format_table(rows, ["task", "metric"] + list(args.adapt)))
     return 0
 
 
-# -- theory -------------------------------------------------------------------------------------------
+# -- embed ------------------------------------------------------------------------------------------
+def cmd_embed(args) -> int:
+    from .pretrained import load_encoder
+
+    model = load_encoder(args.checkpoint)
+    X, _ = _load(args, args.data, need_labels=True)
+    model.check_input(X, "data")
+    Z = model.transform(X)
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(out_dir):
+        raise FileNotFoundError(f"cannot write --out {args.out!r}: folder {out_dir!r} does not exist")
+    if args.out.lower().endswith(".csv"):
+        np.savetxt(args.out, Z, delimiter=",", fmt="%.7g")
+    else:
+        np.save(args.out, Z)
+    print(f"wrote {Z.shape[0]}×{Z.shape[1]} embeddings to {args.out}")
+    return 0
+
+
+# -- theory -----------------------------------------------------------------------------------------
 def cmd_theory(args) -> int:
     from . import data
-    from .experiments import make_encoder, make_method
+    from .experiments import make_method
     from .theory import plot_theory, run_theory
 
-    X, y = data.load_digits()
-    Xtr, Xte, ytr, yte = data.stratified_split(X, y, test_size=0.3, seed=args.seed)
-    Xtr, Xte = data.standardize(Xtr, Xte)
-    methods = {}
-    for name in args.methods.split(","):
-        enc = make_encoder({"type": "mlp", "dims": [Xtr.shape[1], 256, 256], "norm": "batch", "seed": args.seed})
-        methods[name] = make_method(name, enc)
+    X, y = _load(args, args.data, need_labels=True)
+    _labels_required(y, args.data)
+    Xtr, Xte, ytr, yte = data.stratified_split(X, np.asarray(y), test_size=0.3, seed=args.seed)
+    methods, prepared = {}, None
+    for name in args.methods:
+        model, Xin = _model_and_inputs(Xtr, args, args.seed)
+        if prepared is None:
+            Xte_in = model.input(Xte) if getattr(model, "input", None) is not None else Xte
+            Xte_in = np.ascontiguousarray(Xte_in.reshape(len(Xte), -1) if model.flatten else Xte_in, np.float32)
+            prepared = (Xin, Xte_in)
+        methods[name] = make_method(name, model.encoder)
+    Xin, Xte_in = prepared
     # L*_adapt: linear head fitted on the labeled training part, its loss measured on the test part.
-    rows = run_theory(methods, Xtr, Xtr, ytr, Xte, yte, epochs=args.epochs, seed=args.seed, every=args.every,
-                      csv_path=args.out, progress=not args.no_progress)
+    rows = run_theory(methods, Xin, Xin, ytr, Xte_in, yte, epochs=args.epochs, seed=args.seed, every=args.every,
+                      csv_path=args.out, progress=_progress(args))
     print(f"{'method':>12} {'epoch':>5} {'L_pre':>10} {'L*_adapt':>10}")
     for r in rows:
         print(f"{r['method']:>12} {r['epoch']:>5} {r['pretrain_loss']:>10.4f} {r['adapt_loss']:>10.4f}")
     print(f"wrote {args.out}")
     if args.plot:
-        print(f"wrote {args.plot}" if plot_theory(rows, args.plot) else "matplotlib not installed: no plot")
+        title = f"{args.data or args.dataset}: {len(Xtr)} train / {len(Xte)} held-out samples"
+        print(f"wrote {args.plot}" if plot_theory(rows, args.plot, title=title)
+              else "matplotlib not installed (pip install 'pyssl[plot]'): no plot written")
     return 0
 
 
-# -- bench -------------------------------------------------------------------------------------------
+# -- bench ------------------------------------------------------------------------------------------
 def cmd_bench(args) -> int:
     here = os.path.abspath(args.dir)
     if not os.path.isdir(here):
@@ -225,76 +420,166 @@ def cmd_bench(args) -> int:
     return rc
 
 
+# -- parser -----------------------------------------------------------------------------------------
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' layout and appends each option's default (when it has one)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (default is None or default is False or default is argparse.SUPPRESS or "default" in text
+                or not action.option_strings):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return text + f" (default: {shown})".replace("%", "%%")
+
+
+def _examples(*lines) -> str:
+    return "examples:\n" + "\n".join(f"  {ln}" for ln in lines)
+
+
+def _add_data_options(p, labels_help: str, positional: bool = True) -> None:
+    if positional:
+        p.add_argument("data", nargs="?", help=".csv / .npy / .npz file, or a folder of images (one sub-folder "
+                                               "per class)")
+    p.add_argument("--dataset", help="built-in dataset instead of a file: digits, breast_cancer or wine")
+    p.add_argument("--label-column", help=labels_help)
+    p.add_argument("--delimiter", help="CSV field separator (default: detected among , ; tab |)")
+    p.add_argument("--drop-columns", type=lambda s: [c.strip() for c in s.split(",") if c.strip()],
+                   help="CSV columns to leave out (identifiers, text), comma-separated names or indices")
+    p.add_argument("--image-size", type=_image_size,
+                   help="resize images to SIZE or HEIGHTxWIDTH (default: all images must share one size)")
+    p.add_argument("--image-mode", choices=("RGB", "L"), default="RGB", help="image channels: RGB or L (grayscale)")
+
+
+def _add_encoder_options(p) -> None:
+    p.add_argument("--encoder", choices=("auto", "mlp", "conv"), default="auto",
+                   help="auto: MLP for table rows, 1-D CNN for series (N, C, T), 2-D CNN for images (N, C, H, W); "
+                        "mlp flattens series and images")
+    p.add_argument("--hidden", type=_int_list, default=None,
+                   help="layer widths, comma-separated: MLP hidden sizes or CNN channels "
+                        "(default: 256,256 for an MLP, 32,64 for a CNN)")
+    p.add_argument("--no-standardize", action="store_true",
+                   help="keep raw inputs (default: standardise per feature for rows, per channel for series and "
+                        "images, with the statistics stored in the checkpoint)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pyssl", description="Self-supervised learning with C++ kernels.")
-    p.add_argument("--threads", type=int, default=None, help="threads for kernels and BLAS (default: all cores)")
+    from .experiments import METHOD_NAMES
+
+    p = argparse.ArgumentParser(prog="pyssl", description="Self-supervised learning with C++ kernels.",
+                                formatter_class=_Help, epilog="examples:\n" + __doc__.split("\n\n")[1])
+    threads_help = "threads for kernels and BLAS (default: all cores)"
+    p.add_argument("--threads", type=_positive_int, default=None, help=threads_help)
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    d = sub.add_parser("demo", help="pretrain on digits and compare against baselines")
-    d.add_argument("--method", default="simclr")
-    d.add_argument("--epochs", type=int, default=375, help="pretraining epochs (375 = 1500 steps of batch 256)")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--quick", action="store_true", help="fewer epochs (smoke run)")
-    d.add_argument("--no-progress", action="store_true")
+    def command(name, help, epilog):
+        s = sub.add_parser(name, help=help, description=help, formatter_class=_Help, epilog=epilog)
+        s.add_argument("--threads", type=_positive_int, default=argparse.SUPPRESS, help=threads_help)
+        s._pyssl_root = p
+        s.set_defaults(sub=s)
+        return s
+
+    methods = ", ".join(METHOD_NAMES)
+    d = command("demo", "pretrain on digits and compare against baselines",
+                _examples("pyssl demo --quick", "pyssl demo --method vicreg --epochs 100 > demo.log"))
+    d.add_argument("--method", type=_method, default="simclr", help=f"pretraining method: {methods}")
+    d.add_argument("--epochs", type=_positive_int, default=375, help="pretraining epochs (375 = 1500 steps of batch 256)")
+    d.add_argument("--seed", type=int, default=0, help="seed of every random draw")
+    d.add_argument("--quick", action="store_true", help="20 epochs and shorter fine-tuning (smoke run)")
+    d.add_argument("--no-progress", action="store_true", help="no progress bar (default: one when stderr is a terminal)")
     d.set_defaults(fn=cmd_demo)
 
-    t = sub.add_parser("pretrain", help="pretrain an encoder on unlabeled data")
-    t.add_argument("data", nargs="?", help=".npy / .npz / .csv file")
-    t.add_argument("--dataset", help="built-in dataset instead of a file (digits, breast_cancer, wine)")
-    t.add_argument("--label-column", help="CSV column to drop before pretraining (name or index)")
-    t.add_argument("--method", default="simclr")
-    t.add_argument("--epochs", type=int, default=50)
-    t.add_argument("--batch-size", type=int, default=256)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--hidden", default="256,256", help="encoder widths after the input, comma-separated")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--config", help="JSON file with any of the options above and method_kwargs")
-    t.add_argument("--no-standardize", action="store_true")
-    t.add_argument("--out", default="encoder.npz")
+    t = command("pretrain", "pretrain an encoder on unlabeled data",
+                _examples("pyssl pretrain measurements.csv --label-column species --method vicreg --out enc.npz",
+                          "pyssl pretrain photos/ --image-size 32 --epochs 100 --out photos_enc.npz",
+                          "pyssl pretrain series.npy --method simclr --checkpoint run.npz   # resumable"))
+    _add_data_options(t, "CSV column left out of pretraining (a label; name or index)")
+    t.add_argument("--method", type=_method, default="simclr", help=f"pretraining method: {methods}")
+    _add_encoder_options(t)
+    t.add_argument("--epochs", type=_positive_int, default=50, help="passes over the data")
+    t.add_argument("--batch-size", type=_positive_int, default=256, help="samples per step (at most the data size)")
+    t.add_argument("--lr", type=float, default=1e-3, help="peak AdamW learning rate (cosine decay to lr/100)")
+    t.add_argument("--seed", type=int, default=0, help="seed of the initialisation, shuffles and views")
+    t.add_argument("--config", help="JSON object with any of these options (e.g. {\"epochs\": 100}) and "
+                                    "method_kwargs (e.g. {\"temperature\": 0.5}); flags given on the command line win")
+    t.add_argument("--out", default="encoder.npz", help="encoder checkpoint to write (load with pyssl.load_encoder)")
+    t.add_argument("--checkpoint", help="write the full training state here after every epoch (default: "
+                                        "OUT without .npz + .resume.npz, removed when training finishes)")
+    t.add_argument("--resume", help="continue from a training-state checkpoint written with the same data, seed "
+                                    "and batch size (it is also updated as training goes on)")
     t.add_argument("--plot", help="write the loss curve as PNG (needs matplotlib)")
-    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar (default: one when stderr is a terminal)")
     t.set_defaults(fn=cmd_pretrain)
 
-    e = sub.add_parser("evaluate", help="adapt a pretrained encoder to labeled data")
-    e.add_argument("checkpoint")
-    e.add_argument("data", nargs="?")
-    e.add_argument("--dataset")
-    e.add_argument("--label-column")
-    e.add_argument("--adapt", default="probe,knn,finetune")
+    e = command("evaluate", "adapt a pretrained encoder to labeled data and score it",
+                _examples("pyssl evaluate enc.npz measurements.csv --label-column species --adapt probe,knn",
+                          "pyssl evaluate enc.npz train/ --test test/ --image-size 32   # image folders"))
+    e.add_argument("checkpoint", help="encoder checkpoint written by 'pyssl pretrain'")
+    _add_data_options(e, "CSV column holding the labels (name or index)")
+    e.add_argument("--test", help="labeled test data in the same format: fit on DATA, score on TEST "
+                                  "(default: a stratified 70/30 split of DATA)")
+    e.add_argument("--adapt", type=_adapters, default=list(ADAPTERS),
+                   help="comma-separated adaptations: probe (linear head), knn, finetune")
+    e.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                   help="auto: classification for integer or text labels, regression for fractional numbers")
     e.add_argument("--foundation", action="store_true",
                    help="evaluate three derived tasks (multi-class, binary, regression) from one checkpoint")
-    e.add_argument("--finetune-epochs", type=int, default=50)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--finetune-epochs", type=_positive_int, default=50, help="epochs of fine-tuning")
+    e.add_argument("--seed", type=int, default=0, help="seed of the split and of fine-tuning")
     e.set_defaults(fn=cmd_evaluate)
 
-    th = sub.add_parser("theory", help="record L_pre against L*_adapt during pretraining")
-    th.add_argument("--methods", default="simclr,vicreg,byol")
-    th.add_argument("--epochs", type=int, default=30)
-    th.add_argument("--every", type=int, default=3)
-    th.add_argument("--seed", type=int, default=0)
-    th.add_argument("--out", default="theory.csv")
-    th.add_argument("--plot", default=None)
-    th.add_argument("--no-progress", action="store_true")
+    m = command("embed", "write the embeddings of a data set",
+                _examples("pyssl embed enc.npz measurements.csv --label-column species --out emb.npy",
+                          "pyssl embed photos_enc.npz photos/ --image-size 32 --out emb.csv"))
+    m.add_argument("checkpoint", help="encoder checkpoint written by 'pyssl pretrain'")
+    _add_data_options(m, "CSV column to leave out (a label; name or index)")
+    m.add_argument("--out", default="embeddings.npy", help="output: .npy, or .csv for text")
+    m.set_defaults(fn=cmd_embed)
+
+    th = command("theory", "record L_pre against held-out L*_adapt during pretraining",
+                 _examples("pyssl theory --methods simclr,vicreg,byol --epochs 30 --plot theory.png",
+                           "pyssl theory measurements.csv --label-column species --methods vicreg --plot t.png"))
+    _add_data_options(th, "CSV column holding the labels (name or index)")
+    th.set_defaults(dataset="digits")
+    th.add_argument("--methods", type=_methods, default=["simclr", "vicreg", "byol"],
+                    help="comma-separated methods")
+    _add_encoder_options(th)
+    th.add_argument("--epochs", type=_positive_int, default=30, help="pretraining epochs per method")
+    th.add_argument("--every", type=_positive_int, default=3, help="measure L*_adapt every this many epochs")
+    th.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and views")
+    th.add_argument("--out", default="theory.csv", help="CSV of (method, epoch, L_pre, L*_adapt)")
+    th.add_argument("--plot", help="write the plot as PNG (needs matplotlib)")
+    th.add_argument("--no-progress", action="store_true", help="no progress bar (default: one when stderr is a terminal)")
     th.set_defaults(fn=cmd_theory)
 
-    b = sub.add_parser("bench", help="run the benchmark scripts")
-    b.add_argument("--dir", default="benchmarks")
+    b = command("bench", "run the benchmark scripts",
+                _examples("pyssl bench --quick", "pyssl bench --only gemm,losses"))
+    b.add_argument("--dir", default="benchmarks", help="folder of bench_*.py scripts")
     b.add_argument("--only", help="comma-separated substrings of script names")
-    b.add_argument("--quick", action="store_true")
+    b.add_argument("--quick", action="store_true", help="shorter runs")
     b.set_defaults(fn=cmd_bench)
     return p
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    import pyssl
-
-    if args.threads is not None:
-        pyssl.set_num_threads(args.threads)
+    args.argv = argv
     try:
+        if getattr(args, "config", None):
+            args = _apply_config(args, argv)
+            args.argv = argv
+        if args.threads is not None:
+            from . import set_num_threads
+
+            set_num_threads(args.threads)
         return args.fn(args)
-    except (ValueError, FileNotFoundError, ImportError, TypeError) as exc:
+    except (ValueError, FileNotFoundError, ImportError, TypeError, OSError) as exc:
         return _fail(str(exc))
+    except KeyboardInterrupt:  # outside pretraining, which saves its state and says how to resume
+        _note("interrupted")
+        return 130
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@
 
 scikit-learn and aeon are optional extras (``pip install "pyssl[data]"``); every loader returns
 ``(X float32, y)`` and raises an ImportError naming the extra when its package is missing.
+
+Your own files: ``load_array`` (.npy / .npz / .csv), ``load_csv`` (the standard library's CSV
+parser: quoted fields, detected delimiter, text labels) and ``load_image_folder`` (one sub-folder
+per class, read with Pillow: ``pip install "pyssl[images]"``).
 """
 from __future__ import annotations
 
@@ -15,11 +19,17 @@ import os
 import numpy as np
 
 
+# import name → the name pip installs it under (``sklearn`` is a placeholder that refuses to install)
+_PIP_NAMES = {"sklearn": "scikit-learn", "PIL": "Pillow"}
+
+
 def _need(pkg: str, extra: str = "data"):
     try:
         return __import__(pkg)
     except ImportError as exc:
-        raise ImportError(f"this loader needs {pkg}: pip install 'pyssl[{extra}]' (or pip install {pkg})") from exc
+        pip_name = _PIP_NAMES.get(pkg, pkg)
+        raise ImportError(f"this loader needs {pip_name}: pip install 'pyssl[{extra}]' (or pip install {pip_name})"
+                          ) from exc
 
 
 def load_digits(as_images: bool = False):
@@ -111,7 +121,7 @@ def load_array(path, label_column=None):
 
     * .npy: the array is X (no labels).
     * .npz: keys ``X`` (required) and ``y`` (optional).
-    * .csv: numeric table with an optional header; ``label_column`` (name or index) is split off as y.
+    * .csv: see :func:`load_csv`; ``label_column`` (name or index) is split off as y.
     Returns (X float32, y or None).
     """
     path = os.fspath(path)
@@ -127,32 +137,7 @@ def load_array(path, label_column=None):
             X = z["X"]
             y = z["y"] if "y" in z.files else None
     elif ext == ".csv":
-        with open(path) as f:
-            first = f.readline().strip().split(",")
-        has_header = any(not _is_number(v) for v in first)
-        data = np.genfromtxt(path, delimiter=",", skip_header=1 if has_header else 0, dtype=np.float64)
-        if data.ndim == 1:
-            data = data.reshape(-1, 1) if not has_header or len(first) == 1 else data.reshape(1, -1)
-        names = [v.strip() for v in first] if has_header else [str(i) for i in range(data.shape[1])]
-        y = None
-        if label_column is not None:
-            if isinstance(label_column, str) and label_column in names:
-                j = names.index(label_column)
-            else:
-                try:
-                    j = int(label_column)
-                except (TypeError, ValueError):
-                    raise ValueError(f"label column {label_column!r} not found; columns are {names}") from None
-                if not -data.shape[1] <= j < data.shape[1]:
-                    raise ValueError(f"label column index {j} out of range for {data.shape[1]} columns")
-            y = data[:, j]
-            data = np.delete(data, j, axis=1)
-            if np.all(np.mod(y, 1) == 0):
-                y = y.astype(np.int64)
-        if np.isnan(data).any():
-            bad = sorted({names[c] for c in np.where(np.isnan(data))[1]} if has_header else set())
-            raise ValueError(f"{path!r} has non-numeric or missing values" + (f" in columns {bad}" if bad else ""))
-        X = data
+        return load_csv(path, label_column)
     else:
         raise ValueError(f"unsupported data file type {ext!r} for {path!r}; use .npy, .npz or .csv")
     X = np.asarray(X)
@@ -161,9 +146,250 @@ def load_array(path, label_column=None):
     return np.ascontiguousarray(X, dtype=np.float32), y
 
 
-def _is_number(s: str) -> bool:
+# -- CSV ---------------------------------------------------------------------------------------------
+_DELIMITERS = (",", ";", "\t", "|")
+_MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+
+
+def _detect_delimiter(lines: list[str]) -> str:
+    """The candidate delimiter that splits every sampled line into the same number (> 1) of
+    fields, the most fields winning; "," when none does (a one-column file)."""
+    import csv
+
+    best, best_n = ",", 1
+    for d in _DELIMITERS:
+        counts = {len(row) for row in csv.reader(lines, delimiter=d) if row}
+        if len(counts) == 1 and (n := counts.pop()) > best_n:
+            best, best_n = d, n
+    return best
+
+
+def _number(cell: str, decimal_comma: bool):
+    """float(cell), None for a missing value, or the cell itself when it is not a number."""
+    c = cell.strip()
+    if c.lower() in _MISSING:
+        return None
     try:
-        float(s)
-        return True
+        return float(c)
     except ValueError:
-        return False
+        pass
+    if decimal_comma and "," in c:
+        try:
+            return float(c.replace(",", "."))
+        except ValueError:
+            pass
+    return cell
+
+
+def _column_index(col, names: list[str], what: str) -> int:
+    """Index of column ``col`` (a header name, or an integer / integer string, negative from the end)."""
+    if isinstance(col, str) and col in names:
+        return names.index(col)
+    if isinstance(col, str) and col.strip() in [n.strip() for n in names]:
+        return [n.strip() for n in names].index(col.strip())
+    try:
+        j = int(col)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} {col!r} not found; columns are {names}") from None
+    if not -len(names) <= j < len(names):
+        raise ValueError(f"{what} index {j} out of range for {len(names)} columns {names}")
+    return j % len(names)
+
+
+def load_csv(path, label_column=None, delimiter: str | None = None, drop_columns=(), return_columns: bool = False):
+    """Read a CSV table with the standard library's ``csv`` parser.
+
+    Quoted fields (``"hue, corrected"``) keep their delimiters; the delimiter is detected among
+    ``,`` ``;`` tab and ``|`` (the one that splits every line of the first 50 into the same number
+    of fields) unless given. A first line with a text cell above a numeric one (or only text) is
+    the header; without one, columns are named "0", "1", …. With a delimiter other than ``,``,
+    decimal commas (``1,5``) are read as numbers.
+
+    Parameters
+    ----------
+    path : file path.
+    label_column : name or index (negative from the end) of the column split off as y. y is int64
+        when every label is an integer, float64 when numeric, else the labels as strings.
+    delimiter : field separator; None detects it.
+    drop_columns : names or indices of columns to leave out (identifiers, text columns).
+    return_columns : also return the feature column names.
+
+    Returns
+    -------
+    (X float32 (N, D), y or None), plus the list of D feature names with ``return_columns``.
+    Raises ValueError naming the column and line of any non-numeric or missing feature value.
+    """
+    import csv
+    import itertools
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"data file not found: {path!r}")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        raise ValueError(f"delimiter must be one character, got {delimiter!r}")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        if delimiter is None:
+            delimiter = _detect_delimiter([ln for ln in itertools.islice(f, 50) if ln.strip()])
+            f.seek(0)
+        reader = csv.reader(f, delimiter=delimiter)
+        rows, lines = [], []
+        for row in reader:
+            if row and any(c.strip() for c in row):
+                rows.append(row)
+                lines.append(reader.line_num)
+    if not rows:
+        raise ValueError(f"{path!r} is empty")
+    decimal_comma = delimiter != ","
+    first = [_number(c, decimal_comma) for c in rows[0]]
+    second = [_number(c, decimal_comma) for c in rows[1]] if len(rows) > 1 else [None] * len(first)
+    has_header = all(isinstance(v, str) for v in first) or any(
+        isinstance(a, str) and isinstance(b, float) for a, b in zip(first, second))
+    width = len(rows[0])
+    names = [c.strip() for c in rows[0]] if has_header else [str(i) for i in range(width)]
+    body, body_lines = (rows[1:], lines[1:]) if has_header else (rows, lines)
+    if not body:
+        raise ValueError(f"{path!r} has a header but no data rows")
+    for row, ln in zip(body, body_lines):
+        if len(row) != width:
+            raise ValueError(f"{path!r} line {ln} has {len(row)} fields, the {'header' if has_header else 'first line'} "
+                             f"has {width} (delimiter {delimiter!r}; pass another delimiter if that is wrong)")
+    cells = np.array(body, dtype=str)
+    label_j = None if label_column is None else _column_index(label_column, names, "label column")
+    drop = {_column_index(c, names, "column to drop") for c in drop_columns}
+    if label_j is not None and label_j in drop:
+        raise ValueError(f"column {names[label_j]!r} is both the label column and a column to drop")
+    y = None if label_j is None else _csv_labels(cells[:, label_j], names[label_j], body_lines, path, decimal_comma)
+    features = [j for j in range(width) if j != label_j and j not in drop]
+    if not features:
+        raise ValueError(f"{path!r} has no feature columns left (columns {names})")
+    X = np.empty((len(body), len(features)), dtype=np.float32)
+    problems = []
+    for k, j in enumerate(features):
+        values, bad = _csv_numeric_column(cells[:, j], decimal_comma)
+        if bad is not None:
+            i, kind = bad
+            problems.append(f"{names[j]!r} ({kind} on line {body_lines[i]}: {body[i][j]!r})")
+        else:
+            X[:, k] = values
+    if problems:
+        raise ValueError(f"{path!r}: feature columns must be numeric and complete; " + ", ".join(problems)
+                         + ". Drop such columns (drop_columns=, CLI --drop-columns), make one the label "
+                           "(label_column=), or fill/encode them as numbers")
+    out = (X, y)
+    return out + ([names[j] for j in features],) if return_columns else out
+
+
+def _csv_numeric_column(col: np.ndarray, decimal_comma: bool):
+    """(float64 values, None) for a numeric column, else (None, (row, "missing value" | "text"))."""
+    try:
+        values = col.astype(np.float64)
+        if np.all(np.isfinite(values)):
+            return values, None
+    except ValueError:
+        pass
+    values = np.empty(col.shape, dtype=np.float64)
+    for i, c in enumerate(col):
+        v = _number(c, decimal_comma)
+        if v is None:
+            return None, (i, "missing value")
+        if isinstance(v, str):
+            return None, (i, "text")
+        if not np.isfinite(v):
+            return None, (i, "infinite value")
+        values[i] = v
+    return values, None
+
+
+def _csv_labels(col: np.ndarray, name: str, lines, path: str, decimal_comma: bool):
+    """Labels: int64 when all are integers, float64 when all are numbers, else stripped strings."""
+    parsed = [_number(c, decimal_comma) for c in col]
+    missing = [lines[i] for i, v in enumerate(parsed) if v is None]
+    if missing:
+        raise ValueError(f"{path!r}: label column {name!r} is empty or missing on line(s) {missing[:5]}")
+    if all(isinstance(v, float) for v in parsed):
+        y = np.array(parsed, dtype=np.float64)
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{path!r}: label column {name!r} has infinite values")
+        return y.astype(np.int64) if np.all(np.mod(y, 1) == 0) else y
+    return np.char.strip(col)
+
+
+# -- image folders -------------------------------------------------------------------------------
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+_MODES = {"L": 1, "RGB": 3}
+
+
+def _image_files(folder: str) -> list[str]:
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                  if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)
+                  and os.path.isfile(os.path.join(folder, f)))
+
+
+def load_image_folder(root, size=None, mode: str = "RGB"):
+    """Images from a folder, read with Pillow (``pip install 'pyssl[images]'``).
+
+    Layout: ``root/<class name>/<image>`` (one sub-folder per class, as torchvision's
+    ImageFolder), or images directly in ``root`` for unlabeled data. Files whose extension is not
+    in ``IMAGE_EXTENSIONS`` and hidden entries are skipped.
+
+    Parameters
+    ----------
+    root : folder path.
+    size : int or (height, width) to resize every image to (bilinear); None requires all images
+        to have the size of the first one.
+    mode : "RGB" (3 channels) or "L" (grayscale, 1 channel).
+
+    Returns
+    -------
+    (X, y, classes): X float32 (N, C, H, W) with values in [0, 1]; y int64 indices into
+    ``classes`` (the sorted sub-folder names), or None with ``classes == []`` for a flat folder.
+    """
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"image folder not found: {root!r}")
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {sorted(_MODES)}, got {mode!r}")
+    if size is not None:
+        hw = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
+        if len(hw) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                                   for v in hw):
+            raise ValueError(f"size must be a positive int or a pair (height, width) of them, got {size!r}")
+        size = (int(hw[0]), int(hw[1]))
+    _need("PIL", "images")
+    from PIL import Image, UnidentifiedImageError
+
+    classes = sorted(d for d in os.listdir(root) if not d.startswith(".") and os.path.isdir(os.path.join(root, d)))
+    files, labels = _image_files(root), []
+    if files and classes:
+        raise ValueError(f"{root!r} holds both images and sub-folders; use one sub-folder per class, or only images "
+                         "(unlabeled)")
+    if classes:
+        for c, name in enumerate(classes):
+            found = _image_files(os.path.join(root, name))
+            if not found:
+                raise ValueError(f"class folder {os.path.join(root, name)!r} has no images "
+                                 f"(extensions {', '.join(IMAGE_EXTENSIONS)})")
+            files += found
+            labels += [c] * len(found)
+    if not files:
+        raise ValueError(f"no images in {root!r} (extensions {', '.join(IMAGE_EXTENSIONS)})")
+    resize, X = size is not None, None
+    for i, fn in enumerate(files):
+        try:
+            with Image.open(fn) as im:
+                im = im.convert(mode)
+                if size is None:
+                    size = (im.height, im.width)
+                if (im.height, im.width) != size:
+                    if not resize:
+                        raise ValueError(f"{fn!r} is {im.height}×{im.width} but {files[0]!r} is {size[0]}×{size[1]}; "
+                                         "pass size= (CLI --image-size) to resize every image")
+                    im = im.resize((size[1], size[0]), Image.BILINEAR)
+                arr = np.asarray(im, dtype=np.float32) / 255.0
+        except (UnidentifiedImageError, OSError) as exc:
+            raise ValueError(f"cannot read image {fn!r}: {exc}") from None
+        if X is None:
+            X = np.empty((len(files), _MODES[mode], size[0], size[1]), dtype=np.float32)
+        X[i] = arr.reshape(size[0], size[1], -1).transpose(2, 0, 1)
+    y = np.asarray(labels, dtype=np.int64) if classes else None
+    return X, y, classes

@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 __all__ = ["ProcessGroup", "init", "rank", "world_size", "is_main", "barrier",
-           "launched_world_size", "combine_moments", "checksum", "sync_batch_norm", "resolve"]
+           "launched_world_size", "combine_moments", "checksum", "sync_batch_norm", "set_batch_norm_group", "resolve"]
 
 #: environment variables by which MPI launchers announce the number of processes
 _LAUNCHER_SIZE_VARS = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE",
@@ -321,17 +321,25 @@ def checksum(X: np.ndarray) -> int:
 _BN_GROUP: ProcessGroup | None = None
 
 
-@contextlib.contextmanager
-def sync_batch_norm(group: ProcessGroup | None):
-    """Within this block, BatchNorm layers in training mode normalise with the statistics of the
-    batch over all ranks of ``group`` (None or a group of one: local statistics)."""
+def set_batch_norm_group(group: ProcessGroup | None) -> ProcessGroup | None:
+    """From now on, BatchNorm layers in training mode normalise with the statistics of the batch
+    over all ranks of ``group`` (None or a group of one: local statistics). Returns the group set
+    before, to restore it."""
     global _BN_GROUP
     old = _BN_GROUP
     _BN_GROUP = group if group is not None and group.world_size > 1 else None
+    return old
+
+
+@contextlib.contextmanager
+def sync_batch_norm(group: ProcessGroup | None):
+    """Within this block, BatchNorm statistics are synchronised over ``group``
+    (:func:`set_batch_norm_group`)."""
+    old = set_batch_norm_group(group)
     try:
         yield
     finally:
-        _BN_GROUP = old
+        set_batch_norm_group(old)
 
 
 def batch_norm_group() -> ProcessGroup | None:

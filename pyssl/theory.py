@@ -102,32 +102,70 @@ def run_theory(methods: dict, X_unlabeled, X_labeled, y_labeled, X_eval=None, y_
             w.writeheader()
             w.writerows(rows)
     if plot_path is not None:
-        plot_theory(rows, plot_path)
+        plot_theory(rows, plot_path, held_out=X_eval is not None)
     return rows
 
 
-def plot_theory(rows, path) -> bool:
-    """L*_adapt against L_pre per method; returns False when matplotlib is not installed."""
-    try:
-        import matplotlib
+def theory_figure(rows, title: str | None = None, held_out: bool = True):
+    """The matplotlib figure of :func:`plot_theory` (needs matplotlib).
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    Left: L*_adapt against L_pre, each method's objective divided by its first-epoch value (the
+    objectives live on different scales). Right: L*_adapt by epoch. Both show each method's
+    random-network value (row epoch −1) as a dashed baseline, a circle at the first measured
+    epoch and a star at the last.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    where = "held-out data" if held_out else "the fitting data (in-sample)"
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for k, name in enumerate(dict.fromkeys(r["method"] for r in rows)):
+        colour = f"C{k % 10}"
+        rs = [r for r in rows if r["method"] == name and r["epoch"] >= 0]
+        init = [r["adapt_loss"] for r in rows if r["method"] == name and r["epoch"] < 0]
+        if not rs:
+            continue
+        first = rs[0]["pretrain_loss"] or 1.0
+        rel = [r["pretrain_loss"] / first for r in rs]
+        ada = [r["adapt_loss"] for r in rs]
+        ep = [r["epoch"] + 1 for r in rs]
+        for ax, xs in ((axes[0], rel), (axes[1], ep)):
+            ax.plot(xs, ada, "-", color=colour, label=name, lw=1.5)
+            ax.plot(xs[0], ada[0], "o", color=colour, ms=7, mfc="white", label="_start")
+            ax.plot(xs[-1], ada[-1], "*", color=colour, ms=11, label="_end")
+            if init:
+                ax.axhline(init[0], color=colour, ls="--", lw=1, alpha=0.7, label=f"{name}: random network")
+    axes[0].set_xlabel("L_pre / L_pre at the first epoch (each method's own objective)")
+    axes[0].set_ylabel(f"L*_adapt: linear head fitted to convergence,\nloss on {where}")
+    axes[1].set_xlabel("epoch")
+    axes[1].set_ylabel(f"L*_adapt on {where}")
+    axes[0].invert_xaxis()  # training moves right: L_pre falls
+    from matplotlib.lines import Line2D
+
+    marks = [Line2D([], [], marker="o", ls="", color="0.3", mfc="white", label="first epoch"),
+             Line2D([], [], marker="*", ls="", color="0.3", ms=10, label="last epoch"),
+             Line2D([], [], ls="--", color="0.3", label="random network (before training)")]
+    handles, _ = axes[1].get_legend_handles_labels()
+    axes[1].legend(handles=[h for h in handles if not h.get_label().endswith(": random network")] + marks,
+                   fontsize=8)
+    fig.suptitle(title or "Does a falling pretraining loss L_pre lower the adaptation loss L*_adapt?")
+    fig.tight_layout()
+    return fig
+
+
+def plot_theory(rows, path, title: str | None = None, held_out: bool = True) -> bool:
+    """Write :func:`theory_figure` of ``rows`` (from :func:`run_theory`) to ``path`` as PNG; returns
+    False when matplotlib is not installed. ``held_out`` says whether L*_adapt was measured on
+    held-out data (it labels the axes)."""
+    try:
+        import matplotlib  # noqa: F401
     except ImportError:
         return False
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for name in dict.fromkeys(r["method"] for r in rows):
-        rs = [r for r in rows if r["method"] == name and r["epoch"] >= 0]
-        first = rs[0]["pretrain_loss"] if rs and rs[0]["pretrain_loss"] else 1.0
-        # Objectives live on different scales: plot each relative to its first epoch.
-        axes[0].plot([r["pretrain_loss"] / first for r in rs], [r["adapt_loss"] for r in rs], "o-", label=name, ms=3)
-        axes[1].plot([r["epoch"] for r in rs], [r["adapt_loss"] for r in rs], "-", label=name)
-    axes[0].set_xlabel("L_pre / L_pre(first epoch) (each method's own objective)")
-    axes[0].set_ylabel("L*_adapt (linear head, to convergence)")
-    axes[1].set_xlabel("epoch")
-    axes[1].set_ylabel("L*_adapt")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    import matplotlib.pyplot as plt
+
+    fig = theory_figure(rows, title, held_out)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -135,54 +135,55 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
 
         bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, desc=type(method).__name__,
                    unit="step", leave=False)
-    with _distributed.sync_batch_norm(group if sync_batchnorm else None):
-        try:
-            for epoch in range(start_epoch, epochs):
-                t0 = time.perf_counter()
-                order = np.random.default_rng(derive_seed(seed, 0x5EED, epoch)).permutation(n)
-                total = 0.0
-                for b in range(steps_per_epoch):
-                    step = epoch * steps_per_epoch + b
-                    idx = np.sort(order[b * batch_size:(b + 1) * batch_size])
-                    xb = X[idx]
-                    method.zero_grad()
-                    loss = float(method.training_step(xb, derive_seed(seed, step)))
-                    if not math.isfinite(loss):
-                        raise FloatingPointError(
-                            f"{type(method).__name__}: the pretext loss became {loss} at epoch {epoch}, step {step}; "
-                            "lower the learning rate, raise the temperature, or clip gradients (max_grad_norm)")
-                    group.sum_gradients(optimizer)  # data parallel: Σ over ranks (no-op for one)
-                    if max_grad_norm is not None:
-                        clip_grad_norm(method.parameters(), max_grad_norm)
-                    optimizer.step()
-                    method.on_step_end(step, total_steps)
-                    total += loss
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(epoch=epoch, loss=f"{loss:.4f}")
-                history["loss"].append(total / steps_per_epoch)
-                history["epoch_time"].append(time.perf_counter() - t0)
-                history["lr"].append(float(optimizer.lr_now))
-                if checkpoint is not None and group.is_main:
-                    arrays = {f"method.{k}": v for k, v in method.state_dict().items()}
-                    opt_arrays, opt_meta = optimizer.state_arrays()
-                    arrays.update({f"opt.{k}": v for k, v in opt_arrays.items()})
-                    save_state(checkpoint, arrays, meta={"kind": "pretrain", "epoch": epoch, "seed": seed,
-                                                         "optimizer_state": opt_meta,
-                                                         "batch_size": batch_size, "n": n, "history": dict(history),
-                                                         "world_size": world,
-                                                         "method": type(method).__name__})
-                if checkpoint is not None:
-                    group.barrier()  # the file is complete before any rank may read it
-                stop = False
-                for cb in callbacks:
-                    if cb(epoch, history, method) == "stop":
-                        stop = True
-                if stop:
-                    break
-        finally:
-            method.group = _distributed._LOCAL
-            if bar is not None:
-                bar.close()
+    previous_bn_group = _distributed.set_batch_norm_group(group if sync_batchnorm else None)
+    try:
+        for epoch in range(start_epoch, epochs):
+            t0 = time.perf_counter()
+            order = np.random.default_rng(derive_seed(seed, 0x5EED, epoch)).permutation(n)
+            total = 0.0
+            for b in range(steps_per_epoch):
+                step = epoch * steps_per_epoch + b
+                idx = np.sort(order[b * batch_size:(b + 1) * batch_size])
+                xb = X[idx]
+                method.zero_grad()
+                loss = float(method.training_step(xb, derive_seed(seed, step)))
+                if not math.isfinite(loss):
+                    raise FloatingPointError(
+                        f"{type(method).__name__}: the pretext loss became {loss} at epoch {epoch}, step {step}; "
+                        "lower the learning rate, raise the temperature, or clip gradients (max_grad_norm)")
+                group.sum_gradients(optimizer)  # data parallel: Σ over ranks (no-op for one)
+                if max_grad_norm is not None:
+                    clip_grad_norm(method.parameters(), max_grad_norm)
+                optimizer.step()
+                method.on_step_end(step, total_steps)
+                total += loss
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch, loss=f"{loss:.4f}", refresh=False)  # redrawn by update
+            history["loss"].append(total / steps_per_epoch)
+            history["epoch_time"].append(time.perf_counter() - t0)
+            history["lr"].append(float(optimizer.lr_now))
+            if checkpoint is not None and group.is_main:
+                arrays = {f"method.{k}": v for k, v in method.state_dict().items()}
+                opt_arrays, opt_meta = optimizer.state_arrays()
+                arrays.update({f"opt.{k}": v for k, v in opt_arrays.items()})
+                save_state(checkpoint, arrays, meta={"kind": "pretrain", "epoch": epoch, "seed": seed,
+                                                     "optimizer_state": opt_meta,
+                                                     "batch_size": batch_size, "n": n, "history": dict(history),
+                                                     "world_size": world,
+                                                     "method": type(method).__name__})
+            if checkpoint is not None:
+                group.barrier()  # the file is complete before any rank may read it
+            stop = False
+            for cb in callbacks:
+                if cb(epoch, history, method) == "stop":
+                    stop = True
+            if stop:
+                break
+    finally:
+        _distributed.set_batch_norm_group(previous_bn_group)
+        method.group = _distributed._LOCAL
+        if bar is not None:
+            bar.close()
     method.train(False)
     return history

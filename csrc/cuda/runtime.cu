@@ -24,9 +24,13 @@ std::string unavailable_reason() {
   const cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
     cudaGetLastError();
+    // Without a GPU the runtime reports cudaErrorInsufficientDriver ("CUDA driver version is
+    // insufficient for CUDA runtime version"), which reads as an outdated driver: say what it means.
+    if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice)
+      return std::string("no CUDA device/driver found (") + cudaGetErrorName(e) + ")";
     return std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
   }
-  return n > 0 ? std::string() : std::string("no CUDA device found");
+  return n > 0 ? std::string() : std::string("no CUDA device/driver found (no device)");
 }
 
 void require_device() {

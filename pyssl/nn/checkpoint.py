@@ -15,6 +15,13 @@ FORMAT_VERSION = 1
 _META_KEY = "__pyssl_meta__"
 
 
+def _umask() -> int:
+    """The process umask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def save_state(path, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
     """Write ``arrays`` (name → array) and JSON ``meta`` atomically to ``path``."""
     from .. import __version__
@@ -27,8 +34,12 @@ def save_state(path, arrays: dict[str, np.ndarray], meta: dict | None = None) ->
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     payload[_META_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {path!r}: folder {directory!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
     try:
+        # mkstemp creates the file 0600; give it the mode any new file gets (0666 less the umask)
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
             f.flush()
