@@ -73,7 +73,9 @@ def empty_buffer_cache() -> None:
 from . import nn, optim, losses, pretext, methods, transfer, theory, data  # noqa: E402
 from .train import pretrain, History  # noqa: E402
 from .nn.init import manual_seed  # noqa: E402
+from ._log import log  # noqa: E402
+from . import callbacks, export  # noqa: E402
 
 __all__ = ["__version__", "set_num_threads", "get_num_threads", "buffer_cache_info", "set_buffer_cache_limit",
            "empty_buffer_cache", "manual_seed", "pretrain", "History", "nn",
-           "optim", "losses", "pretext", "methods", "transfer", "theory", "data"]
+           "optim", "losses", "pretext", "methods", "transfer", "theory", "data", "log", "callbacks", "export"]

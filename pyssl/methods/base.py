@@ -67,6 +67,10 @@ class Method:
     def __init__(self, encoder: Module, views=None, seed: int | None = 0):
         if not isinstance(encoder, Module):
             raise TypeError(f"encoder must be a pyssl.nn.Module, got {type(encoder).__name__}")
+        if views is not None and not callable(views):
+            hint = (f"; the string {views!r} is not a view maker, pass e.g. pyssl.methods.ScarfView() or "
+                    "pyssl.methods.sequence_views()") if isinstance(views, str) else ""
+            raise TypeError(f"views must be None or a callable views(x, seed) -> x̃, got {type(views).__name__}{hint}")
         self.encoder = encoder
         self.views = views
         self.seed = 0 if seed is None else int(seed)
@@ -101,8 +105,14 @@ class Method:
     def build_heads(self, feature_dim: int, X: np.ndarray) -> None:
         """Create the heads that were not passed in (sizes known only once data is seen)."""
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The encoder's dtype: heads, queues and centers are built in it, and ``pretrain`` casts
+        X to it (cast an encoder with ``encoder.astype(np.float64)``)."""
+        return np.dtype(self.encoder.dtype)
+
     def mlp(self, dims, key: int, norm="batch", act="relu") -> MLP:
-        return MLP(dims, norm=norm, act=act, seed=derive_seed(self.seed, key))
+        return MLP(dims, norm=norm, act=act, dtype=self.dtype, seed=derive_seed(self.seed, key))
 
     # -- training ---------------------------------------------------------------------------------
     def trainable_modules(self) -> list[Module]:
