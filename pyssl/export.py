@@ -71,6 +71,14 @@ def _children(module: Module):
     return list(module._modules.items())
 
 
+def _check_tree(module, where: str = "the root") -> None:
+    """Refuse an unsupported module anywhere in the tree before any conversion starts."""
+    kind = _kind(module, where)
+    if kind in (Sequential, Residual):
+        for name, child in _children(module):
+            _check_tree(child, f"{where}.{name}")
+
+
 # -- PyTorch ----------------------------------------------------------------------------------------
 
 def _import_torch():
@@ -125,7 +133,7 @@ def to_torch(module: Module):
     ------
     TypeError for a module that cannot be exported, ImportError without torch.
     """
-    _kind(module, "the root")  # refuse before importing torch
+    _check_tree(module)  # refuse before importing torch
     torch = _import_torch()
     l2, gap, residual = _torch_layers(torch)
     nn = torch.nn
@@ -295,7 +303,7 @@ def _onnx_layer(g: _Graph, m, x: str, where: str) -> str:
 OPSET = 17  # LayerNormalization needs 17; ReduceL2 / ReduceMean take axes as attributes up to 17
 
 
-def to_onnx(module: Module, path, input_shape=None):
+def to_onnx(module: Module, path, input_shape=None, dtype=None):
     """Write ``module`` (evaluation mode) as an ONNX graph to ``path``; returns the ``onnx.ModelProto``.
 
     The graph has one input ``"x"`` and one output ``"y"`` in the module's dtype. The batch size
@@ -309,10 +317,16 @@ def to_onnx(module: Module, path, input_shape=None):
     path : file to write (``.onnx``).
     input_shape : sequence of ints and names for symbolic sizes, e.g. ``("N", 64)``; default from
         the first layer (Linear → (N, in_features), Conv1d → (N, C, T), Conv2d → (N, C, H, W)).
+    dtype : np.float32 or np.float64 for the graph's weights and values; default the module's.
+        onnxruntime's CPU kernels for Conv and Erf (GELU) exist in float32 only, so a float64
+        encoder with those layers is served as ``dtype=np.float32``.
     """
+    _check_tree(module)
     shape = list(input_shape) if input_shape is not None else _input_shape(module)
+    dtype = np.dtype(module.dtype if dtype is None else dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"to_onnx: dtype must be np.float32 or np.float64, got {dtype}")
     onnx = _import_onnx()
-    dtype = np.dtype(module.dtype)
     elem = {np.dtype(np.float32): onnx.TensorProto.FLOAT, np.dtype(np.float64): onnx.TensorProto.DOUBLE}[dtype]
     g = _Graph(onnx, dtype)
     y = _onnx_layer(g, module, "x", "the root")
@@ -322,6 +336,7 @@ def to_onnx(module: Module, path, input_shape=None):
     model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)],
                                    producer_name="pyssl")
     model.ir_version = min(model.ir_version, 8)  # readable by onnxruntime releases of the last years
+    model = onnx.shape_inference.infer_shapes(model)  # fills in the output's shape (symbolic batch)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return model
