@@ -100,3 +100,11 @@ def test_deepcopy_then_astype_leaves_the_original():
     enc = MLP([3, 4], seed=0)
     enc64 = copy.deepcopy(enc).astype(np.float64)
     assert enc.dtype == np.float32 and enc64.dtype == np.float64
+
+
+def test_a_head_of_another_dtype_is_named():
+    X = np.random.default_rng(0).standard_normal((16, 5))
+    m = M.SimCLR(MLP([5, 8], seed=0).astype(np.float64), projector=MLP([8, 4], seed=1))
+    with pytest.raises(TypeError, match=r"SimCLR: projector has dtype float32 but the encoder has float64; "
+                                        r"cast it with projector.astype\(np.float64\)"):
+        pyssl.pretrain(m, X, epochs=1, batch_size=8, progress=False)

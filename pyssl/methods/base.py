@@ -86,6 +86,11 @@ class Method:
         if not self._built:
             self.build_heads(output_dim(self.encoder, self.example_input(X)), X)
             self._built = True
+            for name in self.trainable_names[1:]:
+                head = getattr(self, name, None)
+                if head is not None and head.parameters() and head.dtype != self.dtype:
+                    raise TypeError(f"{type(self).__name__}: {name} has dtype {head.dtype} but the encoder has "
+                                    f"{self.dtype}; cast it with {name}.astype(np.{self.dtype})")
 
     def example_input(self, X: np.ndarray) -> np.ndarray:
         """A small batch shaped like what the encoder sees (task methods transform X first)."""
