@@ -2,6 +2,7 @@
 evaluation mode) to float32 rounding, layer by layer and for whole encoders."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import pyssl
 from pyssl import export
@@ -211,3 +212,33 @@ def test_to_onnx_float64_module_served_in_either_dtype(tmp_path):
     np.testing.assert_allclose(out32, m(x), rtol=1e-5, atol=1e-5)
     with pytest.raises(TypeError, match="dtype must be np.float32 or np.float64"):
         export.to_onnx(m, tmp_path / "bad.onnx", dtype=np.int32)
+
+
+@st.composite
+def _conv_geometry(draw):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h = draw(st.integers(max(1, kh - 2 * ph), 9))
+    w = draw(st.integers(max(1, kw - 2 * pw), 9))
+    return dict(c=draw(st.integers(1, 3)), o=draw(st.integers(1, 4)), k=(kh, kw), s=(draw(st.integers(1, 3)),
+                draw(st.integers(1, 3))), p=(ph, pw), h=h, w=w, bias=draw(st.booleans()), seed=draw(st.integers(0, 99)))
+
+
+@settings(max_examples=20)
+@given(_conv_geometry())
+def test_conv2d_geometry_exports_exactly(g):
+    """Any kernel, stride and padding: torch and onnxruntime give pyssl's convolution."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import tempfile
+
+    m = Conv2d(g["c"], g["o"], g["k"], stride=g["s"], padding=g["p"], bias=g["bias"], seed=g["seed"])
+    x = _data((2, g["c"], g["h"], g["w"]), seed=g["seed"])
+    ref = m(x)
+    with torch.no_grad():
+        np.testing.assert_allclose(export.to_torch(m)(torch.from_numpy(x)).numpy(), ref, rtol=1e-5, atol=1e-5)
+    with tempfile.TemporaryDirectory() as d:
+        export.to_onnx(m, f"{d}/conv.onnx")
+        out = ort.InferenceSession(f"{d}/conv.onnx", providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
