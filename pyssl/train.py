@@ -56,6 +56,9 @@ def _check_pretrain_args(method, X, epochs, batch_size, lr, weight_decay, warmup
         hint = (f"; wrap the encoder in a method, e.g. pyssl.pretrain(pyssl.methods.SimCLR(encoder), X)"
                 if isinstance(method, Module) else "")
         raise TypeError(f"method must be a pyssl.methods.Method, got {type(method).__name__}{hint}")
+    if isinstance(epochs, (np.ndarray, list, tuple)):
+        raise TypeError("epochs must be an int, got an array: pretraining is self-supervised and takes no labels; "
+                        "call pyssl.pretrain(method, X, epochs=100) and pass y to the downstream probe")
     check_scalar(epochs, "epochs", kind=numbers.Integral, low=1)
     check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=2)
     for name, value in (("lr", lr), ("weight_decay", weight_decay)):

@@ -25,6 +25,11 @@ def test_an_encoder_instead_of_a_method(X):
         pyssl.pretrain(MLP([5, 8, 4]), X, epochs=1)
 
 
+def test_labels_passed_as_epochs(X):
+    with pytest.raises(TypeError, match=r"epochs must be an int, got an array: pretraining is self-supervised"):
+        pyssl.pretrain(simclr(), X, (X[:, 0] > 0).astype(int))
+
+
 @pytest.mark.parametrize("views", ["scarf", 3])
 def test_views_must_be_callable(views):
     with pytest.raises(TypeError, match="views must be None or a callable") as e:

@@ -108,3 +108,25 @@ def test_a_head_of_another_dtype_is_named():
     with pytest.raises(TypeError, match=r"SimCLR: projector has dtype float32 but the encoder has float64; "
                                         r"cast it with projector.astype\(np.float64\)"):
         pyssl.pretrain(m, X, epochs=1, batch_size=8, progress=False)
+
+
+@pytest.mark.parametrize("adapter", ["probe", "knn", "finetune", "finetune-regression"])
+def test_adapters_with_a_float64_encoder_match_float32(adapter):
+    from pyssl.transfer import KNN, FineTune, LinearProbe
+
+    X = np.random.default_rng(0).standard_normal((60, 5))
+    y = X[:, 1] if adapter == "finetune-regression" else (X[:, 0] > 0).astype(int)
+    make = {"probe": LinearProbe, "knn": lambda e: KNN(e, k=5),
+            "finetune": lambda e: FineTune(e, epochs=3, batch_size=16),
+            "finetune-regression": lambda e: FineTune(e, epochs=3, batch_size=16)}[adapter]
+    fitted = [make(MLP([5, 8, 4], seed=0).astype(dtype)).fit(X, y) for dtype in (np.float32, np.float64)]
+    if adapter.startswith("finetune"):
+        assert {p.dtype for p in fitted[1].head_.parameters()} == {np.dtype(np.float64)}
+    assert fitted[1].score(X, y) == pytest.approx(fitted[0].score(X, y), abs=1e-4)
+
+
+def test_adapter_given_a_method_names_its_encoder():
+    from pyssl.transfer import LinearProbe
+
+    with pytest.raises(TypeError, match=r"got SimCLR; pass the method's encoder \(method.encoder\)"):
+        LinearProbe(M.SimCLR(MLP([3, 2])))
