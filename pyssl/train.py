@@ -36,9 +36,6 @@ def _default_optimizer(params, lr, weight_decay, total_steps, warmup_steps):
     return AdamW(params, lr=sched, weight_decay=weight_decay)
 
 
-_DEFAULTS = {"lr": 1e-3, "weight_decay": 1e-4, "warmup_epochs": 0}
-
-
 def _check_pretrain_args(method, X, epochs, batch_size, lr, weight_decay, warmup_epochs, optimizer, callbacks,
                          progress, max_grad_norm):
     """Validate ``pretrain``'s arguments before any work; return ``(X, batch_size, callbacks)``.
@@ -77,8 +74,11 @@ def _check_pretrain_args(method, X, epochs, batch_size, lr, weight_decay, warmup
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a pyssl.optim optimizer, e.g. pyssl.optim.AdamW(method.parameters()), "
                             f"or None for the default AdamW; got {type(optimizer).__name__}")
+        import inspect
+
+        defaults = inspect.signature(pretrain).parameters
         ignored = [k for k, v in (("lr", lr), ("weight_decay", weight_decay), ("warmup_epochs", warmup_epochs))
-                   if v != _DEFAULTS[k]]
+                   if v != defaults[k].default]
         if ignored:
             warnings.warn(f"{', '.join(ignored)} configure the default optimizer and are ignored when optimizer is "
                           "given; set them on the optimizer (its lr may be a schedule such as "
