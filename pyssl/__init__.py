@@ -84,7 +84,10 @@ from . import nn, optim, losses, pretext, methods, transfer, theory, data  # noq
 from .train import pretrain, History  # noqa: E402
 from .nn.init import manual_seed  # noqa: E402
 from .pretrained import load_encoder  # noqa: E402
+from ._log import log  # noqa: E402
+from . import callbacks, distributed, export  # noqa: E402
 
 __all__ = ["__version__", "set_num_threads", "get_num_threads", "buffer_cache_info", "set_buffer_cache_limit",
            "empty_buffer_cache", "manual_seed", "pretrain", "load_encoder", "History", "nn",
-           "optim", "losses", "pretext", "methods", "transfer", "theory", "data"]
+           "optim", "losses", "pretext", "methods", "transfer", "theory", "data", "log", "callbacks", "export",
+           "distributed"]

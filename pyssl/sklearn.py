@@ -55,22 +55,58 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.method_params = method_params
         self.distributed = distributed
 
+    def _check_params(self) -> tuple[int, ...]:
+        """Validate the constructor parameters (scikit-learn checks them in ``fit``); return the
+        encoder widths."""
+        import numbers
+
+        from ._validation import check_scalar
+        from .experiments import METHOD_NAMES
+
+        hidden = self.hidden
+        if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+            raise TypeError(f"hidden must be a tuple of layer widths, got the int {hidden}; "
+                            f"write hidden=({hidden},) for one layer or hidden=({hidden}, {hidden}) for two")
+        try:
+            widths = tuple(hidden)
+        except TypeError:
+            raise TypeError(f"hidden must be a tuple of layer widths such as (256, 256), got "
+                            f"{type(hidden).__name__}") from None
+        if not widths:
+            raise ValueError("hidden must name at least one layer width, e.g. hidden=(256,)")
+        for w in widths:
+            check_scalar(w, "hidden entries", kind=numbers.Integral, low=1)
+        if not isinstance(self.method, str) or self.method.lower().replace("-", "_") not in METHOD_NAMES:
+            raise ValueError(f"method must be one of {list(METHOD_NAMES)}, got {self.method!r}")
+        if self.norm not in ("batch", "layer", None):
+            raise ValueError(f"norm must be 'batch', 'layer' or None, got {self.norm!r}")
+        check_scalar(self.epochs, "epochs", kind=numbers.Integral, low=1)
+        check_scalar(self.batch_size, "batch_size", kind=numbers.Integral, low=2)
+        if isinstance(self.lr, str):
+            raise TypeError(f"lr must be a number, got the string {self.lr!r}; pass it without quotes")
+        check_scalar(self.lr, "lr", low=0.0, low_inclusive=False)
+        if self.method_params is not None and not isinstance(self.method_params, dict):
+            raise TypeError(f"method_params must be a dict of keyword arguments for the method or None, "
+                            f"got {type(self.method_params).__name__}")
+        return tuple(int(w) for w in widths)
+
     def fit(self, X, y=None):
         from ._seeding import derive_seed
         from .experiments import make_encoder, make_method
         from .train import pretrain
 
+        hidden = self._check_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         X = np.ascontiguousarray(X, dtype=np.float32)
         seed = 0 if self.random_state is None else int(self.random_state)
-        spec = {"type": "mlp", "dims": [X.shape[1], *[int(h) for h in self.hidden]], "norm": self.norm,
+        spec = {"type": "mlp", "dims": [X.shape[1], *hidden], "norm": self.norm,
                 "seed": derive_seed(seed, 1)}
         self.encoder_ = make_encoder(spec)
         method = make_method(self.method, self.encoder_, seed=derive_seed(seed, 2), **(self.method_params or {}))
         bs = max(2, min(int(self.batch_size), X.shape[0]))
         self.history_ = pretrain(method, X, epochs=int(self.epochs), batch_size=bs, seed=seed, lr=float(self.lr),
                                  progress=False, distributed=self.distributed)
-        self.n_features_out_ = int(self.hidden[-1])
+        self.n_features_out_ = hidden[-1]
         self._n_features_out = self.n_features_out_
         return self
 

@@ -36,6 +36,86 @@ def _default_optimizer(params, lr, weight_decay, total_steps, warmup_steps):
     return AdamW(params, lr=sched, weight_decay=weight_decay)
 
 
+def _check_pretrain_args(method, X, epochs, batch_size, lr, weight_decay, warmup_epochs, optimizer, callbacks,
+                         progress, max_grad_norm):
+    """Validate ``pretrain``'s arguments before any work; return ``(X, batch_size, callbacks)``.
+
+    Errors name the argument and the fix; adjustments that change the run (a batch larger than X,
+    a zero learning rate, schedule arguments an explicit optimizer ignores) warn once per call.
+    """
+    import warnings
+
+    from .methods.base import Method
+    from .nn.module import Module
+    from .optim import Optimizer
+
+    if not isinstance(method, Method):
+        hint = (f"; wrap the encoder in a method, e.g. pyssl.pretrain(pyssl.methods.SimCLR(encoder), X)"
+                if isinstance(method, Module) else "")
+        raise TypeError(f"method must be a pyssl.methods.Method, got {type(method).__name__}{hint}")
+    if isinstance(epochs, (np.ndarray, list, tuple)):
+        raise TypeError("epochs must be an int, got an array: pretraining is self-supervised and takes no labels; "
+                        "call pyssl.pretrain(method, X, epochs=100) and pass y to the downstream probe")
+    check_scalar(epochs, "epochs", kind=numbers.Integral, low=1)
+    check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=2)
+    for name, value in (("lr", lr), ("weight_decay", weight_decay)):
+        if isinstance(value, str):
+            raise TypeError(f"The '{name}' parameter must be a number, got the string {value!r}; "
+                            f"pass it without quotes, e.g. {name}=1e-3")
+        check_scalar(value, name, low=0.0)
+    check_scalar(warmup_epochs, "warmup_epochs", kind=numbers.Integral, low=0)
+    if warmup_epochs > epochs:
+        raise ValueError(f"The 'warmup_epochs' parameter must be <= epochs ({epochs}), got {warmup_epochs}")
+    if max_grad_norm is not None:
+        check_scalar(max_grad_norm, "max_grad_norm", low=0.0, low_inclusive=False)
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be True, False or None (on when stderr is a terminal), got {progress!r}")
+    if optimizer is not None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a pyssl.optim optimizer, e.g. pyssl.optim.AdamW(method.parameters()), "
+                            f"or None for the default AdamW; got {type(optimizer).__name__}")
+        import inspect
+
+        defaults = inspect.signature(pretrain).parameters
+        ignored = [k for k, v in (("lr", lr), ("weight_decay", weight_decay), ("warmup_epochs", warmup_epochs))
+                   if v != defaults[k].default]
+        if ignored:
+            warnings.warn(f"{', '.join(ignored)} configure the default optimizer and are ignored when optimizer is "
+                          "given; set them on the optimizer (its lr may be a schedule such as "
+                          "pyssl.optim.LinearWarmupCosine)", UserWarning, stacklevel=3)
+    elif lr == 0:
+        warnings.warn("lr=0: the default optimizer will leave the weights unchanged", UserWarning, stacklevel=3)
+    if callable(callbacks) or isinstance(callbacks, (str, bytes)):
+        raise TypeError(f"callbacks must be a list of callables, got one {type(callbacks).__name__}; "
+                        "wrap it in a list: callbacks=[cb]")
+    try:
+        callbacks = list(callbacks or ())
+    except TypeError:
+        raise TypeError(f"callbacks must be a list of callables, got {type(callbacks).__name__}") from None
+    for i, cb in enumerate(callbacks):
+        if not callable(cb):
+            raise TypeError(f"callbacks[{i}] must be a callable cb(epoch, history, method), got {type(cb).__name__}")
+    X = check_array(X, "X", dtype=method.dtype, min_ndim=2)
+    n = X.shape[0]
+    if n < 2:
+        raise ValueError(f"X needs at least 2 samples for self-supervised pretraining, got {n}")
+    if batch_size > n:
+        warnings.warn(f"batch_size={batch_size} is larger than the {n} samples of X; using batch_size={n} "
+                      "(one step per epoch)", UserWarning, stacklevel=3)
+        batch_size = n
+    return X, int(batch_size), callbacks
+
+
+def _check_optimizer_covers(optimizer, method) -> None:
+    """An explicit optimizer must update every trainable parameter of the built method."""
+    own = {id(p) for p in optimizer.flat.params}
+    missing = [p for p in method.parameters() if id(p) not in own]
+    if missing:
+        raise ValueError(f"optimizer does not update {len(missing)} of the {len(method.parameters())} parameters of "
+                         f"{type(method).__name__} (heads are built from the data): call method.setup(X) before "
+                         "building the optimizer over method.parameters()")
+
+
 def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0, optimizer=None,
              lr: float = 1e-3, weight_decay: float = 1e-4, warmup_epochs: int = 0, callbacks=(),
              progress: bool | None = None, checkpoint=None, resume=None, max_grad_norm: float | None = None,
@@ -45,14 +125,19 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
     Parameters
     ----------
     method : pyssl.methods.Method
-    X : array (N, ...) of unlabeled samples (cast to float32).
+    X : array (N, ...) of unlabeled samples (cast to the encoder's dtype, float32 unless the encoder
+        was cast with ``encoder.astype(np.float64)``).
     epochs, batch_size : passes over X and samples per step (the last partial batch is dropped
-        when ``drop_last``; batches smaller than 2 are always dropped).
+        when ``drop_last``; batches smaller than 2 are always dropped). A batch_size larger than N
+        is lowered to N with a warning.
     seed : fixes the shuffles, the views and every other random draw of the run.
     optimizer : a ``pyssl.optim`` optimizer over ``method.parameters()``; default AdamW with
         linear warmup (``warmup_epochs``) and cosine decay from ``lr`` to ``lr/100``.
-    callbacks : callables ``cb(epoch, history, method)`` run after each epoch; returning the
-        string ``"stop"`` ends training.
+    lr, weight_decay, warmup_epochs : peak learning rate, decoupled weight decay and warmup length
+        (in epochs) of the default optimizer; ignored (with a warning) when ``optimizer`` is given.
+    callbacks : list of callables ``cb(epoch, history, method)`` run after each epoch, in order;
+        returning the string ``"stop"`` ends training. ``pyssl.callbacks`` ships EarlyStopping,
+        KNNMonitor, CSVLogger and TensorBoardLogger.
     progress : tqdm progress bar with the running loss (default: on when stderr is a terminal).
     checkpoint : path; the full training state is written there (atomically) after each epoch.
     resume : path of a checkpoint written by a run with the same arguments; training continues
@@ -78,15 +163,12 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
     from .nn.checkpoint import load_state, save_state
     from .optim import clip_grad_norm
 
-    X = check_array(X, "X", dtype=np.float32, min_ndim=2)
-    check_scalar(epochs, "epochs", kind=numbers.Integral, low=1)
-    check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=2)
+    X, batch_size, callbacks = _check_pretrain_args(method, X, epochs, batch_size, lr, weight_decay, warmup_epochs,
+                                                    optimizer, callbacks, progress, max_grad_norm)
     seed = check_seed(seed)
     group = _distributed.resolve(distributed)
     world = group.world_size
     n = X.shape[0]
-    if n < 2:
-        raise ValueError(f"X needs at least 2 samples for self-supervised pretraining, got {n}")
     if world > 1:
         if n < 2 * world:
             raise ValueError(f"X has {n} samples, too few for {world} processes (each needs at least 2 rows a step)")
@@ -105,6 +187,8 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
     if optimizer is None:
         optimizer = _default_optimizer(method.parameters(), lr, weight_decay, total_steps,
                                        warmup_epochs * steps_per_epoch)
+    else:
+        _check_optimizer_covers(optimizer, method)
 
     history = History(loss=[], epoch_time=[], lr=[])
     start_epoch = 0

@@ -310,7 +310,7 @@ def test_interrupt_before_the_first_epoch(csv_file, tmp_path, capsys, monkeypatc
 
     monkeypatch.setattr(SimCLR, "training_step", stop)
     assert main(["pretrain", str(csv_file), "--label-column", "label", "--out", str(tmp_path / "e.npz"),
-                 "--no-progress"]) == 130
+                 "--batch-size", "32", "--no-progress"]) == 130
     assert "before the first epoch finished: nothing saved" in capsys.readouterr().err
 
 
@@ -347,7 +347,8 @@ def test_help_of_every_subcommand_shows_defaults_and_two_examples():
 def test_theory_on_a_csv_with_plot(csv_file, tmp_path, capsys):
     out, png = tmp_path / "t.csv", tmp_path / "t.png"
     assert main(["theory", str(csv_file), "--label-column", "label", "--methods", "simclr", "--epochs", "2",
-                 "--every", "1", "--hidden", "8", "--out", str(out), "--plot", str(png), "--no-progress"]) == 0
+                 "--every", "1", "--hidden", "8", "--batch-size", "32", "--out", str(out), "--plot", str(png),
+                 "--no-progress"]) == 0
     lines = out.read_text().splitlines()
     assert lines[0] == "method,epoch,pretrain_loss,adapt_loss" and len(lines) == 1 + 3  # init + 2 epochs
     try:

@@ -81,7 +81,8 @@ def test_byol_momentum_schedule_is_cosine():
 def test_moco_queue_is_a_ring_buffer_of_normalised_keys(rng):
     X = rng.standard_normal((12, 5)).astype(np.float32)
     m = M.MoCo(MLP([5, 8, 4], seed=0), queue_size=20, projection_dim=4)
-    m.setup(X)
+    with pytest.warns(UserWarning, match="queue_size=20 is larger than the 12 training samples"):
+        m.setup(X)  # a queue longer than the data, on purpose: it must wrap around
     ptrs = []
     for step in range(3):  # 12 + 12 + 12 keys into 20 slots: the third batch wraps around
         ptr = int(m.queue_ptr[0])

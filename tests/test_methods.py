@@ -21,7 +21,7 @@ def clustered(n=192, d=12, k=4, seed=0):
 def make(name, enc):
     table = {
         "simclr": lambda e: M.SimCLR(e, temperature=0.5, projection_dim=16),
-        "moco": lambda e: M.MoCo(e, queue_size=128, projection_dim=16),
+        "moco": lambda e: M.MoCo(e, queue_size=64, projection_dim=16),
         "byol": lambda e: M.BYOL(e, projection_dim=16),
         "simsiam": lambda e: M.SimSiam(e, projection_dim=16),
         "barlow_twins": lambda e: M.BarlowTwins(e, projection_dim=32, hidden_dim=32),

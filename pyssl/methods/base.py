@@ -70,6 +70,10 @@ class Method:
     def __init__(self, encoder: Module, views=None, seed: int | None = 0):
         if not isinstance(encoder, Module):
             raise TypeError(f"encoder must be a pyssl.nn.Module, got {type(encoder).__name__}")
+        if views is not None and not callable(views):
+            hint = (f"; the string {views!r} is not a view maker, pass e.g. pyssl.methods.ScarfView() or "
+                    "pyssl.methods.sequence_views()") if isinstance(views, str) else ""
+            raise TypeError(f"views must be None or a callable views(x, seed) -> x̃, got {type(views).__name__}{hint}")
         self.encoder = encoder
         self.views = views
         self.seed = 0 if seed is None else int(seed)
@@ -85,6 +89,11 @@ class Method:
         if not self._built:
             self.build_heads(output_dim(self.encoder, self.example_input(X)), X)
             self._built = True
+            for name in self.trainable_names[1:]:
+                head = getattr(self, name, None)
+                if head is not None and head.parameters() and head.dtype != self.dtype:
+                    raise TypeError(f"{type(self).__name__}: {name} has dtype {head.dtype} but the encoder has "
+                                    f"{self.dtype}; cast it with {name}.astype(np.{self.dtype})")
 
     def example_input(self, X: np.ndarray) -> np.ndarray:
         """A small batch shaped like what the encoder sees (task methods transform X first)."""
@@ -104,8 +113,14 @@ class Method:
     def build_heads(self, feature_dim: int, X: np.ndarray) -> None:
         """Create the heads that were not passed in (sizes known only once data is seen)."""
 
+    @property
+    def dtype(self) -> np.dtype:
+        """The encoder's dtype: heads, queues and centers are built in it, and ``pretrain`` casts
+        X to it (cast an encoder with ``encoder.astype(np.float64)``)."""
+        return np.dtype(self.encoder.dtype)
+
     def mlp(self, dims, key: int, norm="batch", act="relu") -> MLP:
-        return MLP(dims, norm=norm, act=act, seed=derive_seed(self.seed, key))
+        return MLP(dims, norm=norm, act=act, dtype=self.dtype, seed=derive_seed(self.seed, key))
 
     # -- training ---------------------------------------------------------------------------------
     def trainable_modules(self) -> list[Module]:

@@ -38,7 +38,8 @@ class SwAV(Method):
         if self.projector is None:
             hidden = self.hidden_dim or max(feature_dim, self.projection_dim)
             self.projector = self.mlp([feature_dim, hidden, self.projection_dim], key=1)
-        self.prototypes = Linear(self.projection_dim, self.n_prototypes, bias=False, seed=derive_seed(self.seed, 3))
+        self.prototypes = Linear(self.projection_dim, self.n_prototypes, bias=False, dtype=self.dtype,
+                                 seed=derive_seed(self.seed, 3))
         self._normalize_prototypes()
 
     def _normalize_prototypes(self):
@@ -91,7 +92,7 @@ class DINO(_MomentumMethod):
             self.head = self.mlp([feature_dim, hidden, self.out_dim], key=1, norm=None, act="gelu")
         self.build_targets()
         k = self.head.out_features if hasattr(self.head, "out_features") else self.out_dim
-        self.center = np.zeros((k,), dtype=np.float32)
+        self.center = np.zeros((k,), dtype=self.dtype)
 
     def training_step(self, X, seed):
         x1, x2 = self.make_views(X, seed)

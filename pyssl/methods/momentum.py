@@ -65,13 +65,19 @@ class MoCo(_MomentumMethod):
         self._keys = None
 
     def build_heads(self, feature_dim, X):
+        if self.queue_size > X.shape[0]:
+            import warnings
+
+            warnings.warn(f"MoCo: queue_size={self.queue_size} is larger than the {X.shape[0]} training samples, so the "
+                          "queue holds several keys of every sample, stale keys of each query's own positive among "
+                          f"them; pass queue_size <= {X.shape[0]}", UserWarning, stacklevel=4)
         if self.projector is None:
             hidden = self.hidden_dim or max(feature_dim, self.projection_dim)
             self.projector = self.mlp([feature_dim, hidden, self.projection_dim], key=1)
         self.build_targets()
         dim = self.projector.out_features if hasattr(self.projector, "out_features") else self.projection_dim
         q = np.random.default_rng(derive_seed(self.seed, 2)).standard_normal((self.queue_size, dim))
-        self.queue = _l2_rows(q).astype(np.float32)
+        self.queue = _l2_rows(q).astype(self.dtype)
         self.queue_ptr = np.zeros(1, dtype=np.int64)
 
     def training_step(self, X, seed):

@@ -21,7 +21,9 @@ class ScarfView:
         self.reference = None
 
     def fit(self, X):
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        X = np.ascontiguousarray(X)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float32)
         self.reference = X.reshape(X.shape[0], -1)
         return self
 

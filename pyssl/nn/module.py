@@ -174,6 +174,31 @@ class Module:
         ps = self.parameters()
         return ps[0].data.dtype if ps else np.dtype(np.float32)
 
+    def astype(self, dtype) -> "Module":
+        """Cast every floating parameter (and its gradient) and floating buffer of this module and
+        its children to ``dtype`` (float32 or float64), in place; returns the module.
+
+        Integer buffers (Dropout's random-stream counter) are kept. Call it before building an
+        optimizer: optimizers point the parameters at one flat buffer of the old dtype. A copy
+        in another dtype is ``copy.deepcopy(module).astype(dtype)``.
+        """
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"astype: dtype must be np.float32 or np.float64, got {dtype}")
+        for m in self.modules():
+            m._astype_local(dtype)
+        return self
+
+    def _astype_local(self, dtype: np.dtype) -> None:
+        """Cast this module's own parameters and floating buffers (not its children's)."""
+        for p in self._parameters.values():
+            if p is not None and p.data.dtype != dtype:
+                p.data = np.ascontiguousarray(p.data, dtype=dtype)
+                p._grad = np.ascontiguousarray(p._grad, dtype=dtype)
+        for name, b in list(self._buffers.items()):
+            if isinstance(b, np.ndarray) and np.issubdtype(b.dtype, np.floating) and b.dtype != dtype:
+                self.set_buffer(name, np.ascontiguousarray(b, dtype=dtype))
+
     def transform(self, X, batch_size: int = 1024) -> np.ndarray:
         """Embeddings h(X) in evaluation mode, computed in batches; the mode is restored after."""
         X = check_array(X, "X", dtype=self.dtype, min_ndim=2)

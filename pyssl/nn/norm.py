@@ -66,6 +66,10 @@ class LayerNorm(Module):
     def dtype(self):
         return self._dtype
 
+    def _astype_local(self, dtype):
+        super()._astype_local(dtype)
+        self._dtype = dtype
+
     def forward(self, x):
         _check_input(self, x, f"(..., {self.num_features})",
                      isinstance(x, np.ndarray) and x.ndim >= 1 and x.shape[-1] == self.num_features)

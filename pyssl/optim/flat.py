@@ -62,7 +62,7 @@ class FlatParams:
         dtypes = {p.data.dtype for p in params}
         if len(dtypes) != 1:
             raise TypeError(f"all parameters must share one dtype to be flattened, got {sorted(map(str, dtypes))}; "
-                            f"cast the model first")
+                            f"cast the model first, e.g. module.astype(np.float32)")
         dtype = dtypes.pop()
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"parameters must be float32 or float64, got dtype {dtype}")

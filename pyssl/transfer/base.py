@@ -14,14 +14,15 @@ class Adapter:
         from ..nn.module import Module
 
         if not isinstance(encoder, Module):
-            raise TypeError(f"encoder must be a pyssl.nn.Module, got {type(encoder).__name__}")
+            hint = "; pass the method's encoder (method.encoder)" if hasattr(encoder, "encoder") else ""
+            raise TypeError(f"encoder must be a pyssl.nn.Module, got {type(encoder).__name__}{hint}")
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
         self.encoder = encoder
         self.task = task
 
     def _check_X(self, X):
-        return check_array(X, "X", dtype=np.float32, min_ndim=2)
+        return check_array(X, "X", dtype=self.encoder.dtype, min_ndim=2)
 
     def _check_y(self, X, y):
         y = np.asarray(y)

@@ -68,8 +68,9 @@ class FineTune(Adapter):
         else:
             self.y_mu_, self.y_sd_ = float(yc.mean()), float(yc.std() or 1.0)
             out = 1
-            target = ((yc - self.y_mu_) / self.y_sd_).astype(np.float32).reshape(-1, 1)
-        head = copy.deepcopy(self.head) if self.head is not None else Linear(d, out, seed=derive_seed(self.seed, 1))
+            target = ((yc - self.y_mu_) / self.y_sd_).astype(enc.dtype).reshape(-1, 1)
+        head = (copy.deepcopy(self.head) if self.head is not None
+                else Linear(d, out, dtype=enc.dtype, seed=derive_seed(self.seed, 1)))  # the encoder's dtype
         if self.head is None and self.init == "probe":
             self._probe_init(head, enc.transform(X), yc)
         opts = [AdamW(head.parameters(), lr=self.lr, weight_decay=self.weight_decay)]

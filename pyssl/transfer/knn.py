@@ -24,6 +24,11 @@ class KNN(Adapter):
     def fit(self, X, y):
         X = self._check_X(X)
         self.y_ = self._check_y(X, y)
+        if self.k > X.shape[0]:
+            import warnings
+
+            warnings.warn(f"KNN: k={self.k} is larger than the {X.shape[0]} training samples; every prediction "
+                          f"uses all {X.shape[0]} (pass k <= {X.shape[0]})", UserWarning, stacklevel=2)
         self.bank_ = _l2_rows(self.encoder.transform(X))
         return self
 
