@@ -391,8 +391,8 @@ def cmd_theory(args) -> int:
         methods[name] = make_method(name, model.encoder)
     Xin, Xte_in = prepared
     # L*_adapt: linear head fitted on the labeled training part, its loss measured on the test part.
-    rows = run_theory(methods, Xin, Xin, ytr, Xte_in, yte, epochs=args.epochs, seed=args.seed, every=args.every,
-                      csv_path=args.out, progress=_progress(args))
+    rows = run_theory(methods, Xin, Xin, ytr, Xte_in, yte, epochs=args.epochs, batch_size=args.batch_size,
+                      seed=args.seed, every=args.every, csv_path=args.out, progress=_progress(args))
     print(f"{'method':>12} {'epoch':>5} {'L_pre':>10} {'L*_adapt':>10}")
     for r in rows:
         print(f"{r['method']:>12} {r['epoch']:>5} {r['pretrain_loss']:>10.4f} {r['adapt_loss']:>10.4f}")
@@ -547,6 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encoder_options(th)
     th.add_argument("--epochs", type=_positive_int, default=30, help="pretraining epochs per method")
     th.add_argument("--every", type=_positive_int, default=3, help="measure L*_adapt every this many epochs")
+    th.add_argument("--batch-size", type=_positive_int, default=256, help="samples per pretraining step")
     th.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and views")
     th.add_argument("--out", default="theory.csv", help="CSV of (method, epoch, L_pre, L*_adapt)")
     th.add_argument("--plot", help="write the plot as PNG (needs matplotlib)")
