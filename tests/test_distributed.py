@@ -33,6 +33,8 @@ def _mpiexec():
 
 
 MPIEXEC = _mpiexec()
+if MPIEXEC is None and os.environ.get("PYSSL_REQUIRE_MPI"):
+    raise RuntimeError("PYSSL_REQUIRE_MPI is set but mpi4py or mpiexec is missing: pip install '.[test]'")
 needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="needs mpi4py and mpiexec: pip install 'pyssl[mpi]'")
 
 
