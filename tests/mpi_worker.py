@@ -63,6 +63,15 @@ def main(argv=None) -> int:
     encoder = nn.MLP([12, 24, 16], norm="batch", seed=5)
     os.makedirs(args.out, exist_ok=True)
     out = os.path.join(args.out, f"rank{group.rank}.npz")
+    if args.method == "supcon":  # a loss used directly: the global SupCon loss from each rank's rows
+        from pyssl.losses import sup_con
+
+        z = np.random.default_rng(1).standard_normal((64, 6)).astype(np.float32)
+        labels = np.arange(64) % 5
+        loss, dz, _ = group.global_loss(lambda z, y: (*sup_con(z, y, temperature=0.2), None),
+                                        group.local_rows(z), group.local_rows(labels))
+        np.savez(out, dz=group.allgather_rows(dz)[0], __loss__=np.array([loss]))
+        return 0
     if args.method == "finetune":
         from pyssl.transfer import FineTune
 

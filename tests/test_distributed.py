@@ -184,7 +184,7 @@ def test_batch_norm_given_statistics_are_checked():
 # -- under mpiexec ---------------------------------------------------------------------------------
 
 EQUIVALENT = ["simclr", "barlow_twins", "vicreg", "byol", "simsiam", "moco", "swav", "dino", "masked", "vime",
-              "finetune"]
+              "finetune", "supcon"]
 
 
 @needs_mpi
