@@ -20,29 +20,18 @@ import pyssl
 from pyssl import distributed, methods, nn, optim
 
 
-def make_method(name: str, encoder):
-    small = dict(seed=3)
-    if name == "simclr":
-        return methods.SimCLR(encoder, temperature=0.5, projection_dim=8, **small)
-    if name == "barlow_twins":
-        return methods.BarlowTwins(encoder, projection_dim=16, hidden_dim=16, **small)
-    if name == "vicreg":
-        return methods.VICReg(encoder, projection_dim=16, hidden_dim=16, **small)
-    if name == "byol":
-        return methods.BYOL(encoder, projection_dim=8, hidden_dim=16, **small)
-    if name == "simsiam":
-        return methods.SimSiam(encoder, projection_dim=8, **small)
-    if name == "moco":
-        return methods.MoCo(encoder, projection_dim=8, queue_size=48, **small)
-    if name == "swav":
-        return methods.SwAV(encoder, projection_dim=8, n_prototypes=10, **small)
-    if name == "dino":
-        return methods.DINO(encoder, out_dim=12, hidden_dim=16, **small)
-    if name == "masked":
-        return methods.MaskedModeling(encoder, **small)
-    if name == "vime":
-        return methods.VIME(encoder, **small)
-    raise SystemExit(f"unknown method {name}")
+METHODS = {
+    "simclr": lambda e: methods.SimCLR(e, temperature=0.5, projection_dim=8, seed=3),
+    "barlow_twins": lambda e: methods.BarlowTwins(e, projection_dim=16, hidden_dim=16, seed=3),
+    "vicreg": lambda e: methods.VICReg(e, projection_dim=16, hidden_dim=16, seed=3),
+    "byol": lambda e: methods.BYOL(e, projection_dim=8, hidden_dim=16, seed=3),
+    "simsiam": lambda e: methods.SimSiam(e, projection_dim=8, seed=3),
+    "moco": lambda e: methods.MoCo(e, projection_dim=8, queue_size=48, seed=3),
+    "swav": lambda e: methods.SwAV(e, projection_dim=8, n_prototypes=10, seed=3),
+    "dino": lambda e: methods.DINO(e, out_dim=12, hidden_dim=16, seed=3),
+    "masked": lambda e: methods.MaskedModeling(e, seed=3),
+    "vime": lambda e: methods.VIME(e, seed=3),
+}
 
 
 def main(argv=None) -> int:
@@ -83,7 +72,7 @@ def main(argv=None) -> int:
         state["__loss__"] = np.asarray(ft.loss_curve_, dtype=np.float64)
         np.savez(out, **state)
         return 0
-    method = make_method(args.method, encoder)
+    method = METHODS[args.method](encoder)
 
     def faults(epoch, history, m):
         if epoch == 0 and group.rank == args.die_rank:
