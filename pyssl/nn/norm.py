@@ -107,6 +107,12 @@ class BatchNorm1d(Module):
     from weight decay; buffers ``running_mean`` (zeros) and ``running_var`` (ones) go into
     ``state_dict``. ``affine=False`` (Barlow Twins' head) drops γ, β. Training mode with N = 1
     raises ValueError, as PyTorch does.
+
+    In data-parallel training (``pyssl.pretrain(..., distributed=...)``, see
+    :mod:`pyssl.distributed`) the statistics are those of the global batch (synchronised
+    BatchNorm): each rank's per-feature mean and M2 are gathered and combined, and in backward the
+    sums Σ dy and Σ dy·x̂ are summed over the ranks, so that every rank normalises and
+    differentiates exactly as one process holding the whole batch would.
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32, *,
