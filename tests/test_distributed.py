@@ -275,3 +275,69 @@ def test_checkpoint_written_by_rank_zero_and_resumed_by_all(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "RANK 0 SAME True" in res.stdout and "RANK 1 SAME True" in res.stdout
     assert ck.exists() and not list(tmp_path.glob("*.tmp*"))
+
+
+# -- the sharded contrastive kernel (no MPI needed: shards are simulated in one process) --------
+
+def _shard_parts(zhat, labels, shards, tau):
+    total_loss = total_count = 0.0
+    dz = np.zeros_like(zhat)
+    for anchors in shards:
+        loss_sum, count, part = _core.losses.sup_con_shard(zhat, labels, np.asarray(anchors, np.int64), tau)
+        total_loss += loss_sum
+        total_count += count
+        dz += part
+    return total_loss / total_count, dz / (tau * total_count)
+
+
+@settings(max_examples=40, deadline=None)
+@given(r=st.integers(2, 24), d=st.integers(1, 9), n_labels=st.integers(1, 8), n_shards=st.integers(1, 4),
+       tau=st.sampled_from([0.05, 0.3, 1.0]), seed=st.integers(0, 2**31))
+def test_sup_con_shards_add_up_to_the_full_loss(r, d, n_labels, n_shards, tau, seed):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((r, d))
+    zhat = z / np.linalg.norm(z, axis=1, keepdims=True)
+    labels = rng.integers(0, n_labels, r).astype(np.int64)
+    if np.bincount(labels).max() < 2:
+        labels[1] = labels[0]
+    cuts = np.sort(rng.integers(0, r + 1, n_shards - 1))
+    shards = np.split(rng.permutation(r), cuts)
+    loss, dzhat = _shard_parts(zhat, labels, shards, tau)
+    from pyssl.losses import sup_con
+
+    ref_loss, ref_dz = sup_con(zhat, labels, tau)  # through the normalisation at |z| = 1
+    assert np.isclose(loss, ref_loss, rtol=1e-10, atol=1e-12)
+    projected = dzhat - zhat * np.sum(zhat * dzhat, axis=1, keepdims=True)
+    np.testing.assert_allclose(projected, ref_dz, rtol=1e-8, atol=1e-10)
+
+
+@settings(max_examples=20, deadline=None)
+@given(r=st.integers(3, 12), d=st.integers(1, 6), seed=st.integers(0, 2**31))
+def test_sup_con_shard_gradient_finite_differences(r, d, seed):
+    """float64 central differences of the kernel's loss in its input rows (taken as given)."""
+    rng = np.random.default_rng(seed)
+    zhat = rng.standard_normal((r, d)) * 0.5
+    labels = (np.arange(r) % max(r // 2, 1)).astype(np.int64)
+    shards = [np.arange(0, r // 2), np.arange(r // 2, r)]
+    _, grad = _shard_parts(zhat, labels, shards, 0.4)
+    eps = 1e-6
+    num = np.zeros_like(zhat)
+    for idx in np.ndindex(*zhat.shape):
+        zp, zm = zhat.copy(), zhat.copy()
+        zp[idx] += eps
+        zm[idx] -= eps
+        num[idx] = (_shard_parts(zp, labels, shards, 0.4)[0] - _shard_parts(zm, labels, shards, 0.4)[0]) / (2 * eps)
+    np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-7)
+
+
+def test_sup_con_shard_bad_inputs():
+    zhat = np.ones((4, 3), np.float32)
+    labels = np.zeros(4, np.int64)
+    with pytest.raises(ValueError, match="out of range"):
+        _core.losses.sup_con_shard(zhat, labels, np.array([0, 7], np.int64), 0.1)
+    with pytest.raises(ValueError, match="labels"):
+        _core.losses.sup_con_shard(zhat, labels[:3], np.array([0], np.int64), 0.1)
+    with pytest.raises(TypeError, match="anchors"):
+        _core.losses.sup_con_shard(zhat, labels, np.array([0.0]), 0.1)
+    with pytest.raises(ValueError, match="temperature"):
+        _core.losses.sup_con_shard(zhat, labels, np.array([0], np.int64), 0.0)

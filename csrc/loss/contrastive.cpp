@@ -10,6 +10,32 @@ namespace pyssl::loss {
 
 namespace {
 
+// One anchor a: row holds its similarities s_a· (length r); it becomes its gradient row
+// G_a· = softmax_a − 1[b∈P(a)]/|P(a)| (zeros when a has no positive), with its loss term ℓ_a and
+// weight (1, or 0 without a positive). positives(f) calls f(b) for every positive b ≠ a, in
+// increasing order.
+template <class T, class Positives>
+inline void anchor_row(T* row, index_t r, index_t a, T inv_t, const Positives& positives, T& partial,
+                       T& weight) {
+  row[a] = -std::numeric_limits<T>::infinity();  // self-similarity excluded
+  T sum_pos = T(0);
+  index_t count = 0;
+  positives([&](index_t b) {
+    sum_pos += row[b];
+    ++count;
+  });
+  if (count == 0) {
+    for (index_t j = 0; j < r; ++j) row[j] = T(0);
+    partial = weight = T(0);
+    return;
+  }
+  const T lse = softmax_row(row, row, r, inv_t);  // row is now softmax_a
+  const T c = T(1) / T(count);
+  partial = lse - inv_t * sum_pos * c;
+  weight = T(1);
+  positives([&](index_t b) { row[b] -= c; });
+}
+
 // positives(a, f) calls f(b) for every positive b ≠ a of anchor a, in increasing order.
 template <class T, class Positives>
 double contrastive_core(index_t r, index_t d, T temperature, const Positives& positives,
@@ -17,26 +43,8 @@ double contrastive_core(index_t r, index_t d, T temperature, const Positives& po
   const T inv_t = T(1) / temperature;
   gram(w.zhat, r, d, d, T(1), false, w.sim);  // S = Ẑ Ẑᵀ
   parallel_for(r, 16 * r, [&](index_t b0, index_t b1) {
-    for (index_t a = b0; a < b1; ++a) {
-      T* row = w.sim + a * r;
-      row[a] = -std::numeric_limits<T>::infinity();  // self-similarity excluded
-      T sum_pos = T(0);
-      index_t count = 0;
-      positives(a, [&](index_t b) {
-        sum_pos += row[b];
-        ++count;
-      });
-      if (count == 0) {
-        for (index_t j = 0; j < r; ++j) row[j] = T(0);
-        w.partial[a] = w.weight[a] = T(0);
-        continue;
-      }
-      const T lse = softmax_row(row, row, r, inv_t);  // row is now softmax_a
-      const T c = T(1) / T(count);
-      w.partial[a] = lse - inv_t * sum_pos * c;
-      w.weight[a] = T(1);
-      positives(a, [&](index_t b) { row[b] -= c; });
-    }
+    for (index_t a = b0; a < b1; ++a)
+      anchor_row(w.sim + a * r, r, a, inv_t, [&](auto&& f) { positives(a, f); }, w.partial[a], w.weight[a]);
   });
   const double anchors = sum_serial(w.weight, r);
   PYSSL_CHECK(anchors > 0, "sup_con: no sample has a positive (every label occurs once); "
@@ -76,6 +84,49 @@ double sup_con(const T* z, const std::int64_t* labels, index_t n, index_t d, T t
       w);
   normalize_rows_backward(w.zhat, w.norm, w.dzhat, dz, n, d);
   return loss;
+}
+
+template <class T>
+void sup_con_shard(const T* zhat, const std::int64_t* labels, index_t r, index_t d, const std::int64_t* anchors,
+                   index_t r_loc, T temperature, T* dzhat, double* loss_sum, double* anchor_count,
+                   const ContrastiveShardWork<T>& w) {
+  const T inv_t = T(1) / temperature;
+  for (index_t i = 0; i < r_loc; ++i)
+    PYSSL_CHECK(anchors[i] >= 0 && anchors[i] < r, "sup_con_shard: anchor ", anchors[i], " out of range [0, ", r, ")");
+  parallel_for(r_loc, 2 * d, [&](index_t b0, index_t b1) {
+    for (index_t i = b0; i < b1; ++i) {
+      const T* src = zhat + anchors[i] * d;
+      T* dst = w.a + i * d;
+      for (index_t j = 0; j < d; ++j) dst[j] = src[j];
+    }
+  });
+  // S_loc = A Ẑᵀ: the local anchors' rows of the similarity matrix
+  blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, r_loc, r, d, T(1), w.a, d, zhat, d, T(0), w.sim, r);
+  parallel_for(r_loc, 16 * r, [&](index_t b0, index_t b1) {
+    for (index_t i = b0; i < b1; ++i) {
+      const index_t a = anchors[i];
+      const std::int64_t la = labels[a];
+      anchor_row(w.sim + i * r, r, a, inv_t,
+                 [&](auto&& f) {
+                   for (index_t b = 0; b < r; ++b)
+                     if (b != a && labels[b] == la) f(b);
+                 },
+                 w.partial[i], w.weight[i]);
+    }
+  });
+  *loss_sum = sum_serial(w.partial, r_loc);
+  *anchor_count = sum_serial(w.weight, r_loc);
+  // dẐ part = G_locᵀ A (every row, as a candidate) + G_loc Ẑ (the anchors' rows), unscaled
+  blas::gemm<T>(blas::Trans::Yes, blas::Trans::No, r, d, r_loc, T(1), w.sim, r, w.a, d, T(0), dzhat, d);
+  blas::gemm<T>(blas::Trans::No, blas::Trans::No, r_loc, d, r, T(1), w.sim, r, zhat, d, T(0), w.a, d);
+  parallel_for(r_loc, 2 * d, [&](index_t b0, index_t b1) {
+    for (index_t i = b0; i < b1; ++i) {
+      T* dst = dzhat + anchors[i] * d;
+      const T* src = w.a + i * d;
+#pragma omp simd
+      for (index_t j = 0; j < d; ++j) dst[j] += src[j];
+    }
+  });
 }
 
 template <class T>
@@ -141,6 +192,8 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
   template double nt_xent<T>(const T*, const T*, index_t, index_t, T, T*, T*, const ContrastiveWork<T>&); \
   template double sup_con<T>(const T*, const std::int64_t*, index_t, index_t, T, T*,                 \
                              const ContrastiveWork<T>&);                                             \
+  template void sup_con_shard<T>(const T*, const std::int64_t*, index_t, index_t, const std::int64_t*,  \
+                                 index_t, T, T*, double*, double*, const ContrastiveShardWork<T>&);  \
   template double info_nce<T>(const T*, const T*, const T*, index_t, index_t, index_t, T, T*, T*,    \
                               const InfoNceWork<T>&);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_CONTRASTIVE)

@@ -36,6 +36,25 @@ template <class T>
 double sup_con(const T* z, const std::int64_t* labels, index_t n, index_t d, T temperature, T* dz,
                const ContrastiveWork<T>& w);
 
+// One shard of the anchors of SupCon (NT-Xent with labels [0..N−1, 0..N−1]) over R rows, for
+// data-parallel training: each process holds all R normalised rows Ẑ and takes the anchors it
+// owns. Writes the shard's Σ ℓ_a and anchor count and its unscaled part of dẐ (R, d):
+//   G_locᵀ A + scatter_anchors(G_loc Ẑ),  A = Ẑ[anchors], G_loc = the anchors' rows of G.
+// Summed over shards these give Σ ℓ_a, the anchor count and (G + Gᵀ) Ẑ; dividing by
+// τ · count gives the full kernel's dẐ.
+template <class T>
+struct ContrastiveShardWork {
+  T* a;        // (R_loc, d) the anchors' rows, then G_loc Ẑ
+  T* sim;      // (R_loc, R) similarities, then G_loc
+  T* partial;  // (R_loc,)
+  T* weight;   // (R_loc,)
+};
+
+template <class T>
+void sup_con_shard(const T* zhat, const std::int64_t* labels, index_t r, index_t d, const std::int64_t* anchors,
+                   index_t r_loc, T temperature, T* dzhat, double* loss_sum, double* anchor_count,
+                   const ContrastiveShardWork<T>& w);
+
 // Scratch for InfoNCE with N queries and a bank of M negatives.
 template <class T>
 struct InfoNceWork {

@@ -113,6 +113,33 @@ py::tuple sup_con(const py::array& z, const py::array& labels, double temperatur
   });
 }
 
+// One shard of SupCon's anchors over R normalised rows (data-parallel training).
+py::tuple sup_con_shard(const py::array& zhat, const py::array& labels, const py::array& anchors,
+                        double temperature) {
+  return dispatch_float(zhat, "zhat", [&](auto tag) -> py::tuple {
+    using T = decltype(tag);
+    const T* pz = in<T>(zhat, "zhat", 2);
+    const index_t r = dim(zhat, 0), d = dim(zhat, 1);
+    check_rows(zhat, 2, "zhat", "SupCon needs pairs");
+    check_nonempty_cols(zhat, "zhat");
+    const std::int64_t* pl = in<std::int64_t>(labels, "labels", 1);
+    check_shape(labels, {r}, "labels");
+    const std::int64_t* pa = in<std::int64_t>(anchors, "anchors", 1);
+    const index_t r_loc = dim(anchors, 0);
+    check_positive(temperature, "temperature");
+    auto dz = empty<T>({r, d});
+    T* o = dz.mutable_data();
+    Scratch<T> a(r_loc * d), sim(r_loc * r), partial(r_loc), weight(r_loc);
+    double loss_sum = 0, count = 0;
+    {
+      py::gil_scoped_release nogil;
+      loss::sup_con_shard<T>(pz, pl, r, d, pa, r_loc, T(temperature), o, &loss_sum, &count,
+                             {a.get(), sim.get(), partial.get(), weight.get()});
+    }
+    return py::make_tuple(loss_sum, count, std::move(dz));
+  });
+}
+
 py::tuple info_nce(const py::array& q, const py::array& k, const py::array& queue, double temperature) {
   return dispatch_float(q, "q", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
@@ -360,6 +387,10 @@ py::tuple mask_bce(const py::array& logits, const py::array& mask) {
 void register_losses(py::module_& m) {
   m.def("nt_xent", &nt_xent, py::arg("z1"), py::arg("z2"), py::arg("temperature"));
   m.def("sup_con", &sup_con, py::arg("z"), py::arg("labels"), py::arg("temperature"));
+  m.def("sup_con_shard", &sup_con_shard, py::arg("zhat"), py::arg("labels"), py::arg("anchors"),
+        py::arg("temperature"),
+        "SupCon over the anchors `anchors` of normalised rows zhat (R, d) with labels (R,): returns "
+        "(sum of the anchors' losses, number of anchors with a positive, unscaled dzhat part (R, d)).");
   m.def("info_nce", &info_nce, py::arg("q"), py::arg("k"), py::arg("queue"), py::arg("temperature"));
   m.def("negative_cosine", &negative_cosine, py::arg("p"), py::arg("z"), py::arg("shift"), py::arg("scale"));
   m.def("barlow_twins", &barlow_twins, py::arg("z1"), py::arg("z2"), py::arg("lambd"), py::arg("scale"),

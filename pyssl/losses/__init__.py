@@ -10,11 +10,12 @@ from .info_nce import InfoNCELoss, info_nce
 from .masked import MaskBCELoss, MaskedMSELoss, mask_bce, masked_mse
 from .negative_cosine import NegativeCosineLoss, negative_cosine, symmetric_negative_cosine
 from .nt_xent import NTXentLoss, nt_xent
-from .sup_con import SupConLoss, sup_con
+from .sup_con import SupConLoss, nt_xent_distributed, sup_con, sup_con_distributed
 from .swav import SwAVLoss, sinkhorn, swav
 from .vicreg import VICRegLoss, vicreg
 
 __all__ = ["nt_xent", "NTXentLoss", "info_nce", "InfoNCELoss", "sup_con", "SupConLoss",
+           "sup_con_distributed", "nt_xent_distributed",
            "negative_cosine", "symmetric_negative_cosine", "NegativeCosineLoss", "barlow_twins",
            "BarlowTwinsLoss", "vicreg", "VICRegLoss", "sinkhorn", "swav", "SwAVLoss", "dino", "DINOLoss",
            "masked_mse", "mask_bce", "MaskedMSELoss", "MaskBCELoss"]

@@ -1,6 +1,8 @@
 """Supervised contrastive loss (SupCon)."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _core
 from .._validation import check_array
 from ._base import labels_array, positive
@@ -33,6 +35,57 @@ def sup_con(z, labels, temperature: float = 0.1):
     z = check_array(z, "z", ndim=2, min_rows=2)
     labels = labels_array(labels, z.shape[0])
     return _core.losses.sup_con(z, labels, positive(temperature, "temperature"))
+
+
+def sup_con_distributed(group, z, labels, temperature: float = 0.1):
+    """:func:`sup_con` of the rows of every rank, each rank computing its own anchors' share.
+
+    ``z`` (n_r, d) and ``labels`` (n_r,) are this rank's rows; the loss is that of all ranks' rows
+    gathered in rank order, and the returned gradient is its derivative with respect to this rank's
+    rows — the same as gathering and calling :func:`sup_con`, but each rank forms only its
+    n_r × N block of the similarity matrix (cost 1/W of the full loss on W ranks). The ranks' parts
+    of dẐ = (G + Gᵀ) Ẑ are summed in one collective. With one process it is :func:`sup_con`.
+
+    group : a :class:`pyssl.distributed.ProcessGroup`.
+    Returns ``(loss, dz)``.
+    """
+    from ..nn.normalize import L2Normalize
+
+    if group.world_size == 1:
+        return sup_con(z, labels, temperature)
+    z = check_array(z, "z", ndim=2, min_rows=1)
+    labels = labels_array(labels, z.shape[0])
+    temperature = positive(temperature, "temperature")
+    norm = L2Normalize()
+    zhat_local, ctx = norm.forward(z)
+    zhat, rows = group.allgather_rows(zhat_local)
+    all_labels, _ = group.allgather_rows(labels)
+    anchors = np.arange(rows.start, rows.stop, dtype=np.int64)
+    loss_sum, count, dzhat = _core.losses.sup_con_shard(zhat, all_labels, anchors, temperature)
+    totals = group.allreduce_sum_(np.array([loss_sum, count], dtype=np.float64))
+    if totals[1] <= 0:
+        raise ValueError("sup_con: no sample has a positive (every label occurs once); each label must appear "
+                         "at least twice in the batch")
+    group.allreduce_sum_(dzhat)
+    dzhat_local = np.ascontiguousarray(dzhat[rows]) * dzhat.dtype.type(1.0 / (temperature * totals[1]))
+    return float(totals[0] / totals[1]), norm.backward(dzhat_local, ctx)
+
+
+def nt_xent_distributed(group, z1, z2, temperature: float = 0.1):
+    """:func:`nt_xent` of the rows of every rank (``z1``, ``z2``: this rank's two views), each rank
+    computing its own anchors' share (:func:`sup_con_distributed` with the sample as label).
+    Returns ``(loss, dz1, dz2)`` for this rank's rows."""
+    n = z1.shape[0]
+    if group.world_size == 1:
+        from .nt_xent import nt_xent
+
+        return nt_xent(z1, z2, temperature)
+    if z2.shape != z1.shape:
+        raise ValueError(f"z2 must have the shape of z1 {z1.shape}, got {z2.shape}")
+    sample = np.arange(n, dtype=np.int64) + (np.int64(group.rank) << np.int64(32))  # unique over ranks
+    loss, dz = sup_con_distributed(group, np.concatenate([z1, z2]), np.concatenate([sample, sample]),
+                                   temperature)
+    return loss, dz[:n], dz[n:]
 
 
 class SupConLoss:

@@ -34,12 +34,16 @@ class JointEmbedding(Method):
         """Return (loss, dz1, dz2)."""
         raise NotImplementedError
 
+    def batch_pair_loss(self, z1, z2):
+        """``pair_loss`` of the whole batch from this rank's rows (see :meth:`Method.global_loss`)."""
+        return self.global_loss(self.pair_loss, z1, z2)
+
     def training_step(self, X, seed):
         x1, x2 = self.make_views(X, seed)
         n = x1.shape[0]
         chain = [self.encoder, self.projector]
         z, ctx = forward_chain(chain, np.concatenate([x1, x2]))
-        loss, dz1, dz2 = self.global_loss(self.pair_loss, z[:n], z[n:])
+        loss, dz1, dz2 = self.batch_pair_loss(z[:n], z[n:])
         backward_chain(chain, np.concatenate([dz1, dz2]), ctx)
         return loss
 
@@ -56,6 +60,10 @@ class SimCLR(JointEmbedding):
 
     def pair_loss(self, z1, z2):
         return losses.nt_xent(z1, z2, temperature=self.temperature)
+
+    def batch_pair_loss(self, z1, z2):
+        # Each rank computes its own anchors' rows of the similarity matrix.
+        return losses.nt_xent_distributed(self.group, z1, z2, temperature=self.temperature)
 
 
 class BarlowTwins(JointEmbedding):
