@@ -53,13 +53,15 @@ def main(argv=None) -> int:
     os.makedirs(args.out, exist_ok=True)
     out = os.path.join(args.out, f"rank{group.rank}.npz")
     if args.method == "supcon":  # a loss used directly: the global SupCon loss from each rank's rows
-        from pyssl.losses import sup_con
+        from pyssl.losses import sup_con, sup_con_distributed
 
         z = np.random.default_rng(1).standard_normal((64, 6)).astype(np.float32)
         labels = np.arange(64) % 5
-        loss, dz, _ = group.global_loss(lambda z, y: (*sup_con(z, y, temperature=0.2), None),
-                                        group.local_rows(z), group.local_rows(labels))
-        np.savez(out, dz=group.allgather_rows(dz)[0], __loss__=np.array([loss]))
+        zl, yl = group.local_rows(z), group.local_rows(labels)
+        loss, dz, _ = group.global_loss(lambda z, y: (*sup_con(z, y, temperature=0.2), None), zl, yl)
+        loss_s, dz_s = sup_con_distributed(group, zl, yl, temperature=0.2)  # each rank its anchors
+        np.savez(out, dz=group.allgather_rows(dz)[0], __loss__=np.array([loss]),
+                 dz_sharded=group.allgather_rows(dz_s)[0], loss_sharded=np.array([loss_s]))
         return 0
     if args.method == "finetune":
         from pyssl.transfer import FineTune
