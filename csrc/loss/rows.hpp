@@ -92,7 +92,10 @@ inline T softmax_row(const T* x, T* p, index_t n, T s) {
   T sum = T(0);
 #pragma omp simd reduction(+ : sum)
   for (index_t j = 0; j < n; ++j) {
-    const T e = fast_exp(s * x[j] - shift);
+    // s·(x[j] − m), not s·x[j] − s·m: contracted to an FMA, the latter keeps the rounding error
+    // of s·m, which at a tiny temperature (s ~ 1e10) is far from 0 and makes the largest term
+    // overflow (Inf/Inf = NaN) or vanish (log 0); here the largest term is exactly exp(0) = 1
+    const T e = fast_exp(s * (x[j] - m));
     p[j] = e;
     sum += e;
   }
@@ -111,7 +114,7 @@ inline T log_sum_exp_row(const T* x, index_t n, T s) {
   const T shift = s * m;
   T sum = T(0);
 #pragma omp simd reduction(+ : sum)
-  for (index_t j = 0; j < n; ++j) sum += fast_exp(s * x[j] - shift);
+  for (index_t j = 0; j < n; ++j) sum += fast_exp(s * (x[j] - m));  // as in softmax_row
   return shift + std::log(sum);
 }
 
