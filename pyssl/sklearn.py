@@ -22,6 +22,23 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
     raise ImportError("pyssl.sklearn needs scikit-learn: pip install 'pyssl[data]'") from exc
 
 
+def _check_hidden(hidden) -> list[int]:
+    """``hidden`` as a non-empty list of layer widths (an int is one layer)."""
+    import numbers
+
+    from ._validation import check_scalar
+
+    if isinstance(hidden, numbers.Integral):
+        hidden = (hidden,)
+    try:
+        widths = list(hidden)
+    except TypeError:
+        raise TypeError(f"hidden must be a sequence of layer widths, got {hidden!r}") from None
+    if not widths:
+        raise ValueError("hidden must name at least one layer width, got an empty sequence")
+    return [int(check_scalar(h, f"hidden[{i}]", kind=numbers.Integral, low=1)) for i, h in enumerate(widths)]
+
+
 class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Self-supervised embedding as a scikit-learn transformer.
 
@@ -59,14 +76,15 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         X = np.ascontiguousarray(X, dtype=np.float32)
         seed = 0 if self.random_state is None else int(self.random_state)
-        spec = {"type": "mlp", "dims": [X.shape[1], *[int(h) for h in self.hidden]], "norm": self.norm,
+        hidden = _check_hidden(self.hidden)
+        spec = {"type": "mlp", "dims": [X.shape[1], *hidden], "norm": self.norm,
                 "seed": derive_seed(seed, 1)}
         self.encoder_ = make_encoder(spec)
         method = make_method(self.method, self.encoder_, seed=derive_seed(seed, 2), **(self.method_params or {}))
         bs = max(2, min(int(self.batch_size), X.shape[0]))
         self.history_ = pretrain(method, X, epochs=int(self.epochs), batch_size=bs, seed=seed, lr=float(self.lr),
                                  progress=False)
-        self.n_features_out_ = int(self.hidden[-1])
+        self.n_features_out_ = hidden[-1]
         self._n_features_out = self.n_features_out_
         return self
 

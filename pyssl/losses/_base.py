@@ -25,6 +25,13 @@ def non_negative(value, name: str) -> float:
     return float(check_scalar(value, name, kind=numbers.Real, low=0.0))
 
 
+def choice(value, name: str, options) -> str:
+    """A string among ``options`` (anything else, unhashable values included, gets a ValueError)."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
+    return value
+
+
 def iterations(value, name: str = "iterations") -> int:
     return int(check_scalar(value, name, kind=numbers.Integral, low=1))
 

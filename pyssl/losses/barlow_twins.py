@@ -29,7 +29,8 @@ def barlow_twins(z1, z2, lambd: float = 0.0051, scale: float = 1.0, eps: float =
     Returns ``(loss, dz1, dz2)``.
     """
     z1, z2 = as_pair(z1, z2, "z1", "z2", min_rows=2)
-    return _core.losses.barlow_twins(z1, z2, non_negative(lambd, "lambd"), float(scale), positive(eps, "eps"))
+    return _core.losses.barlow_twins(z1, z2, non_negative(lambd, "lambd"), positive(scale, "scale"),
+                                     positive(eps, "eps"))
 
 
 class BarlowTwinsLoss:
@@ -37,7 +38,7 @@ class BarlowTwinsLoss:
 
     def __init__(self, lambd: float = 0.0051, scale: float = 1.0, eps: float = 1e-5):
         self.lambd = non_negative(lambd, "lambd")
-        self.scale = float(scale)
+        self.scale = positive(scale, "scale")
         self.eps = positive(eps, "eps")
 
     def __call__(self, z1, z2):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .module import Module
+from .module import Module, layer_input
 
 
 def l2_normalize(z) -> np.ndarray:
@@ -23,6 +23,7 @@ class L2Normalize(Module):
     """Layer form of :func:`l2_normalize` with its backward (SwAV prototypes, DINO heads)."""
 
     def forward(self, x):
+        x = layer_input(self, x)
         zhat, norm = _core.nn.l2_normalize_forward(x)
         return zhat, (zhat, norm)
 
