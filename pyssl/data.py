@@ -157,12 +157,14 @@ def _read_numpy(path: str, ext: str):
     """(X, y or None) from a .npy (X only) or .npz (keys X and optional y); a file numpy cannot
     read (empty, truncated, not numpy, holding Python objects) gets a ValueError naming it."""
     try:
-        if ext == ".npy":
-            return np.load(path, allow_pickle=False), None
-        with np.load(path, allow_pickle=False) as z:
-            if "X" not in z.files:
-                raise ValueError(f"{path!r} has no array named 'X' (found {z.files}); save with np.savez(path, X=..., y=...)")
-            return z["X"], (z["y"] if "y" in z.files else None)
+        with open(path, "rb") as f:  # our handle: closed even when numpy fails half-way
+            if ext == ".npy":
+                return np.load(f, allow_pickle=False), None
+            with np.load(f, allow_pickle=False) as z:
+                if "X" not in z.files:
+                    raise ValueError(f"{path!r} has no array named 'X' (found {z.files}); save with "
+                                     "np.savez(path, X=..., y=...)")
+                return z["X"], (z["y"] if "y" in z.files else None)
     except ValueError as exc:
         if str(exc).startswith(repr(path)):
             raise
@@ -179,7 +181,8 @@ def _checked_samples(path: str, X, y):
         raise ValueError(f"samples in {path!r} must be at least 2-D (N, features), got shape {X.shape}")
     if X.dtype.kind not in "biuf":
         raise ValueError(f"samples in {path!r} must be numeric, got dtype {X.dtype}")
-    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    with np.errstate(over="ignore"):  # overflow is reported below, with the file's name
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
     if not np.isfinite(X32).all():
         was = "" if np.isfinite(X).all() else " (already in the file)"
         raise ValueError(f"samples in {path!r} have NaN or Inf values in float32{was}; values beyond "

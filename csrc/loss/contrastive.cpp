@@ -31,9 +31,10 @@ double contrastive_core(index_t r, index_t d, T temperature, const Positives& po
         w.partial[a] = w.weight[a] = T(0);
         continue;
       }
-      const T lse = softmax_row(row, row, r, inv_t);  // row is now softmax_a
+      T m;
+      const T log_sum = softmax_row_parts(row, row, r, inv_t, m);  // row is now softmax_a
       const T c = T(1) / T(count);
-      w.partial[a] = lse - inv_t * sum_pos * c;
+      w.partial[a] = log_sum + inv_t * (m - sum_pos * c);  // lse − pos/τ without cancellation
       w.weight[a] = T(1);
       positives(a, [&](index_t b) { row[b] -= c; });
     }
@@ -108,8 +109,9 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
       for (index_t j = 0; j < m; ++j) bank[j] *= binv[j];
       row[0] = dot(qh, kh, d);
       const T pos = row[0];
-      const T lse = softmax_row(row, row, c, inv_t);
-      w.partial[i] = lse - inv_t * pos;
+      T mx;
+      const T log_sum = softmax_row_parts(row, row, c, inv_t, mx);
+      w.partial[i] = log_sum + inv_t * (mx - pos);  // lse − pos/τ without cancellation
       row[0] -= T(1);  // G = softmax − onehot(0)
 #pragma omp simd
       for (index_t j = 0; j < m; ++j) bank[j] *= binv[j];  // d/d(q̂·b_m) = G_m / |b_m|
