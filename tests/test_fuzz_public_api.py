@@ -335,7 +335,26 @@ def _optim_targets():
             return None
         return call
 
-    return {"optimizer": opt, "checkpoint": checkpoint}
+    def train(d):
+        X = d.rows(d=3)
+        name = d(st.sampled_from(["simclr", "moco", "byol", "vicreg", "barlow_twins", "swav", "dino", "vime", "masked"]))
+        kw = {"moco": {"queue_size": d.integer(1, 12)}, "simclr": {"temperature": d.real(1e-3, 1)}}.get(name, {})
+        epochs, batch, drop = d.integer(1, 2), d.integer(2, 8), d(st.booleans())
+        lr = d(st.sampled_from([1e-3, 0.1, 10.0, 1e6]))
+
+        def call():
+            from pyssl.experiments import make_method
+
+            method = make_method(name, nn.MLP([3, 4], seed=0), **kw)
+            try:
+                h = pyssl.pretrain(method, X, epochs=epochs, batch_size=batch, drop_last=drop, lr=lr, progress=False)
+            except FloatingPointError as exc:  # a diverged run is reported with advice, never silent
+                assert "learning rate" in str(exc)
+                return None
+            return h["loss"], [p.data for p in method.parameters()]
+        return call
+
+    return {"optimizer": opt, "checkpoint": checkpoint, "pretrain": train}
 
 
 TARGETS = {**_loss_targets(), **_nn_targets(), **_pretext_targets(), **_transfer_targets(), **_optim_targets()}
