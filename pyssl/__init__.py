@@ -32,12 +32,18 @@ except ImportError as _exc:
 __version__ = _core.__version__
 
 
-def _int_at_least(value, name: str, low: int) -> int:
+def _int_at_least(value, name: str, low: int, high: int = 2**63 - 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
+    if value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
     return value
+
+
+#: the most threads set_num_threads accepts (OpenMP and OpenBLAS take a C int; far above any machine)
+MAX_THREADS = 1024
 
 
 def set_num_threads(n: int) -> None:
@@ -48,7 +54,7 @@ def set_num_threads(n: int) -> None:
     different thread counts for small and medium shapes, so whole training runs agree across
     thread counts only to rounding (they repeat bit for bit at the same thread count).
     """
-    _core.set_num_threads(_int_at_least(n, "n", 1))
+    _core.set_num_threads(_int_at_least(n, "n", 1, MAX_THREADS))
 
 
 def get_num_threads() -> int:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
 import numpy as np
 
 FLOAT_DTYPES = (np.float32, np.float64)
+_FLOAT_MAX = sys.float_info.max
 _FLOAT_DTYPE_SET = frozenset(np.dtype(t) for t in FLOAT_DTYPES)
 
 
@@ -31,7 +33,9 @@ def _coerce(x, name: str, dtype):
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{name} must be real-valued, got dtype {arr.dtype}")
     if dtype is None:
-        target = arr.dtype if arr.dtype in FLOAT_DTYPES else np.dtype(np.float32)
+        # a float array of non-native byte order keeps its precision: same values, native order
+        native = arr.dtype.newbyteorder("=")
+        target = native if native in _FLOAT_DTYPE_SET else np.dtype(np.float32)
     else:
         target = np.dtype(dtype)
     return arr, target
@@ -84,8 +88,11 @@ def check_scalar(value, name: str, *, kind=numbers.Real, low=None, high=None,
     elif isinstance(value, bool) or not isinstance(value, kind):
         raise TypeError(f"The '{name}' parameter must be {'an int' if kind is numbers.Integral else 'a real number'}, "
                         f"got {value!r} ({type(value).__name__})")
-    elif isinstance(value, numbers.Real) and not np.isfinite(value):
+    elif isinstance(value, numbers.Real) and not _is_finite_real(value):
         raise ValueError(f"The '{name}' parameter must be finite, got {value!r}")
+    if kind is numbers.Real and isinstance(value, numbers.Integral) and abs(value) > _FLOAT_MAX:
+        raise ValueError(f"The '{name}' parameter must be a real number within the float range "
+                         f"(|value| <= {_FLOAT_MAX:.4g}), got an integer with {len(str(abs(int(value))))} digits")
     if low is not None and (value < low or (value == low and not low_inclusive)):
         op = ">=" if low_inclusive else ">"
         raise ValueError(f"The '{name}' parameter must be {op} {low}, got {value!r}")
@@ -93,6 +100,16 @@ def check_scalar(value, name: str, *, kind=numbers.Real, low=None, high=None,
         op = "<=" if high_inclusive else "<"
         raise ValueError(f"The '{name}' parameter must be {op} {high}, got {value!r}")
     return value
+
+
+def _is_finite_real(value) -> bool:
+    """math.isfinite for any real, including integers too large for a float (always finite)."""
+    if isinstance(value, numbers.Integral):
+        return True
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # a Fraction or Decimal beyond the float range
+        return False
 
 
 def check_seed(seed, name: str = "seed") -> int:

@@ -15,6 +15,7 @@ per class, read with Pillow: ``pip install "pyssl[images]"``).
 from __future__ import annotations
 
 import os
+import zipfile
 
 import numpy as np
 
@@ -128,22 +129,60 @@ def load_array(path, label_column=None):
     if not os.path.exists(path):
         raise FileNotFoundError(f"data file not found: {path!r}")
     ext = os.path.splitext(path)[1].lower()
-    if ext == ".npy":
-        X, y = np.load(path, allow_pickle=False), None
-    elif ext == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            if "X" not in z.files:
-                raise ValueError(f"{path!r} has no array named 'X' (found {z.files}); save with np.savez(path, X=..., y=...)")
-            X = z["X"]
-            y = z["y"] if "y" in z.files else None
+    if ext in (".npy", ".npz"):
+        X, y = _read_numpy(path, ext)
     elif ext == ".csv":
         return load_csv(path, label_column)
     else:
         raise ValueError(f"unsupported data file type {ext!r} for {path!r}; use .npy, .npz or .csv")
+    return _checked_samples(path, X, y)
+
+
+def _read_numpy(path: str, ext: str):
+    """(X, y or None) from a .npy (X only) or .npz (keys X and optional y); a file numpy cannot
+    read (empty, truncated, not numpy, holding Python objects) gets a ValueError naming it."""
+    try:
+        with open(path, "rb") as f:  # our handle: closed even when numpy fails half-way
+            if ext == ".npy":
+                return np.load(f, allow_pickle=False), None
+            with np.load(f, allow_pickle=False) as z:
+                if "X" not in z.files:
+                    raise ValueError(f"{path!r} has no array named 'X' (found {z.files}); save with "
+                                     "np.savez(path, X=..., y=...)")
+                return z["X"], (z["y"] if "y" in z.files else None)
+    except ValueError as exc:
+        if str(exc).startswith(repr(path)):
+            raise
+        raise ValueError(f"could not read {path!r} as a {ext} file: {exc}") from exc
+    except (EOFError, OSError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"could not read {path!r} as a {ext} file (empty, truncated or not written by numpy): "
+                         f"{type(exc).__name__}: {exc}") from exc
+
+
+def _checked_samples(path: str, X, y):
+    """X as float32 (N, ...) with N >= 1, finite after the cast, and y (if any) one finite label per row."""
     X = np.asarray(X)
     if X.ndim < 2:
         raise ValueError(f"samples in {path!r} must be at least 2-D (N, features), got shape {X.shape}")
-    return np.ascontiguousarray(X, dtype=np.float32), y
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"samples in {path!r} must be numeric, got dtype {X.dtype}")
+    with np.errstate(over="ignore"):  # overflow is reported below, with the file's name
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+    if not np.isfinite(X32).all():
+        was = "" if np.isfinite(X).all() else " (already in the file)"
+        raise ValueError(f"samples in {path!r} have NaN or Inf values in float32{was}; values beyond "
+                         f"±{np.finfo(np.float32).max:.3g} overflow: clean or rescale the data first")
+    if y is not None:
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != X32.shape[0]:
+            raise ValueError(f"labels in {path!r} must be 1-D with one label per sample ({X32.shape[0]}), got shape "
+                             f"{y.shape}")
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise ValueError(f"labels in {path!r} have missing (NaN) or infinite values in rows "
+                             f"{np.flatnonzero(~np.isfinite(y))[:10].tolist()}; fill or drop those rows")
+        if y.dtype.kind not in "biufUS":
+            raise ValueError(f"labels in {path!r} must be numbers or strings, got dtype {y.dtype}")
+    return X32, y
 
 
 # -- CSV ---------------------------------------------------------------------------------------------

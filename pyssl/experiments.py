@@ -39,6 +39,8 @@ def make_method(name: str, encoder, **kw):
     """Method by name with defaults suited to small data (see ``METHOD_NAMES``)."""
     from . import methods as M
 
+    if not isinstance(name, str):
+        raise TypeError(f"method must be a method name (str), got {name!r} ({type(name).__name__})")
     name = name.lower().replace("-", "_")
     table = {"simclr": M.SimCLR, "moco": M.MoCo, "byol": M.BYOL, "simsiam": M.SimSiam,
              "barlow_twins": M.BarlowTwins, "vicreg": M.VICReg, "swav": M.SwAV, "dino": M.DINO, "scarf": M.SCARF,

@@ -76,7 +76,10 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             raise ValueError("hidden must name at least one layer width, e.g. hidden=(256,)")
         for w in widths:
             check_scalar(w, "hidden entries", kind=numbers.Integral, low=1)
-        if not isinstance(self.method, str) or self.method.lower().replace("-", "_") not in METHOD_NAMES:
+        if not isinstance(self.method, str):
+            raise TypeError(f"method must be the name of a method, one of {list(METHOD_NAMES)}, got "
+                            f"{type(self.method).__name__} {self.method!r}")
+        if self.method.lower().replace("-", "_") not in METHOD_NAMES:
             raise ValueError(f"method must be one of {list(METHOD_NAMES)}, got {self.method!r}")
         if self.norm not in ("batch", "layer", None):
             raise ValueError(f"norm must be 'batch', 'layer' or None, got {self.norm!r}")

@@ -239,6 +239,7 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
                 if max_grad_norm is not None:
                     clip_grad_norm(method.parameters(), max_grad_norm)
                 optimizer.step()
+                optimizer.check_finite(f"at epoch {epoch}, step {step}")
                 method.on_step_end(step, total_steps)
                 total += loss
                 if bar is not None:

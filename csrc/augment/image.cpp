@@ -336,10 +336,14 @@ void gaussian_blur(const T* x, T* out, T* sigmas, index_t n, index_t c, index_t 
     const u32 word = sample_stream(seed, Tag::Blur, i).bits(0);
     const double sigma = sigma_lo + (sigma_hi - sigma_lo) * unit(word);
     sigmas[i] = T(sigma);
+    // The centre tap is exactly exp(0) = 1, written out so that a σ whose square underflows to 0
+    // gives the identity kernel (its limit) instead of exp(−0/0) = NaN.
+    auto weight = [&](index_t k) {
+      return k == rad ? 1.0 : std::exp(-double((k - rad) * (k - rad)) / (2.0 * sigma * sigma));
+    };
     double tot = 0.0;
-    for (index_t k = 0; k < ksize; ++k) tot += std::exp(-double((k - rad) * (k - rad)) / (2.0 * sigma * sigma));
-    for (index_t k = 0; k < ksize; ++k)
-      kern[k] = T(std::exp(-double((k - rad) * (k - rad)) / (2.0 * sigma * sigma)) / tot);
+    for (index_t k = 0; k < ksize; ++k) tot += weight(k);
+    for (index_t k = 0; k < ksize; ++k) kern[k] = T(weight(k) / tot);
     for (index_t ch = 0; ch < c; ++ch) {
       const T* in = x + (i * c + ch) * h * w;
       T* o = out + (i * c + ch) * h * w;

@@ -29,9 +29,10 @@ inline void anchor_row(T* row, index_t r, index_t a, T inv_t, const Positives& p
     partial = weight = T(0);
     return;
   }
-  const T lse = softmax_row(row, row, r, inv_t);  // row is now softmax_a
+  T m;
+  const T log_sum = softmax_row_parts(row, row, r, inv_t, m);  // row is now softmax_a
   const T c = T(1) / T(count);
-  partial = lse - inv_t * sum_pos * c;
+  partial = log_sum + inv_t * (m - sum_pos * c);  // lse − pos/τ without cancellation
   weight = T(1);
   positives([&](index_t b) { row[b] -= c; });
 }
@@ -159,8 +160,9 @@ double info_nce(const T* q, const T* k, const T* queue, index_t n, index_t m, in
       for (index_t j = 0; j < m; ++j) bank[j] *= binv[j];
       row[0] = dot(qh, kh, d);
       const T pos = row[0];
-      const T lse = softmax_row(row, row, c, inv_t);
-      w.partial[i] = lse - inv_t * pos;
+      T mx;
+      const T log_sum = softmax_row_parts(row, row, c, inv_t, mx);
+      w.partial[i] = log_sum + inv_t * (mx - pos);  // lse − pos/τ without cancellation
       row[0] -= T(1);  // G = softmax − onehot(0)
 #pragma omp simd
       for (index_t j = 0; j < m; ++j) bank[j] *= binv[j];  // d/d(q̂·b_m) = G_m / |b_m|

@@ -37,23 +37,25 @@ double dino(const T* student, const T* teacher, const T* center, index_t vs, ind
       const T* tot = w.qtot + i * k;
       const T* own = u < vt ? w.tq + (u * n + i) * k : nullptr;
       T* ds = dstudent + r * k;
-      const T lse = softmax_row(s, ds, k, its);
-      T sq = T(0), sqs = T(0);
+      T mx;
+      const T log_sum = softmax_row_parts(s, ds, k, its, mx);
+      // Σ_c q_c (lse − s_c/τ) = (Σq)·log_sum + Σ_c q_c (max − s_c)/τ: every term ≥ 0, no cancellation
+      T sq = T(0), sqd = T(0);
       if (own != nullptr) {
-#pragma omp simd reduction(+ : sq, sqs)
+#pragma omp simd reduction(+ : sq, sqd)
         for (index_t c = 0; c < k; ++c) {
           const T q = tot[c] - own[c];
           sq += q;
-          sqs += q * s[c];
+          sqd += q * (mx - s[c]);
         }
       } else {
-#pragma omp simd reduction(+ : sq, sqs)
+#pragma omp simd reduction(+ : sq, sqd)
         for (index_t c = 0; c < k; ++c) {
           sq += tot[c];
-          sqs += tot[c] * s[c];
+          sqd += tot[c] * (mx - s[c]);
         }
       }
-      w.partial[r] = sq * lse - its * sqs;
+      w.partial[r] = sq * log_sum + its * sqd;
       // ds = ((Σq) p − q) · gl
       const T a = sq * gl;
       if (own != nullptr) {

@@ -80,26 +80,39 @@ void normalize_rows_backward(const T* zhat, const T* norm, const T* g, T* dz, in
   });
 }
 
-// Row softmax of s * x (s > 0), fused with its log-sum-exp: p[j] = exp(s x[j] - lse) and the
-// return value is lse = log sum_j exp(s x[j]), computed max-shifted. Entries equal to -inf are
-// excluded (p = 0). p may alias x. Needs at least one finite entry.
+// Row softmax of s * x (s > 0), fused with its log-sum-exp, in parts: p[j] = exp(s x[j] - lse),
+// m = max_j x[j], and the return value is log sum_j exp(s (x[j] - m)), so that
+// lse = log sum_j exp(s x[j]) = s m + (return value). Entries equal to -inf are excluded (p = 0).
+// p may alias x. Needs at least one finite entry. A loss of the form lse − s·a (a a positive's
+// similarity or a target-weighted mean) is best computed as (return value) + s (m − a): at a tiny
+// temperature s m and s a are both huge and their difference would lose every digit.
 template <class T>
-inline T softmax_row(const T* x, T* p, index_t n, T s) {
-  T m = -std::numeric_limits<T>::infinity();
+inline T softmax_row_parts(const T* x, T* p, index_t n, T s, T& m) {
+  m = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : m)
   for (index_t j = 0; j < n; ++j) m = std::max(m, x[j]);
-  const T shift = s * m;
   T sum = T(0);
 #pragma omp simd reduction(+ : sum)
   for (index_t j = 0; j < n; ++j) {
-    const T e = fast_exp(s * x[j] - shift);
+    // s·(x[j] − m), not s·x[j] − s·m: contracted to an FMA, the latter keeps the rounding error
+    // of s·m, which at a tiny temperature (s ~ 1e10) is far from 0 and makes the largest term
+    // overflow (Inf/Inf = NaN) or vanish (log 0); here the largest term is exactly exp(0) = 1
+    const T e = fast_exp(s * (x[j] - m));
     p[j] = e;
     sum += e;
   }
   const T inv = T(1) / sum;
 #pragma omp simd
   for (index_t j = 0; j < n; ++j) p[j] *= inv;
-  return shift + std::log(sum);
+  return std::log(sum);
+}
+
+// softmax_row_parts, returning lse = log sum_j exp(s x[j]) itself.
+template <class T>
+inline T softmax_row(const T* x, T* p, index_t n, T s) {
+  T m;
+  const T log_sum = softmax_row_parts(x, p, n, s, m);
+  return s * m + log_sum;
 }
 
 // Log-sum-exp of s * x[j] (no output row).
@@ -111,7 +124,7 @@ inline T log_sum_exp_row(const T* x, index_t n, T s) {
   const T shift = s * m;
   T sum = T(0);
 #pragma omp simd reduction(+ : sum)
-  for (index_t j = 0; j < n; ++j) sum += fast_exp(s * x[j] - shift);
+  for (index_t j = 0; j < n; ++j) sum += fast_exp(s * (x[j] - m));  // as in softmax_row
   return shift + std::log(sum);
 }
 

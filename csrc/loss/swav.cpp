@@ -189,14 +189,16 @@ void soft_cross_entropy_rows(const T* s, const T* q, index_t n, index_t k, T inv
       const T* sr = s + r * k;
       const T* qr = q + r * k;
       T* dr = ds + r * k;
-      const T lse = softmax_row(sr, dr, k, inv_t);
-      T sq = T(0), sqs = T(0);
-#pragma omp simd reduction(+ : sq, sqs)
+      T mx;
+      const T log_sum = softmax_row_parts(sr, dr, k, inv_t, mx);
+      // Σ_c q_c (lse − s_c/τ) = (Σq)·log_sum + Σ_c q_c (max − s_c)/τ: every term ≥ 0, no cancellation
+      T sq = T(0), sqd = T(0);
+#pragma omp simd reduction(+ : sq, sqd)
       for (index_t c = 0; c < k; ++c) {
         sq += qr[c];
-        sqs += qr[c] * sr[c];
+        sqd += qr[c] * (mx - sr[c]);
       }
-      partial[r] = sq * lse - inv_t * sqs;
+      partial[r] = sq * log_sum + inv_t * sqd;
       const T a = sq * g;
 #pragma omp simd
       for (index_t c = 0; c < k; ++c) dr[c] = a * dr[c] - g * qr[c];

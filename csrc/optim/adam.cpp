@@ -7,10 +7,11 @@
 namespace pyssl::optim {
 
 template <class T, bool Decoupled>
-void adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h) {
+bool adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h) {
   const T b1 = T(h.beta1), b2 = T(h.beta2), omb1 = T(1.0 - h.beta1), omb2 = T(1.0 - h.beta2);
   const T eps = T(h.eps), step_size = T(h.step_size), bc2_sqrt = T(h.bc2_sqrt);
   const std::uint8_t* decay = layout.decay();
+  FiniteFlag finite;
   for_each_block(layout, 12, [&](const Block& blk) {
     const bool dec = !h.use_decay_mask || decay[blk.param];
     const T wd = dec ? T(h.weight_decay) : T(0);
@@ -19,7 +20,8 @@ void adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, 
     const T* __restrict gr = grad;
     T* __restrict m = exp_avg;
     T* __restrict v = exp_avg_sq;
-#pragma omp simd
+    T chk = T(0);  // NaN iff an updated θ is not finite (FiniteFlag)
+#pragma omp simd reduction(+ : chk)
     for (index_t i = blk.begin; i < blk.end; ++i) {
       T g = gr[i];
       T th = p[i];
@@ -32,26 +34,28 @@ void adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, 
       const T vi = b2 * v[i] + omb2 * (g * g);
       m[i] = mi;
       v[i] = vi;
-      p[i] = th - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
+      const T pn = th - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
+      p[i] = pn;
+      chk += pn * T(0);
     }
+    finite.check(chk);
   });
+  return finite.ok();
 }
 
 template <class T>
-void adam_step(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h,
+bool adam_step(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h,
                bool decoupled) {
   PYSSL_CHECK(h.bc2_sqrt > 0, "adam_step: bias correction sqrt(1 - beta2^t) must be > 0, got ", h.bc2_sqrt,
               " (the step count starts at t = 1)");
-  if (decoupled)
-    adam_kernel<T, true>(layout, param, grad, exp_avg, exp_avg_sq, h);
-  else
-    adam_kernel<T, false>(layout, param, grad, exp_avg, exp_avg_sq, h);
+  if (decoupled) return adam_kernel<T, true>(layout, param, grad, exp_avg, exp_avg_sq, h);
+  return adam_kernel<T, false>(layout, param, grad, exp_avg, exp_avg_sq, h);
 }
 
 #define PYSSL_ADAM(T)                                                                                   \
-  template void adam_step<T>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&, bool);          \
-  template void adam_kernel<T, true>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&);        \
-  template void adam_kernel<T, false>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&);
+  template bool adam_step<T>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&, bool);          \
+  template bool adam_kernel<T, true>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&);        \
+  template bool adam_kernel<T, false>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_ADAM)
 #undef PYSSL_ADAM
 

@@ -27,11 +27,12 @@ struct AdamHyper {
 };
 
 template <class T, bool Decoupled>
-void adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h);
+bool adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h);
 
 // Dispatch on the flag: decoupled = false → Adam, true → AdamW.
+// Returns false when an updated parameter is not finite (FiniteFlag, optim/flat.hpp).
 template <class T>
-void adam_step(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h,
+bool adam_step(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h,
                bool decoupled);
 
 }  // namespace pyssl::optim

@@ -7,6 +7,7 @@
 // reduction that sums per-block partials in block order is bit-identical for any thread count.
 // Threads take static contiguous runs of blocks.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -55,6 +56,22 @@ void for_each_block(const FlatLayout& layout, index_t cost, F&& body) {
     for (index_t i = b; i < e; ++i) body(blocks[i]);
   });
 }
+
+// Non-finite detection fused into an update loop: every kernel adds θ_new · 0 to a per-block
+// accumulator (one extra add per element, vectorised). x · 0 is ±0 for finite x and NaN for ±Inf
+// or NaN, so the accumulator is NaN exactly when some updated parameter is not finite; a block
+// that finds one clears the shared flag. The kernels return the flag (true: all finite).
+class FiniteFlag {
+ public:
+  template <class T>
+  void check(T acc) {
+    if (acc != acc) ok_.store(false, std::memory_order_relaxed);
+  }
+  bool ok() const { return ok_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> ok_{true};
+};
 
 // Sums of squares in a fixed association order (lane_sum, core/reduce.hpp): the same inputs
 // always give the same bits, whatever the buffer's address or the thread count.

@@ -9,7 +9,7 @@
 namespace pyssl::optim {
 
 template <class T>
-void lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, const LARSHyper& h, double* partial,
+bool lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, const LARSHyper& h, double* partial,
                double* ratio) {
   const Block* blocks = layout.blocks();
   const index_t nb = layout.num_blocks(), P = layout.count();
@@ -17,6 +17,7 @@ void lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, c
   const std::uint8_t* decay = layout.decay();
   const T mu = T(h.momentum), wd = T(h.weight_decay);
   auto adapted = [&](index_t p) { return !h.exclude_bias_and_norm || decay[p] != 0; };
+  FiniteFlag finite;
 
   // Phase 1: per-block Σθ² and Σ(g + λθ)² of adapted parameters.
   auto norms = [&](index_t b0, index_t b1) {
@@ -61,13 +62,16 @@ void lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, c
       T* __restrict p = param;
       const T* __restrict g = grad;
       T* __restrict v = velocity;
-#pragma omp simd
+      T chk = T(0);  // NaN iff an updated θ is not finite (FiniteFlag)
+#pragma omp simd reduction(+ : chk)
       for (index_t i = blk.begin; i < blk.end; ++i) {
         const T gi = g[i] + lam * p[i];
         const T vi = mu * v[i] + scaled_lr * gi;
         v[i] = vi;
         p[i] -= vi;
+        chk += p[i] * T(0);
       }
+      finite.check(chk);
     }
   };
 
@@ -76,7 +80,7 @@ void lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, c
     norms(0, nb);
     ratios();
     update(0, nb);
-    return;
+    return finite.ok();
   }
 #pragma omp parallel num_threads(nt)
   {
@@ -88,10 +92,11 @@ void lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, c
     ratios();  // implicit barrier at the end of `single`
     update(b0, b1);
   }
+  return finite.ok();
 }
 
 #define PYSSL_LARS(T) \
-  template void lars_step<T>(const FlatLayout&, T*, const T*, T*, const LARSHyper&, double*, double*);
+  template bool lars_step<T>(const FlatLayout&, T*, const T*, T*, const LARSHyper&, double*, double*);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_LARS)
 #undef PYSSL_LARS
 

@@ -28,9 +28,10 @@ struct LARSHyper {
 };
 
 // Scratch: partial (2 · layout.num_blocks() doubles), ratio (layout.count() doubles; on return the
-// trust ratio r of every parameter).
+// trust ratio r of every parameter). Returns false when an updated parameter is not finite
+// (FiniteFlag, optim/flat.hpp).
 template <class T>
-void lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, const LARSHyper& h, double* partial,
+bool lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, const LARSHyper& h, double* partial,
                double* ratio);
 
 }  // namespace pyssl::optim

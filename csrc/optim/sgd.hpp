@@ -9,7 +9,8 @@
 //
 // With μ = 0 the buffer is unused (may be null). λ is applied only to parameters whose decay
 // flag is set when `use_decay_mask` is true, to all parameters otherwise. One fused pass over the
-// flat buffer; the gradient is read, never written.
+// flat buffer; the gradient is read, never written. Returns false when an updated parameter is
+// not finite (FiniteFlag, optim/flat.hpp).
 #pragma once
 #include "optim/flat.hpp"
 
@@ -26,6 +27,6 @@ struct SGDHyper {
 };
 
 template <class T>
-void sgd_step(const FlatLayout& layout, T* param, const T* grad, T* momentum_buffer, const SGDHyper& h);
+bool sgd_step(const FlatLayout& layout, T* param, const T* grad, T* momentum_buffer, const SGDHyper& h);
 
 }  // namespace pyssl::optim

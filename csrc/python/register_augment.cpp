@@ -30,7 +30,7 @@ void check_unit(double v, const char* name) {
 }
 
 const i64* in_i64(const py::array& a, const char* name) {
-  if (!a.dtype().is(py::dtype::of<i64>())) throw py::type_error(std::string(name) + " must have dtype int64, got " + describe(a));
+  if (!has_dtype<i64>(a)) throw py::type_error(std::string(name) + " must have dtype int64, got " + describe(a));
   check_contiguous(a, name);
   return static_cast<const i64*>(a.data());
 }

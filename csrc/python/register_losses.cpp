@@ -94,7 +94,7 @@ py::tuple sup_con(const py::array& z, const py::array& labels, double temperatur
     const index_t n = dim(z, 0), d = dim(z, 1);
     check_rows(z, 2, "z", "SupCon needs pairs");
     check_nonempty_cols(z, "z");
-    if (!labels.dtype().is(py::dtype::of<std::int64_t>()))
+    if (!has_dtype<std::int64_t>(labels))
       throw py::type_error("labels must have dtype int64, got " + describe(labels));
     check_contiguous(labels, "labels");
     check_shape(labels, {n}, "labels");

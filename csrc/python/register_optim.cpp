@@ -74,13 +74,13 @@ FlatLayout make_layout(const py::array& offsets, const py::object& decay) {
   return FlatLayout(std::move(off), std::move(dec));
 }
 
-void sgd_step(const FlatLayout& L, py::array& param, const py::array& grad, const py::object& buffer, double lr,
+bool sgd_step(const FlatLayout& L, py::array& param, const py::array& grad, const py::object& buffer, double lr,
               double momentum, double dampening, double weight_decay, bool nesterov, bool first_step,
               bool use_decay_mask) {
   for (auto [v, n] : {std::pair{lr, "lr"}, {momentum, "momentum"}, {dampening, "dampening"},
                       {weight_decay, "weight_decay"}})
     check_finite(v, n);
-  dispatch_float(param, "param", [&](auto tag) {
+  return dispatch_float(param, "param", [&](auto tag) {
     using T = decltype(tag);
     T* pp = flat_inout<T>(param, L, "param");
     const T* pg = flat_in<T>(grad, L, "grad");
@@ -96,17 +96,17 @@ void sgd_step(const FlatLayout& L, py::array& param, const py::array& grad, cons
     if (momentum != 0.0 && pb == nullptr) fail("momentum_buffer is required when momentum != 0 (got None)");
     const optim::SGDHyper h{lr, momentum, dampening, weight_decay, nesterov, first_step, use_decay_mask};
     py::gil_scoped_release nogil;
-    optim::sgd_step<T>(L, pp, pg, pb, h);
+    return optim::sgd_step<T>(L, pp, pg, pb, h);
   });
 }
 
-void adam_step(const FlatLayout& L, py::array& param, const py::array& grad, py::array& exp_avg, py::array& exp_avg_sq,
+bool adam_step(const FlatLayout& L, py::array& param, const py::array& grad, py::array& exp_avg, py::array& exp_avg_sq,
                double lr, double beta1, double beta2, double eps, double weight_decay, double step_size,
                double bc2_sqrt, bool decoupled, bool use_decay_mask) {
   for (auto [v, n] : {std::pair{lr, "lr"}, {beta1, "beta1"}, {beta2, "beta2"}, {eps, "eps"},
                       {weight_decay, "weight_decay"}, {step_size, "step_size"}, {bc2_sqrt, "bc2_sqrt"}})
     check_finite(v, n);
-  dispatch_float(param, "param", [&](auto tag) {
+  return dispatch_float(param, "param", [&](auto tag) {
     using T = decltype(tag);
     T* pp = flat_inout<T>(param, L, "param");
     const T* pg = flat_in<T>(grad, L, "grad");
@@ -115,17 +115,17 @@ void adam_step(const FlatLayout& L, py::array& param, const py::array& grad, py:
     check_disjoint({{&param, "param"}, {&grad, "grad"}, {&exp_avg, "exp_avg"}, {&exp_avg_sq, "exp_avg_sq"}});
     const optim::AdamHyper h{lr, beta1, beta2, eps, weight_decay, step_size, bc2_sqrt, use_decay_mask};
     py::gil_scoped_release nogil;
-    optim::adam_step<T>(L, pp, pg, pm, pv, h, decoupled);
+    return optim::adam_step<T>(L, pp, pg, pm, pv, h, decoupled);
   });
 }
 
-py::array lars_step(const FlatLayout& L, py::array& param, const py::array& grad, py::array& velocity, double lr,
+py::tuple lars_step(const FlatLayout& L, py::array& param, const py::array& grad, py::array& velocity, double lr,
                     double momentum, double weight_decay, double trust_coefficient, double eps,
                     bool exclude_bias_and_norm) {
   for (auto [v, n] : {std::pair{lr, "lr"}, {momentum, "momentum"}, {weight_decay, "weight_decay"},
                       {trust_coefficient, "trust_coefficient"}, {eps, "eps"}})
     check_finite(v, n);
-  return dispatch_float(param, "param", [&](auto tag) -> py::array {
+  return dispatch_float(param, "param", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
     T* pp = flat_inout<T>(param, L, "param");
     const T* pg = flat_in<T>(grad, L, "grad");
@@ -135,11 +135,12 @@ py::array lars_step(const FlatLayout& L, py::array& param, const py::array& grad
     auto ratio = empty<double>({L.count()});
     double* pr = ratio.mutable_data();
     const optim::LARSHyper h{lr, momentum, weight_decay, trust_coefficient, eps, exclude_bias_and_norm};
+    bool finite;
     {
       py::gil_scoped_release nogil;
-      optim::lars_step<T>(L, pp, pg, pv, h, partial.data(), pr);
+      finite = optim::lars_step<T>(L, pp, pg, pv, h, partial.data(), pr);
     }
-    return std::move(ratio);
+    return py::make_tuple(std::move(ratio), finite);
   });
 }
 
@@ -198,16 +199,19 @@ void register_optim(py::module_& m) {
   m.def("sgd_step", &sgd_step, py::arg("layout"), py::arg("param").noconvert(), py::arg("grad").noconvert(),
         py::arg("momentum_buffer").none(true), py::arg("lr"), py::arg("momentum"), py::arg("dampening"),
         py::arg("weight_decay"), py::arg("nesterov"), py::arg("first_step"), py::arg("use_decay_mask"),
-        "One fused SGD(-momentum) step in place (torch.optim.SGD semantics); see csrc/optim/sgd.hpp.");
+        "One fused SGD(-momentum) step in place (torch.optim.SGD semantics); see csrc/optim/sgd.hpp. Returns "
+        "True when every updated parameter is finite.");
   m.def("adam_step", &adam_step, py::arg("layout"), py::arg("param").noconvert(), py::arg("grad").noconvert(),
         py::arg("exp_avg").noconvert(), py::arg("exp_avg_sq").noconvert(), py::arg("lr"), py::arg("beta1"),
         py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"), py::arg("step_size"), py::arg("bc2_sqrt"),
         py::arg("decoupled"), py::arg("use_decay_mask"),
-        "One fused Adam (decoupled=False) or AdamW (decoupled=True) step in place; see csrc/optim/adam.hpp.");
+        "One fused Adam (decoupled=False) or AdamW (decoupled=True) step in place; see csrc/optim/adam.hpp. "
+        "Returns True when every updated parameter is finite.");
   m.def("lars_step", &lars_step, py::arg("layout"), py::arg("param").noconvert(), py::arg("grad").noconvert(),
         py::arg("velocity").noconvert(), py::arg("lr"), py::arg("momentum"), py::arg("weight_decay"),
         py::arg("trust_coefficient"), py::arg("eps"), py::arg("exclude_bias_and_norm"),
-        "One fused LARS step in place; returns the trust ratio of each parameter (P,). See csrc/optim/lars.hpp.");
+        "One fused LARS step in place; returns (trust ratio of each parameter (P,), True when every updated "
+        "parameter is finite). See csrc/optim/lars.hpp.");
   m.def("clip_grad_norm", &clip_grad_norm, py::arg("grad").noconvert(), py::arg("max_norm"),
         "Scale grad in place by max_norm / (norm + 1e-6) when that is < 1; return the global L2 norm before "
         "clipping (fixed-order reduction).");

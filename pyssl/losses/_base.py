@@ -1,6 +1,7 @@
 """Shared validation for the loss front ends (arrays through pyssl._validation)."""
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -21,8 +22,41 @@ def positive(value, name: str) -> float:
     return float(check_scalar(value, name, kind=numbers.Real, low=0.0, low_inclusive=False))
 
 
+def temperature(value, name: str, dtype) -> float:
+    """A positive temperature τ that, and whose inverse 1/τ (the logit scale), are finite in
+    ``dtype``, the dtype the kernel computes in: float32 needs 2.9e-39 <= τ <= 3.4e38."""
+    value = positive(value, name)
+    largest = float(np.finfo(dtype).max)
+    if not 1.0 / largest <= value <= largest:
+        raise ValueError(f"The '{name}' parameter must be in [{1.0 / largest:.3g}, {largest:.3g}] for "
+                         f"{np.dtype(dtype)} inputs (it or 1/{name} overflows outside), got {value!r}; pass float64 "
+                         f"inputs or a {name} in that range")
+    return value
+
+
+def finite_result(result: tuple, loss_name: str, **hyper) -> tuple:
+    """``result`` = (loss, *grads) unchanged, or a ValueError if any of it is NaN or Inf. The inputs
+    were checked finite, so a non-finite output means they are too large for the weights in
+    ``hyper`` in the compute dtype (one pass over the gradients: cheap next to the loss itself)."""
+    loss, *grads = result
+    if not (math.isfinite(loss) and all(np.isfinite(g).all() for g in grads)):
+        dtype = grads[0].dtype if grads else "the input dtype"
+        raise ValueError(f"{loss_name}: the loss or its gradient overflowed {dtype}: the inputs are too large for "
+                         f"{', '.join(f'{k}={v!r}' for k, v in hyper.items())}; lower these weights, rescale the "
+                         "inputs or pass float64 ones (during training this means the run diverged: lower the "
+                         "learning rate or clip gradients)")
+    return result
+
+
 def non_negative(value, name: str) -> float:
     return float(check_scalar(value, name, kind=numbers.Real, low=0.0))
+
+
+def choice(value, name: str, options) -> str:
+    """A string among ``options`` (anything else, unhashable values included, gets a ValueError)."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
+    return value
 
 
 def iterations(value, name: str = "iterations") -> int:

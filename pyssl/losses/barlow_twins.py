@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import _core
-from ._base import as_pair, non_negative, positive
+from ._base import as_pair, finite_result, non_negative, positive
 
 
 def barlow_twins(z1, z2, lambd: float = 0.0051, scale: float = 1.0, eps: float = 1e-5):
@@ -29,7 +29,9 @@ def barlow_twins(z1, z2, lambd: float = 0.0051, scale: float = 1.0, eps: float =
     Returns ``(loss, dz1, dz2)``.
     """
     z1, z2 = as_pair(z1, z2, "z1", "z2", min_rows=2)
-    return _core.losses.barlow_twins(z1, z2, non_negative(lambd, "lambd"), float(scale), positive(eps, "eps"))
+    lambd, scale = non_negative(lambd, "lambd"), positive(scale, "scale")
+    return finite_result(_core.losses.barlow_twins(z1, z2, lambd, scale, positive(eps, "eps")), "barlow_twins",
+                         lambd=lambd, scale=scale)
 
 
 class BarlowTwinsLoss:
@@ -37,7 +39,7 @@ class BarlowTwinsLoss:
 
     def __init__(self, lambd: float = 0.0051, scale: float = 1.0, eps: float = 1e-5):
         self.lambd = non_negative(lambd, "lambd")
-        self.scale = float(scale)
+        self.scale = positive(scale, "scale")
         self.eps = positive(eps, "eps")
 
     def __call__(self, z1, z2):

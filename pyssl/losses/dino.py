@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import _core
 from .._validation import check_array, check_scalar
-from ._base import positive
+from ._base import positive, temperature as temperature_
 
 
 def dino(student, teacher, center, student_temp: float = 0.1, teacher_temp: float = 0.04):
@@ -42,8 +42,8 @@ def dino(student, teacher, center, student_temp: float = 0.1, teacher_temp: floa
     if teacher.shape[1:] != student.shape[1:] or not 1 <= teacher.shape[0] <= student.shape[0]:
         raise ValueError(f"teacher must have shape (Vt, {student.shape[1]}, {student.shape[2]}) with "
                          f"1 <= Vt <= {student.shape[0]}, got {teacher.shape}")
-    return _core.losses.dino(student, teacher, center, positive(student_temp, "student_temp"),
-                             positive(teacher_temp, "teacher_temp"))
+    return _core.losses.dino(student, teacher, center, temperature_(student_temp, "student_temp", student.dtype),
+                             temperature_(teacher_temp, "teacher_temp", student.dtype))
 
 
 class DINOLoss:

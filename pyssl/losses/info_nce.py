@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import _core
 from .._validation import check_array
-from ._base import as_pair, positive
+from ._base import as_pair, positive, temperature as temperature_
 
 
 def info_nce(q, k, queue, temperature: float = 0.2):
@@ -32,7 +32,7 @@ def info_nce(q, k, queue, temperature: float = 0.2):
     queue = check_array(queue, "queue", ndim=2, dtype=q.dtype)
     if queue.shape[1] != q.shape[1]:
         raise ValueError(f"queue must have {q.shape[1]} features like q {q.shape}, got shape {queue.shape}")
-    return _core.losses.info_nce(q, k, queue, positive(temperature, "temperature"))
+    return _core.losses.info_nce(q, k, queue, temperature_(temperature, "temperature", q.dtype))
 
 
 class InfoNCELoss:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import _core
-from ._base import as_pair
+from ._base import as_pair, choice
 
 _FORMS = {"simsiam": (0.0, 1.0), "byol": (2.0, 2.0)}
 
@@ -29,8 +29,7 @@ def negative_cosine(p, z, form: str = "simsiam"):
 
     Returns ``(loss, dp)``.
     """
-    if form not in _FORMS:
-        raise ValueError(f"form must be one of {sorted(_FORMS)}, got {form!r}")
+    choice(form, "form", _FORMS)
     p, z = as_pair(p, z, "p", "z")
     shift, scale = _FORMS[form]
     return _core.losses.negative_cosine(p, z, shift, scale)
@@ -48,9 +47,7 @@ class NegativeCosineLoss:
     """Negative cosine similarity; see :func:`negative_cosine`. ``loss(p, z) -> (loss, dp)``."""
 
     def __init__(self, form: str = "simsiam"):
-        if form not in _FORMS:
-            raise ValueError(f"form must be one of {sorted(_FORMS)}, got {form!r}")
-        self.form = form
+        self.form = choice(form, "form", _FORMS)
 
     def __call__(self, p, z):
         return negative_cosine(p, z, self.form)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import _core
-from ._base import as_pair, positive
+from ._base import as_pair, positive, temperature as temperature_
 
 
 def nt_xent(z1, z2, temperature: float = 0.1):
@@ -30,7 +30,7 @@ def nt_xent(z1, z2, temperature: float = 0.1):
     Returns ``(loss, dz1, dz2)``: a Python float and gradients of the input dtype.
     """
     z1, z2 = as_pair(z1, z2, "z1", "z2", min_rows=2)
-    return _core.losses.nt_xent(z1, z2, positive(temperature, "temperature"))
+    return _core.losses.nt_xent(z1, z2, temperature_(temperature, "temperature", z1.dtype))
 
 
 class NTXentLoss:

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import _core
 from .._validation import check_array
-from ._base import labels_array, positive
+from ._base import labels_array, positive, temperature as temperature_
 
 
 def sup_con(z, labels, temperature: float = 0.1):
@@ -34,7 +34,7 @@ def sup_con(z, labels, temperature: float = 0.1):
     """
     z = check_array(z, "z", ndim=2, min_rows=2)
     labels = labels_array(labels, z.shape[0])
-    return _core.losses.sup_con(z, labels, positive(temperature, "temperature"))
+    return _core.losses.sup_con(z, labels, temperature_(temperature, "temperature", z.dtype))
 
 
 def sup_con_distributed(group, z, labels, temperature: float = 0.1):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import _core
 from .._validation import check_array
-from ._base import as_pair, iterations as _iterations, positive
+from ._base import as_pair, iterations as _iterations, positive, temperature as temperature_
 
 
 def sinkhorn(scores, epsilon: float = 0.05, iterations: int = 3):
@@ -48,7 +48,7 @@ def swav(scores1, scores2, temperature: float = 0.1, epsilon: float = 0.05, iter
     Returns ``(loss, ds1, ds2)``.
     """
     s1, s2 = as_pair(scores1, scores2, "scores1", "scores2")
-    return _core.losses.swav(s1, s2, positive(temperature, "temperature"), positive(epsilon, "epsilon"),
+    return _core.losses.swav(s1, s2, temperature_(temperature, "temperature", s1.dtype), positive(epsilon, "epsilon"),
                              _iterations(iterations))
 
 

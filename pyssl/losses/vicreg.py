@@ -5,7 +5,7 @@ import numbers
 
 from .. import _core
 from .._validation import check_scalar
-from ._base import as_pair, positive
+from ._base import as_pair, finite_result, positive
 
 
 def _weight(v, name):
@@ -39,9 +39,11 @@ def vicreg(z1, z2, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weigh
     Returns ``(loss, dz1, dz2)``, plus ``(s, v, c)`` (unweighted terms) when ``return_terms``.
     """
     z1, z2 = as_pair(z1, z2, "z1", "z2", min_rows=2)
-    loss, dz1, dz2, terms = _core.losses.vicreg(
-        z1, z2, _weight(sim_weight, "sim_weight"), _weight(var_weight, "var_weight"),
-        _weight(cov_weight, "cov_weight"), positive(eps, "eps"))
+    w = {"sim_weight": _weight(sim_weight, "sim_weight"), "var_weight": _weight(var_weight, "var_weight"),
+         "cov_weight": _weight(cov_weight, "cov_weight")}
+    loss, dz1, dz2, terms = _core.losses.vicreg(z1, z2, w["sim_weight"], w["var_weight"], w["cov_weight"],
+                                                positive(eps, "eps"))
+    finite_result((loss, dz1, dz2), "vicreg", **w)
     return (loss, dz1, dz2, terms) if return_terms else (loss, dz1, dz2)
 
 

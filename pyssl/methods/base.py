@@ -66,6 +66,8 @@ class Method:
     buffer_names: tuple[str, ...] = ()
     #: the processes of a data-parallel run (``pretrain`` sets it for the run; one process otherwise)
     group: _distributed.ProcessGroup = _distributed._LOCAL
+    #: buffer name -> the constructor settings its shape follows (named in shape-mismatch errors)
+    buffer_settings: dict = {}
 
     def __init__(self, encoder: Module, views=None, seed: int | None = 0):
         if not isinstance(encoder, Module):
@@ -182,17 +184,28 @@ class Method:
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Load a ``state_dict()``: module names and shapes, and every buffer's shape, must match
+        (buffers are checked before anything is copied)."""
+        buffers = {}
+        for name in self.buffer_names:
+            key = f"buffer.{name}"
+            if key not in state:
+                raise ValueError(f"state has no {key!r} for {type(self).__name__}")
+            own, saved = getattr(self, name), np.asarray(state[key])
+            if saved.shape != own.shape:
+                setting = self.buffer_settings.get(name, "settings")
+                raise ValueError(f"{type(self).__name__}: buffer {name!r} has shape {saved.shape} in the state but "
+                                 f"{own.shape} here; build the method with the same {setting} as the run that "
+                                 "saved it")
+            buffers[name] = saved
         for name in self.trainable_names + self.target_names:
             m = getattr(self, name, None)
             if m is None:
                 continue
             prefix = name + "."
             m.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-        for name in self.buffer_names:
-            key = f"buffer.{name}"
-            if key not in state:
-                raise ValueError(f"state has no {key!r} for {type(self).__name__}")
-            getattr(self, name)[...] = state[key]
+        for name, saved in buffers.items():
+            getattr(self, name)[...] = saved
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(encoder={type(self.encoder).__name__}, built={self._built})"

@@ -53,6 +53,7 @@ class MoCo(_MomentumMethod):
     target_names = ("key_encoder", "key_projector")
     online_for_target = ("encoder", "projector")
     buffer_names = ("queue", "queue_ptr")
+    buffer_settings = {"queue": "queue_size and projection_dim"}
 
     def __init__(self, encoder, projector=None, temperature: float = 0.2, queue_size: int = 4096,
                  momentum: float = 0.99, projection_dim: int = 128, hidden_dim: int | None = None,
@@ -98,10 +99,12 @@ class MoCo(_MomentumMethod):
         super().on_step_end(step, total_steps)
         if self._keys is not None:
             k, K = self._keys, self.queue.shape[0]
-            ptr = int(self.queue_ptr[0])
-            idx = (ptr + np.arange(k.shape[0])) % K
-            self.queue[idx] = k[: len(idx)] if k.shape[0] <= K else k[-K:]
-            self.queue_ptr[0] = (ptr + k.shape[0]) % K
+            n, ptr = k.shape[0], int(self.queue_ptr[0])
+            # ring buffer: key j goes to slot (ptr + j) mod K; with more keys than slots (a batch
+            # larger than queue_size) only the last K survive, as if enqueued one by one
+            first = max(0, n - K)
+            self.queue[(ptr + np.arange(first, n)) % K] = k[first:]
+            self.queue_ptr[0] = (ptr + n) % K
             self._keys = None
 
 

@@ -8,6 +8,7 @@ from .. import losses
 from .._validation import check_scalar
 from ..nn.losses import mse
 from .base import Method, backward_chain, forward_chain
+from .views import IdentityView
 
 
 class _EncoderDecoder(Method):
@@ -18,7 +19,7 @@ class _EncoderDecoder(Method):
         self.decoder, self.hidden_dim = decoder, hidden_dim
 
     def setup(self, X):
-        self.views = self.views or (lambda x, s: x)
+        self.views = self.views or IdentityView()
         super().setup(X)
 
     def build_heads(self, feature_dim, X):
@@ -82,7 +83,7 @@ class VIME(Method):
 
     def __init__(self, encoder, p_m: float = 0.3, alpha: float = 2.0, mask_head=None, feature_head=None,
                  seed: int | None = 0):
-        super().__init__(encoder, views=lambda x, s: x, seed=seed)
+        super().__init__(encoder, views=IdentityView(), seed=seed)
         self.p_m = check_scalar(p_m, "p_m", low=0.0, high=1.0, low_inclusive=False)
         self.alpha = check_scalar(alpha, "alpha", low=0.0)
         self.mask_head, self.feature_head = mask_head, feature_head

@@ -8,6 +8,7 @@ import numpy as np
 from .. import losses
 from ..nn.losses import cross_entropy, mse
 from .base import Method, backward_chain, forward_chain
+from .views import IdentityView
 
 
 def _loss(name: str, out, z, extra=None):
@@ -26,7 +27,7 @@ class PretextTaskMethod(Method):
     trainable_names = ("encoder", "head")
 
     def __init__(self, encoder, task, head=None, hidden_dim: int | None = None, seed: int | None = 0):
-        super().__init__(encoder, views=lambda x, s: x, seed=seed)
+        super().__init__(encoder, views=IdentityView(), seed=seed)
         self.task, self.head, self.hidden_dim = task, head, hidden_dim
 
     def setup(self, X):

@@ -65,6 +65,8 @@ class NoiseView:
 
 
 class IdentityView:
+    """The input unchanged, ``view(x, seed) -> x`` (methods whose pretext task makes its own inputs)."""
+
     def __call__(self, x, seed):
         return x
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from .. import _core
-from .module import Module
+from .module import Module, layer_input
 
 
 class _Activation(Module):
     _id: int = -1
 
     def forward(self, x):
+        x = layer_input(self, x)
         y = _core.nn.activation_forward(self._id, x)
         return y, (x, y)
 

@@ -22,6 +22,41 @@ def _umask() -> int:
     return mask
 
 
+def _savable(name, value) -> np.ndarray:
+    """``value`` as an array that :func:`load_state` can read back (no Python objects)."""
+    if not isinstance(name, str):
+        raise TypeError(f"array names must be str, got {name!r} ({type(name).__name__})")
+    arr = np.asarray(value)
+    if arr.dtype.hasobject or arr.dtype.kind == "V":
+        raise TypeError(f"array {name!r} has dtype {arr.dtype}, which a checkpoint cannot hold (it is read without "
+                        "pickle); store numbers, booleans or strings, e.g. np.asarray(value, dtype=float)")
+    return arr
+
+
+def _header(path: str, raw: np.ndarray) -> dict:
+    """The decoded JSON header of checkpoint ``path``, or a ValueError naming the file."""
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path!r} is not a pyssl checkpoint (its header is not UTF-8 JSON: {exc})") from exc
+    if not isinstance(header, dict):
+        raise ValueError(f"{path!r} is not a pyssl checkpoint (its header is a JSON {type(header).__name__}, "
+                         "not an object)")
+    if header.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a pyssl checkpoint (format {header.get('format')!r})")
+    version = header.get("format_version")
+    if type(version) is not int or version < 1:
+        raise ValueError(f"{path!r} has an invalid format version {version!r} (expected an int >= 1); the file "
+                         "is damaged or was not written by pyssl")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{path!r} has format version {version}, newer than this pyssl understands "
+                         f"({FORMAT_VERSION}); upgrade pyssl")
+    meta = header.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path!r} has a damaged header: 'meta' is a JSON {type(meta).__name__}, not an object")
+    return meta
+
+
 def save_state(path, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
     """Write ``arrays`` (name → array) and JSON ``meta`` atomically to ``path``."""
     from .. import __version__
@@ -31,7 +66,7 @@ def save_state(path, arrays: dict[str, np.ndarray], meta: dict | None = None) ->
         raise ValueError(f"array name {_META_KEY!r} is reserved")
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "pyssl_version": __version__,
               "meta": meta or {}}
-    payload = {k: np.asarray(v) for k, v in arrays.items()}
+    payload = {k: _savable(k, v) for k, v in arrays.items()}
     payload[_META_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
@@ -63,13 +98,7 @@ def load_state(path) -> tuple[dict[str, np.ndarray], dict]:
         raise ValueError(f"{path!r} is not a pyssl checkpoint (could not read it as .npz: {exc})") from exc
     if _META_KEY not in arrays:
         raise ValueError(f"{path!r} is not a pyssl checkpoint (no {_META_KEY} entry)")
-    header = json.loads(arrays.pop(_META_KEY).tobytes().decode())
-    if header.get("format") != FORMAT:
-        raise ValueError(f"{path!r} is not a pyssl checkpoint (format {header.get('format')!r})")
-    if header.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path!r} has format version {header['format_version']}, newer than this pyssl "
-                         f"understands ({FORMAT_VERSION}); upgrade pyssl")
-    return arrays, header.get("meta", {})
+    return arrays, _header(path, arrays.pop(_META_KEY))
 
 
 def save(module, path, meta: dict | None = None) -> None:

@@ -9,17 +9,30 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar
 from .init import rng, uniform_fan_in
-from .module import Module, Parameter, Sequential, grads_for_backward
+from .module import Module, Parameter, Sequential, grads_for_backward, layer_input
 from .activation import make_activation
 
 
 def _pair(v, name):
-    if isinstance(v, numbers.Integral):
-        v = (int(v), int(v))
-    v = tuple(int(a) for a in v)
-    if len(v) != 2:
-        raise ValueError(f"{name} must be an int or a pair, got {v}")
-    return v
+    """An int or a pair of ints, as a pair (values are range-checked by the caller)."""
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return (int(v), int(v))
+    try:
+        items = tuple(v)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {v!r}") from None
+    if len(items) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+    return tuple(int(check_scalar(a, name, kind=numbers.Integral)) for a in items)
+
+
+def _batch_input(layer, x, pattern: str, min_ndim: int) -> np.ndarray:
+    """layer_input, then at least ``min_ndim`` axes with a non-empty batch axis."""
+    x = layer_input(layer, x)
+    if x.ndim < min_ndim:
+        raise ValueError(f"{type(layer).__name__} expects x of shape {pattern} (at least {min_ndim}-D), "
+                         f"got shape {x.shape}")
+    return x
 
 
 class Conv2d(Module):
@@ -42,6 +55,7 @@ class Conv2d(Module):
         self.bias = Parameter(uniform_fan_in((out_channels,), fan_in, dtype, g), decay=False) if bias else None
 
     def forward(self, x):
+        x = layer_input(self, x)
         b = self.bias.data if self.bias is not None else None
         y, cols = _core.nn.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
         return y, (cols, x.shape)
@@ -67,6 +81,7 @@ class Conv1d(Conv2d):
         super().__init__(in_channels, out_channels, (1, kernel_size), (1, stride), (0, padding), bias, dtype, seed)
 
     def forward(self, x):
+        x = layer_input(self, x)
         if x.ndim != 3:
             raise ValueError(f"Conv1d expects (N, C, T), got shape {x.shape}")
         y, ctx = super().forward(x.reshape(x.shape[0], x.shape[1], 1, x.shape[2]))
@@ -82,8 +97,9 @@ class GlobalAvgPool(Module):
     """Mean over all axes after the channel axis: (N, C, ...) → (N, C)."""
 
     def forward(self, x):
+        x = _batch_input(self, x, "(N, C, ...)", 2)
         shape = x.shape
-        return _core.nn.global_avg_pool_forward(x.reshape(shape[0], shape[1], -1)), shape
+        return _core.nn.global_avg_pool_forward(x.reshape(shape[0], shape[1], int(np.prod(shape[2:])))), shape
 
     def backward(self, grad_output, ctx, need_input_grad=True):
         shape = ctx
@@ -95,10 +111,22 @@ class Flatten(Module):
     """(N, ...) → (N, prod(...)) without a copy."""
 
     def forward(self, x):
-        return x.reshape(x.shape[0], -1), x.shape
+        x = _batch_input(self, x, "(N, ...)", 2)
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:]))), x.shape
 
     def backward(self, grad_output, ctx, need_input_grad=True):
         return grad_output.reshape(ctx)
+
+
+def _widths(channels) -> tuple[int, ...]:
+    """The encoders' ``channels``: a non-empty sequence of positive ints."""
+    try:
+        widths = tuple(channels)
+    except TypeError:
+        raise TypeError(f"channels must be a sequence of layer widths, got {channels!r}") from None
+    if not widths:
+        raise ValueError("channels must name at least one convolution width, got an empty sequence")
+    return tuple(int(check_scalar(w, f"channels[{i}]", kind=numbers.Integral, low=1)) for i, w in enumerate(widths))
 
 
 class ConvEncoder1d(Sequential):
@@ -107,6 +135,7 @@ class ConvEncoder1d(Sequential):
 
     def __init__(self, in_channels: int, channels=(32, 64), kernel_size: int = 5, act: str = "relu",
                  dtype=np.float32, seed=None):
+        channels = _widths(channels)
         g = rng(seed)
         layers, c = [], in_channels
         for width in channels:
@@ -123,6 +152,7 @@ class ConvEncoder2d(Sequential):
     entry of ``channels``, then global average pooling; ``out_features = channels[-1]``."""
 
     def __init__(self, in_channels: int, channels=(32, 64), act: str = "relu", dtype=np.float32, seed=None):
+        channels = _widths(channels)
         g = rng(seed)
         layers, c = [], in_channels
         for i, width in enumerate(channels):

@@ -6,7 +6,7 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar, check_seed
 from .init import rng
-from .module import Module
+from .module import Module, layer_input
 
 
 class Dropout(Module):
@@ -42,6 +42,7 @@ class Dropout(Module):
         return int(self.rng_state[1])
 
     def forward(self, x):
+        x = layer_input(self, x)
         if not self.training or self.p == 0.0:
             return x, None
         y, mask = _core.nn.dropout_forward(x, self.p, self.seed, self.step)

@@ -6,7 +6,7 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar
 from .init import rng, uniform_fan_in
-from .module import Module, Parameter, grads_for_backward
+from .module import Module, Parameter, grads_for_backward, layer_input
 
 import numbers
 
@@ -30,6 +30,7 @@ class Linear(Module):
         self.bias = Parameter(uniform_fan_in((out_features,), in_features, dtype, g), decay=False) if bias else None
 
     def forward(self, x):
+        x = layer_input(self, x)
         b = self.bias.data if self.bias is not None else None
         return _core.nn.dense_forward(x, self.weight.data, b), x
 

@@ -37,11 +37,13 @@ class MLP(Sequential):
 
     def __init__(self, dims, norm="batch", act="relu", dropout: float = 0.0, dtype=np.float32, seed=None,
                  residual: bool = False):
-        dims = [int(d) for d in dims]
+        try:
+            dims = list(dims)
+        except TypeError:
+            raise TypeError(f"dims must be a sequence of layer sizes, got {dims!r}") from None
+        dims = [int(check_scalar(d, f"dims[{i}]", kind=numbers.Integral, low=1)) for i, d in enumerate(dims)]
         if len(dims) < 2:
             raise ValueError(f"dims needs at least an input and an output size, got {dims}")
-        for d in dims:
-            check_scalar(d, "dims entries", kind=numbers.Integral, low=1)
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         check_scalar(dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)

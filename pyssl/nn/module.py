@@ -8,11 +8,27 @@ encoder, or a student and a teacher) without one overwriting what the other's ba
 """
 from __future__ import annotations
 
+import numbers
 from typing import Iterator
 
 import numpy as np
 
-from .._validation import check_array
+from .._validation import check_array, check_scalar
+
+
+def layer_input(layer, x) -> np.ndarray:
+    """The input of a layer's ``forward``, as an array the kernels accept.
+
+    A numpy array of native byte order is returned as is (the kernels then check its dtype,
+    shape and layout). Lists, scalars and other array-likes become C-contiguous arrays of the
+    layer's dtype; an array of non-native byte order becomes the same values in native order,
+    float64 staying float64 (the policy of every pyssl function, see ``pyssl._validation``).
+    """
+    if type(x) is np.ndarray and x.dtype.isnative:
+        return x
+    if isinstance(x, np.ndarray):
+        return check_array(x, "x", allow_empty=True, finite=False)
+    return check_array(x, "x", dtype=layer.dtype, allow_empty=True, finite=False)
 
 
 class Parameter:
@@ -33,7 +49,14 @@ class Parameter:
     __slots__ = ("data", "_grad", "_grad_zero", "decay")
 
     def __init__(self, data: np.ndarray, decay: bool = True):
-        self.data = np.ascontiguousarray(data)
+        try:
+            data = np.ascontiguousarray(data)
+        except (TypeError, ValueError) as exc:  # ragged nested lists, non-numbers
+            raise TypeError(f"Parameter data must be a rectangular numeric array, got {type(data).__name__}: "
+                            f"{exc}") from None
+        if data.dtype.hasobject:
+            raise TypeError(f"Parameter data must be numeric, got dtype {data.dtype}")
+        self.data = data
         self._grad = np.zeros_like(self.data)
         self._grad_zero = False
         self.decay = bool(decay)
@@ -202,6 +225,7 @@ class Module:
     def transform(self, X, batch_size: int = 1024) -> np.ndarray:
         """Embeddings h(X) in evaluation mode, computed in batches; the mode is restored after."""
         X = check_array(X, "X", dtype=self.dtype, min_ndim=2)
+        batch_size = check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)
         was_training = self.training
         self.eval()
         try:
@@ -265,6 +289,7 @@ class Sequential(Module):
         return self.layers[i]
 
     def forward(self, x):
+        x = layer_input(self, x)
         ctxs = []
         for layer in self._modules.values():
             x, c = layer.forward(x)
@@ -298,6 +323,7 @@ class Residual(Module):
         self.inner = inner
 
     def forward(self, x):
+        x = layer_input(self, x)
         y, ctx = self.inner.forward(x)
         if y.shape != x.shape:
             raise ValueError(f"Residual: the inner module changed the shape {x.shape} -> {y.shape}")

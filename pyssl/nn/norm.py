@@ -8,7 +8,7 @@ import numpy as np
 from .. import _core
 from .. import distributed as _distributed
 from .._validation import check_scalar
-from .module import Module, Parameter, grads_for_backward
+from .module import Module, Parameter, grads_for_backward, layer_input
 
 
 def _check_common(num_features, eps, dtype):
@@ -71,6 +71,7 @@ class LayerNorm(Module):
         self._dtype = dtype
 
     def forward(self, x):
+        x = layer_input(self, x)
         _check_input(self, x, f"(..., {self.num_features})",
                      isinstance(x, np.ndarray) and x.ndim >= 1 and x.shape[-1] == self.num_features)
         w = self.weight.data if self.weight is not None else None
@@ -136,6 +137,7 @@ class BatchNorm1d(Module):
         return self.running_mean.dtype
 
     def forward(self, x):
+        x = layer_input(self, x)
         _check_input(self, x, f"(N, {self.num_features})",
                      isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] == self.num_features)
         training = self.training

@@ -8,14 +8,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from .module import Module
+from .._validation import check_array
+from .module import Module, layer_input
 
 
 def l2_normalize(z) -> np.ndarray:
     """Rows of a (N, D) float array scaled to unit L2 norm (zero rows stay zero)."""
-    z = np.ascontiguousarray(z)
-    if z.dtype not in (np.float32, np.float64):
-        z = z.astype(np.float32)
+    z = check_array(z, "z", allow_empty=True, finite=False)
     return _core.nn.l2_normalize_forward(z)[0]
 
 
@@ -23,6 +22,7 @@ class L2Normalize(Module):
     """Layer form of :func:`l2_normalize` with its backward (SwAV prototypes, DINO heads)."""
 
     def forward(self, x):
+        x = layer_input(self, x)
         zhat, norm = _core.nn.l2_normalize_forward(x)
         return zhat, (zhat, norm)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import _core
-from .module import Module
+from .module import Module, layer_input
 
 
 class Softmax(Module):
@@ -14,6 +14,7 @@ class Softmax(Module):
     _log = False
 
     def forward(self, x):
+        x = layer_input(self, x)
         y = _core.nn.softmax_forward(x, self._log)
         return y, y
 

@@ -64,15 +64,15 @@ class Adam(Optimizer):
     def _check_hyperparameters(*, betas, eps, weight_decay, exclude_bias_and_norm) -> dict:
         return _check_adam(betas, eps, weight_decay, exclude_bias_and_norm)
 
-    def _update(self, lr: float) -> None:
+    def _update(self, lr: float) -> bool:
         t = self.step_count + 1
         b1, b2 = self.betas
         bc1 = 1.0 - b1 ** t
         bc2 = 1.0 - b2 ** t
         f = self.flat
-        _core.optim.adam_step(f.layout, f.data, f.grad, self.state["exp_avg"], self.state["exp_avg_sq"], lr, b1, b2,
-                              self.eps, self.weight_decay, lr / bc1, math.sqrt(bc2), self._decoupled,
-                              self.exclude_bias_and_norm)
+        return _core.optim.adam_step(f.layout, f.data, f.grad, self.state["exp_avg"], self.state["exp_avg_sq"], lr, b1, b2,
+                                     self.eps, self.weight_decay, lr / bc1, math.sqrt(bc2), self._decoupled,
+                                     self.exclude_bias_and_norm)
 
 
 class AdamW(Adam):

@@ -99,14 +99,39 @@ class Optimizer:
 
     # -- the update -----------------------------------------------------------------------------
     def step(self) -> None:
-        """Apply one update θ ← θ − (rule's direction) using the accumulated gradients."""
+        """Apply one update θ ← θ − (rule's direction) using the accumulated gradients.
+
+        Sets ``last_step_finite``: False when the update left a parameter NaN or ±Inf (the fused
+        kernels report it at no extra pass over memory; see :meth:`check_finite`).
+        """
         self.flat.check()
         self.flat.materialize_grads()
-        self._update(self.lr_now)
+        lr = self._last_lr = self.lr_now
+        finite = self._update(lr)
+        # a rule that does not report (a user subclass returning None) is checked with one pass
+        self.last_step_finite = bool(np.isfinite(self.flat.data).all()) if finite is None else bool(finite)
         self.step_count += 1
 
-    def _update(self, lr: float) -> None:
+    def _update(self, lr: float) -> bool | None:
+        """Apply the rule in place; return whether every updated parameter is finite (or None)."""
         raise NotImplementedError
+
+    #: False after a ``step()`` that left a parameter non-finite
+    last_step_finite: bool = True
+
+    def check_finite(self, where: str = "") -> None:
+        """Raise FloatingPointError if the last ``step()`` left a parameter NaN or ±Inf.
+
+        The message names the parameters (index, shape) and what to change; ``where`` (e.g.
+        ``"at epoch 3, step 40"``) is added to it.
+        """
+        if self.last_step_finite:
+            return
+        bad = [f"{i} {tuple(p.data.shape)}" for i, p in enumerate(self.params) if not np.isfinite(p.data).all()]
+        raise FloatingPointError(
+            f"{type(self).__name__}: the update {where + ' ' if where else ''}made {len(bad)} of {len(self.params)} "
+            f"parameters NaN or Inf (index, shape: {', '.join(bad)}); the training diverged: lower the learning "
+            f"rate (this step used {self._last_lr:g}) or the momentum, clip gradients (max_grad_norm), or use a larger batch")
 
     def zero_grad(self) -> None:
         """Mark every gradient as zero. Lazy (see :class:`pyssl.nn.Parameter`): the next backward

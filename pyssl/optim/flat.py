@@ -94,6 +94,33 @@ class FlatParams:
     def __len__(self) -> int:
         return len(self.params)
 
+    # -- pickling / deep copy: the C++ layout is rebuilt, and the (copied) parameters re-pointed
+    # at the copied buffers, so a copied model and its copied optimizer still share memory
+    def __getstate__(self) -> dict:
+        return {"params": self.params, "data": self.data, "grad": self.grad, "offsets": self.offsets,
+                "decay": self.decay,
+                "attached": [p.data is dv and p._grad is gv for p, (dv, gv) in zip(self.params, self._views)]}
+
+    def __setstate__(self, state: dict) -> None:
+        self.params = state["params"]
+        self.offsets, self.decay = np.array(state["offsets"]), np.array(state["decay"])
+        self.offsets.flags.writeable = False
+        self.decay.flags.writeable = False
+        self.dtype = np.dtype(state["data"].dtype)
+        self.size = int(self.offsets[-1])
+        self.data, self.grad = np.array(state["data"]), np.array(state["grad"])
+        self.layout = _core.optim.FlatLayout(self.offsets, self.decay)
+        self._views = []
+        for i, p in enumerate(self.params):
+            a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+            dv = self.data[a:b].reshape(p.data.shape)
+            gv = self.grad[a:b].reshape(p.data.shape)
+            if state["attached"][i]:  # the copy of a parameter that pointed here: point it here again
+                zero = p._grad_zero
+                p.data, p.grad = dv, gv
+                p._grad_zero = zero
+            self._views.append((dv, gv))
+
     def __repr__(self) -> str:
         return f"FlatParams({len(self.params)} parameters, {self.size} scalars, dtype={self.dtype})"
 

@@ -63,8 +63,9 @@ class LARS(Optimizer):
                 "eps": float(check_scalar(eps, "eps", low=0.0)),
                 "exclude_bias_and_norm": exclude_bias_and_norm}
 
-    def _update(self, lr: float) -> None:
+    def _update(self, lr: float) -> bool:
         f = self.flat
-        self.trust_ratios = _core.optim.lars_step(f.layout, f.data, f.grad, self.state["velocity"], lr,
-                                                  self.momentum, self.weight_decay, self.trust_coefficient,
-                                                  self.eps, self.exclude_bias_and_norm)
+        self.trust_ratios, finite = _core.optim.lars_step(f.layout, f.data, f.grad, self.state["velocity"], lr,
+                                                          self.momentum, self.weight_decay, self.trust_coefficient,
+                                                          self.eps, self.exclude_bias_and_norm)
+        return finite

@@ -59,8 +59,8 @@ class SGD(Optimizer):
         return {"momentum": momentum, "dampening": dampening, "nesterov": nesterov, "weight_decay": weight_decay,
                 "exclude_bias_and_norm": exclude_bias_and_norm}
 
-    def _update(self, lr: float) -> None:
+    def _update(self, lr: float) -> bool:
         f = self.flat
         buf = self.state["momentum_buffer"] if self.momentum != 0 else None
-        _core.optim.sgd_step(f.layout, f.data, f.grad, buf, lr, self.momentum, self.dampening, self.weight_decay,
+        return _core.optim.sgd_step(f.layout, f.data, f.grad, buf, lr, self.momentum, self.dampening, self.weight_decay,
                              self.nesterov, self.step_count == 0, self.exclude_bias_and_norm)

@@ -45,6 +45,8 @@ class Compose(Transform):
     """Apply transforms in order; transform i is called with ``derive_seed(seed, i)``."""
 
     def __init__(self, transforms):
+        if isinstance(transforms, (str, bytes)) or not hasattr(transforms, "__iter__"):
+            raise TypeError(f"transforms must be a list of transforms (callables x, seed -> x), got {transforms!r}")
         self.transforms = [_check_transform(t, f"transforms[{i}]") for i, t in enumerate(transforms)]
 
     def __call__(self, x, seed):

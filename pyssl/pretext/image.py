@@ -112,9 +112,18 @@ def _greedy_max_hamming(cand: np.ndarray, count: int) -> np.ndarray:
     return cand[chosen]
 
 
+#: bound on pool × grid² (the candidate permutations are held in memory as int64)
+_MAX_CANDIDATE_ENTRIES = 2**26
+
+
+def _n_permutations(n_tiles: int) -> int:
+    """n_tiles!, capped at 2**64 (beyond any pool) so that a large grid costs nothing to count."""
+    return math.factorial(n_tiles) if n_tiles <= 20 else 2**64
+
+
 @functools.lru_cache(maxsize=16)
 def _permutation_set(n_tiles: int, count: int, seed: int, pool: int) -> np.ndarray:
-    total = math.factorial(n_tiles)
+    total = _n_permutations(n_tiles)
     if total <= pool:  # small grids: every permutation, in a seeded random order
         import itertools
 
@@ -138,7 +147,10 @@ def jigsaw_permutation_set(grid=3, count=30, seed=0, pool=4096):
     c = positive_int(count, "count")
     pool = positive_int(pool, "pool")
     n_tiles = g * g
-    available = min(math.factorial(n_tiles), max(pool, 1))
+    if min(pool, _n_permutations(n_tiles)) * n_tiles > _MAX_CANDIDATE_ENTRIES:
+        raise ValueError(f"jigsaw_permutation_set(grid={g}, pool={pool}) would draw {pool} candidate permutations "
+                         f"of {n_tiles} tiles, more than {_MAX_CANDIDATE_ENTRIES} entries; lower grid or pool")
+    available = min(_n_permutations(n_tiles), pool)
     if c > available:
         raise ValueError(f"count ({c}) exceeds the number of distinct candidate permutations ({available})")
     return np.array(_permutation_set(n_tiles, c, check_seed(seed), pool))

@@ -21,6 +21,30 @@ class Adapter:
         self.encoder = encoder
         self.task = task
 
+    # -- scikit-learn estimator protocol (get_params / set_params), so that sklearn.base.clone,
+    # GridSearchCV and pipelines can rebuild an unfitted copy; no scikit-learn import needed
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        import inspect
+
+        sig = inspect.signature(cls.__init__)
+        return [n for n, p in sig.parameters.items() if n != "self" and p.kind is p.POSITIONAL_OR_KEYWORD]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor arguments, by name (``deep`` is accepted for scikit-learn; the encoder
+        is returned as the object itself)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set constructor arguments by name (validated as the constructor does); returns self."""
+        names = self._param_names()
+        unknown = sorted(set(params) - set(names))
+        if unknown:
+            raise ValueError(f"invalid parameters {unknown} for {type(self).__name__}; valid ones are {names}")
+        merged = {**self.get_params(), **params}
+        self.__init__(**merged)
+        return self
+
     def _check_X(self, X):
         return check_array(X, "X", dtype=self.encoder.dtype, min_ndim=2)
 

@@ -43,7 +43,11 @@ class KNN(Adapter):
             idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             top = np.take_along_axis(sims, idx, axis=1)
             idx_all.append(idx)
-            w_all.append(np.exp((top - 1.0) / self.temperature))  # shifted by the max cosine (1) for stability
+            # exp((s − s_max)/T): shifted by each row's largest similarity, so the largest weight is
+            # exactly 1 and a small T never underflows every weight to 0 (0/0 in the regression mean);
+            # the common factor exp(s_max/T) cancels in the vote and in the weighted mean
+            w = (top.astype(np.float64) - top.max(axis=1, keepdims=True)) / self.temperature
+            w_all.append(np.exp(w))
         return np.concatenate(idx_all), np.concatenate(w_all)
 
     def predict(self, X):

@@ -33,10 +33,16 @@ class LinearProbe(Adapter):
         return self
 
     def decision_function(self, X):
+        """Class scores (logits) of the fitted logistic head, (N, n_classes); classification only."""
         self._check_fitted()
+        if self.task_ != "classification":
+            raise ValueError("decision_function and predict_proba need a classification probe, but this one was "
+                             "fitted for regression (y had non-integer values); use predict(X), or fit with "
+                             "task='classification' and class labels")
         return self.solver_.decision_function(self.embed(X))
 
     def predict_proba(self, X):
+        """Class probabilities softmax(decision_function(X)), (N, n_classes); classification only."""
         z = self.decision_function(X)
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
