@@ -94,11 +94,8 @@ py::tuple sup_con(const py::array& z, const py::array& labels, double temperatur
     const index_t n = dim(z, 0), d = dim(z, 1);
     check_rows(z, 2, "z", "SupCon needs pairs");
     check_nonempty_cols(z, "z");
-    if (!has_dtype<std::int64_t>(labels))
-      throw py::type_error("labels must have dtype int64, got " + describe(labels));
-    check_contiguous(labels, "labels");
+    const std::int64_t* pl = in<std::int64_t>(labels, "labels", 1);
     check_shape(labels, {n}, "labels");
-    const auto* pl = static_cast<const std::int64_t*>(labels.data());
     check_positive(temperature, "temperature");
     auto dz = empty<T>({n, d});
     T* o = dz.mutable_data();
