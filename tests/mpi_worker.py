@@ -63,6 +63,15 @@ def main(argv=None) -> int:
         np.savez(out, dz=group.allgather_rows(dz)[0], __loss__=np.array([loss]),
                  dz_sharded=group.allgather_rows(dz_s)[0], loss_sharded=np.array([loss_s]))
         return 0
+    if args.method == "sklearn":  # SSLEmbedding passes the flag to pretrain
+        from pyssl.sklearn import SSLEmbedding
+
+        emb = SSLEmbedding(hidden=(24, 16), epochs=args.epochs, batch_size=args.batch, random_state=2).fit(X)
+        # Its default optimizer is AdamW, which turns the rounding noise in gradients that are zero in
+        # exact arithmetic (a bias followed by BatchNorm) into ±lr steps: the embedding is compared
+        # between the ranks only, the loss with the single-process run.
+        np.savez(out, **{"rank_only.embedding": emb.transform(X)}, __loss__=np.asarray(emb.history_["loss"]))
+        return 0
     if args.method == "finetune":
         from pyssl.transfer import FineTune
 
