@@ -448,3 +448,25 @@ def test_weights_that_overflow_float32_raise(call, rng):
     z = rng.standard_normal((4, 3)).astype(np.float32)
     with pytest.raises(ValueError, match="overflow"):
         call(z)
+
+
+def test_exception_inside_a_parallel_region_reaches_python(threads):
+    # the per-sample scratch of knots + 2 spline values cannot be allocated: std::bad_alloc is
+    # thrown inside the OpenMP region, and must come back as MemoryError instead of terminating
+    pyssl.set_num_threads(2)
+    x = np.ones((256, 2, 256), np.float32)
+    with pytest.raises(MemoryError):
+        pretext.time_warp(x, 0.1, 0, knots=2**40)
+    assert pretext.time_warp(x, 0.1, 0).shape == x.shape  # the pool still works
+
+
+@pytest.mark.parametrize("call", [
+    lambda v: pretext.rotate90(np.ones((1, 1, 2, 2), np.float32), v),
+    lambda v: nn.Conv2d(1, 1, 1, stride=v),
+    lambda v: pretext.random_integers(2, v, 0),
+    lambda v: losses.swav(np.ones((3, 2)), np.ones((3, 2)), iterations=v),
+])
+def test_integers_beyond_the_kernels_range_raise_value_error(call):
+    for v in (2**63, 10**30):
+        with pytest.raises(ValueError, match="must"):
+            call(v)

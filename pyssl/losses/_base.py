@@ -60,7 +60,7 @@ def choice(value, name: str, options) -> str:
 
 
 def iterations(value, name: str = "iterations") -> int:
-    return int(check_scalar(value, name, kind=numbers.Integral, low=1))
+    return int(check_scalar(value, name, kind=numbers.Integral, low=1, high=2**31 - 1))  # a C int
 
 
 def labels_array(labels, n: int) -> np.ndarray:

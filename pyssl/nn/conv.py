@@ -16,7 +16,8 @@ from .activation import make_activation
 def _pair(v, name):
     """An int or a pair of ints, as a pair (values are range-checked by the caller)."""
     if isinstance(v, numbers.Integral) and not isinstance(v, bool):
-        return (int(v), int(v))
+        v = int(check_scalar(v, name, kind=numbers.Integral))
+        return (v, v)
     try:
         items = tuple(v)
     except TypeError:
