@@ -354,7 +354,26 @@ def _optim_targets():
             return h["loss"], [p.data for p in method.parameters()]
         return call
 
-    return {"optimizer": opt, "checkpoint": checkpoint, "pretrain": train}
+    def damaged_checkpoint(d):
+        model = nn.MLP([3, 4], seed=0)
+        cut = d(st.floats(0, 1))
+        flips = d(st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=4))
+
+        def call():
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "m.npz")
+                nn.save(model, path)
+                with open(path, "rb") as f:
+                    raw = bytearray(f.read())
+                for where, byte in flips:
+                    raw[int(where * (len(raw) - 1))] = byte
+                with open(path, "wb") as f:
+                    f.write(bytes(raw[: max(1, int(cut * len(raw))) if cut < 0.5 else len(raw)]))
+                nn.load(nn.MLP([3, 4], seed=1), path)  # loads (the damage missed the data) or a ValueError
+            return None
+        return call
+
+    return {"optimizer": opt, "checkpoint": checkpoint, "pretrain": train, "damaged_checkpoint": damaged_checkpoint}
 
 
 TARGETS = {**_loss_targets(), **_nn_targets(), **_pretext_targets(), **_transfer_targets(), **_optim_targets()}
