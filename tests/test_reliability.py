@@ -470,3 +470,13 @@ def test_integers_beyond_the_kernels_range_raise_value_error(call):
     for v in (2**63, 10**30):
         with pytest.raises(ValueError, match="must"):
             call(v)
+
+
+def test_copied_stale_flat_params_stay_stale(rng):
+    model = nn.Linear(3, 2, seed=0)
+    opt = optim.SGD(model, lr=0.1)
+    model.weight.data = np.zeros((5,), np.float32)  # re-pointed elsewhere (another shape, even)
+    for o in _copies(opt):
+        assert not o.flat.is_current()
+        with pytest.raises(RuntimeError, match="no longer points"):
+            o.step()
