@@ -480,3 +480,11 @@ def test_copied_stale_flat_params_stay_stale(rng):
         assert not o.flat.is_current()
         with pytest.raises(RuntimeError, match="no longer points"):
             o.step()
+
+
+@pytest.mark.parametrize("layer, x", [(nn.Linear(3, 2), np.ones((2, 3))), (nn.Conv2d(1, 1, 1), np.ones((1, 1, 2, 2))),
+                                      (nn.Conv1d(1, 1, 1), np.ones((1, 1, 4)))])
+def test_float64_input_to_a_float32_layer_says_how_to_cast(layer, x):
+    with pytest.raises(TypeError, match=r"has dtype float32 but x has dtype float64; cast with x.astype\(np.float32\)"):
+        layer(x)
+    assert layer(x.astype(np.float32)).dtype == np.float32

@@ -56,7 +56,7 @@ class Conv2d(Module):
         self.bias = Parameter(uniform_fan_in((out_channels,), fan_in, dtype, g), decay=False) if bias else None
 
     def forward(self, x):
-        x = layer_input(self, x)
+        x = layer_input(self, x, self.weight.data.dtype)
         b = self.bias.data if self.bias is not None else None
         y, cols = _core.nn.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
         return y, (cols, x.shape)
