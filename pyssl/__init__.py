@@ -18,6 +18,7 @@ _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 import scipy_openblas32 as _scipy_openblas32  # noqa: E402,F401  (loads libscipy_openblas.so first)
 
 from . import _core  # noqa: E402
+from ._validation import NonFiniteError  # noqa: E402,F401
 
 __version__ = _core.__version__
 
@@ -81,5 +82,5 @@ from .train import pretrain, History  # noqa: E402
 from .nn.init import manual_seed  # noqa: E402
 
 __all__ = ["__version__", "set_num_threads", "get_num_threads", "buffer_cache_info", "set_buffer_cache_limit",
-           "empty_buffer_cache", "manual_seed", "pretrain", "History", "nn",
+           "empty_buffer_cache", "manual_seed", "pretrain", "History", "NonFiniteError", "nn",
            "optim", "losses", "pretext", "methods", "transfer", "theory", "data"]

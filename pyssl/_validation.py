@@ -17,6 +17,12 @@ _FLOAT_MAX = sys.float_info.max
 _FLOAT_DTYPE_SET = frozenset(np.dtype(t) for t in FLOAT_DTYPES)
 
 
+class NonFiniteError(FloatingPointError, ValueError):
+    """A computation on finite input produced NaN or Inf (an overflow: weights too large for the
+    dtype, or a diverged training run). It is a FloatingPointError, as ``pretrain``'s check of the
+    loss raises, and a ValueError, as every other bad-argument error."""
+
+
 def describe(a) -> str:
     a = np.asarray(a)
     return f"shape {a.shape}, dtype {a.dtype}"

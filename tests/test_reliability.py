@@ -51,8 +51,9 @@ def test_optimizer_step_reports_non_finite_parameters(name, dtype, bad, rng):
         ps[1].grad[3, 70000 % ps[1].shape[1]] = bad
         opt.step()
         assert not opt.last_step_finite
-    with pytest.raises(FloatingPointError, match=r"1 of 3 parameters NaN or Inf .*1 \(5, "):
+    with pytest.raises(pyssl.NonFiniteError, match=r"1 of 3 parameters NaN or Inf .*1 \(5, ") as err:
         opt.check_finite("at step 7")
+    assert isinstance(err.value, FloatingPointError) and isinstance(err.value, ValueError)
 
 
 def test_custom_rule_without_report_is_checked():
