@@ -489,3 +489,18 @@ def test_float64_input_to_a_float32_layer_says_how_to_cast(layer, x):
     with pytest.raises(TypeError, match=r"has dtype float32 but x has dtype float64; cast with x.astype\(np.float32\)"):
         layer(x)
     assert layer(x.astype(np.float32)).dtype == np.float32
+
+
+@given(st.floats(-12, 1), st.integers(0, 2**32 - 1))
+def test_contrastive_float32_agrees_with_float64_at_any_temperature(log_t, seed):
+    # the loss is computed as log Σ exp(s(x − max)) + s(max − positive): no cancellation of two
+    # huge terms, so float32 keeps its relative precision even at τ = 1e-12
+    g = np.random.default_rng(seed)
+    a, b = g.standard_normal((6, 4)), g.standard_normal((6, 4))
+    t = 10.0 ** log_t
+    l64 = losses.nt_xent(a, b, t)[0]
+    l32 = losses.nt_xent(a.astype(np.float32), b.astype(np.float32), t)[0]
+    assert l32 == pytest.approx(l64, rel=1e-4, abs=1e-4)
+    q64 = losses.info_nce(a, b, a[::-1].copy(), t)[0]
+    q32 = losses.info_nce(a.astype(np.float32), b.astype(np.float32), a[::-1].astype(np.float32), t)[0]
+    assert q32 == pytest.approx(q64, rel=1e-4, abs=1e-4)
