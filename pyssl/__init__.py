@@ -28,6 +28,7 @@ except ImportError as _exc:
             "(pip install .) and run from another folder (cd elsewhere), or use an editable install "
             "(see Build options in README.md)") from None
     raise
+from ._validation import NonFiniteError  # noqa: E402,F401
 
 __version__ = _core.__version__
 
@@ -94,6 +95,6 @@ from ._log import log  # noqa: E402
 from . import callbacks, distributed, export  # noqa: E402
 
 __all__ = ["__version__", "set_num_threads", "get_num_threads", "buffer_cache_info", "set_buffer_cache_limit",
-           "empty_buffer_cache", "manual_seed", "pretrain", "load_encoder", "History", "nn",
+           "empty_buffer_cache", "manual_seed", "pretrain", "load_encoder", "History", "NonFiniteError", "nn",
            "optim", "losses", "pretext", "methods", "transfer", "theory", "data", "log", "callbacks", "export",
            "distributed"]

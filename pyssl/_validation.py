@@ -17,6 +17,12 @@ _FLOAT_MAX = sys.float_info.max
 _FLOAT_DTYPE_SET = frozenset(np.dtype(t) for t in FLOAT_DTYPES)
 
 
+class NonFiniteError(FloatingPointError, ValueError):
+    """A computation on finite input produced NaN or Inf (an overflow: weights too large for the
+    dtype, or a diverged training run). It is a FloatingPointError, as ``pretrain``'s check of the
+    loss raises, and a ValueError, as every other bad-argument error."""
+
+
 def describe(a) -> str:
     a = np.asarray(a)
     return f"shape {a.shape}, dtype {a.dtype}"
@@ -90,6 +96,9 @@ def check_scalar(value, name: str, *, kind=numbers.Real, low=None, high=None,
                         f"got {value!r} ({type(value).__name__})")
     elif isinstance(value, numbers.Real) and not _is_finite_real(value):
         raise ValueError(f"The '{name}' parameter must be finite, got {value!r}")
+    if high is None and kind is not numbers.Real and isinstance(value, numbers.Integral) and not -2**63 <= value < 2**63:
+        # the kernels take 64-bit integers: a larger one would fail inside the binding
+        raise ValueError(f"The '{name}' parameter must fit in a 64-bit integer (|value| < 2**63), got {value!r}")
     if kind is numbers.Real and isinstance(value, numbers.Integral) and abs(value) > _FLOAT_MAX:
         raise ValueError(f"The '{name}' parameter must be a real number within the float range "
                          f"(|value| <= {_FLOAT_MAX:.4g}), got an integer with {len(str(abs(int(value))))} digits")

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from ._seeding import derive_seed
-from ._validation import check_array, check_scalar, check_seed
+from ._validation import NonFiniteError, check_array, check_scalar, check_seed
 
 
 class History(dict):
@@ -232,7 +232,7 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
                 method.zero_grad()
                 loss = float(method.training_step(xb, derive_seed(seed, step)))
                 if not math.isfinite(loss):
-                    raise FloatingPointError(
+                    raise NonFiniteError(
                         f"{type(method).__name__}: the pretext loss became {loss} at epoch {epoch}, step {step}; "
                         "lower the learning rate, raise the temperature, or clip gradients (max_grad_norm)")
                 group.sum_gradients(optimizer)  # data parallel: Σ over ranks (no-op for one)

@@ -211,7 +211,7 @@ def _loss_targets():
         "symmetric_negative_cosine": lambda d: (lambda p, z: lambda: losses.symmetric_negative_cosine(p, z, z, p))(*d.pair()),
         "barlow_twins": lambda d: (lambda a, b, l, s: lambda: losses.barlow_twins(a, b, l, s))(*d.pair(), d.real(0, 1), d.real(0.01, 2)),
         "vicreg": lambda d: (lambda a, b, w: lambda: losses.vicreg(a, b, sim_weight=w))(*d.pair(), d.real(0, 30)),
-        "swav": lambda d: (lambda a, b, t, e, i: lambda: losses.swav(a, b, t, e, i))(*d.pair(), d.real(1e-3, 1), d.real(1e-3, 1), d.integer(1, 4)),
+        "swav": lambda d: (lambda a, b, t, e, i: lambda: losses.swav(a, b, t, e, i))(*d.pair(), d.real(1e-3, 1), d.real(1e-3, 1), d.integer(1, 4, huge=True)),
         "sinkhorn": lambda d: (lambda s, e: lambda: losses.sinkhorn(s, e))(d.rows(), d.real(1e-3, 1)),
         "dino": lambda d: (lambda s, ts, tt: lambda: losses.dino(s, s[:1] if isinstance(s, np.ndarray) and s.ndim else s, np.zeros(np.shape(s)[-1] if np.ndim(s) else 1, np.float32), ts, tt))(d.array(min_ndim=3, max_ndim=3), d.real(1e-3, 1), d.real(1e-3, 1)),
         "masked_mse": lambda d: (lambda a, b: lambda: losses.masked_mse(a, b, _mask_like(b)))(*d.pair()),
@@ -251,7 +251,7 @@ def _nn_targets():
         "Residual": _layer_call(lambda d, k: lambda: nn.Residual(nn.Linear(k, k, seed=1))),
         "GlobalAvgPool": lambda d: (lambda x: lambda: nn.GlobalAvgPool()(x))(d.images()),
         "Flatten": lambda d: (lambda x: lambda: nn.Flatten()(x))(d.images()),
-        "Conv2d": lambda d: (lambda x, k, s, p: lambda: nn.Conv2d(np.shape(x)[1] if np.ndim(x) == 4 else 1, 2, k, s, p, seed=0)(x))(d.images(), d.integer(1, 3), d.integer(1, 2), d.integer(0, 1)),
+        "Conv2d": lambda d: (lambda x, k, s, p: lambda: nn.Conv2d(np.shape(x)[1] if np.ndim(x) == 4 else 1, 2, k, s, p, seed=0)(x))(d.images(), d.integer(1, 3), d.integer(1, 2, huge=True), d.integer(0, 1)),
         "ConvEncoder2d": lambda d: (lambda x, ch: lambda: nn.ConvEncoder2d(np.shape(x)[1] if np.ndim(x) == 4 else 1, channels=ch, seed=0)(x))(d.images(), d(st.sampled_from([(2,), (2, 3), (), (0,), None, 3]))),
         "MLP.transform": lambda d: (lambda x, b: lambda: nn.MLP([np.shape(x)[-1] if np.ndim(x) == 2 and np.shape(x)[-1] else 3, 2]).transform(x, batch_size=b))(d.rows(), d.integer(1, 4)),
         "Parameter": lambda d: (lambda a: lambda: nn.Parameter(a))(d.array()),
@@ -282,7 +282,7 @@ def _pretext_targets():
         "scaling": lambda d: (lambda x, r, s: lambda: pretext.scaling(x, r, s))(d.array(min_ndim=3, max_ndim=3), d.real(0, 1), d.seed()),
         "time_mask": lambda d: (lambda x, r, s: lambda: pretext.time_mask(x, r, s))(d.array(min_ndim=3, max_ndim=3), d.real(0, 1), d.seed()),
         "crop_resize": lambda d: (lambda x, s: lambda: pretext.crop_resize(x, s))(d.array(min_ndim=3, max_ndim=3), d.seed()),
-        "rotate90": lambda d: (lambda x, k: lambda: pretext.rotate90(x, k))(d.images(), d.integer(-5, 5)),
+        "rotate90": lambda d: (lambda x, k: lambda: pretext.rotate90(x, k))(d.images(), d.integer(-5, 5, huge=True)),
         "hflip": lambda d: (lambda x: lambda: pretext.hflip(x, np.ones(np.shape(x)[0] if np.ndim(x) else 1, np.int64)))(d.images()),
         "random_hflip": lambda d: (lambda x, p, s: lambda: pretext.random_hflip(x, s, p))(d.images(), d.real(0, 1), d.seed()),
         "gaussian_blur": lambda d: (lambda x, s, lo: lambda: pretext.gaussian_blur(x, s, 3, (lo, 2.0)))(d.images(), d.seed(), d.real(1e-300, 2)),
@@ -363,7 +363,26 @@ def _optim_targets():
             return h["loss"], [p.data for p in method.parameters()]
         return call
 
-    return {"optimizer": opt, "checkpoint": checkpoint, "pretrain": train}
+    def damaged_checkpoint(d):
+        model = nn.MLP([3, 4], seed=0)
+        cut = d(st.floats(0, 1))
+        flips = d(st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=4))
+
+        def call():
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "m.npz")
+                nn.save(model, path)
+                with open(path, "rb") as f:
+                    raw = bytearray(f.read())
+                for where, byte in flips:
+                    raw[int(where * (len(raw) - 1))] = byte
+                with open(path, "wb") as f:
+                    f.write(bytes(raw[: max(1, int(cut * len(raw))) if cut < 0.5 else len(raw)]))
+                nn.load(nn.MLP([3, 4], seed=1), path)  # loads (the damage missed the data) or a ValueError
+            return None
+        return call
+
+    return {"optimizer": opt, "checkpoint": checkpoint, "pretrain": train, "damaged_checkpoint": damaged_checkpoint}
 
 
 TARGETS = {**_loss_targets(), **_nn_targets(), **_pretext_targets(), **_transfer_targets(), **_optim_targets()}

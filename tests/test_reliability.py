@@ -51,8 +51,9 @@ def test_optimizer_step_reports_non_finite_parameters(name, dtype, bad, rng):
         ps[1].grad[3, 70000 % ps[1].shape[1]] = bad
         opt.step()
         assert not opt.last_step_finite
-    with pytest.raises(FloatingPointError, match=r"1 of 3 parameters NaN or Inf .*1 \(5, "):
+    with pytest.raises(pyssl.NonFiniteError, match=r"1 of 3 parameters NaN or Inf .*1 \(5, ") as err:
         opt.check_finite("at step 7")
+    assert isinstance(err.value, FloatingPointError) and isinstance(err.value, ValueError)
 
 
 def test_custom_rule_without_report_is_checked():
@@ -451,3 +452,58 @@ def test_weights_that_overflow_float32_raise(call, rng):
     z = rng.standard_normal((4, 3)).astype(np.float32)
     with pytest.raises(ValueError, match="overflow"):
         call(z)
+
+
+def test_exception_inside_a_parallel_region_reaches_python(threads):
+    # the per-sample scratch of knots + 2 spline values cannot be allocated: std::bad_alloc is
+    # thrown inside the OpenMP region, and must come back as MemoryError instead of terminating
+    pyssl.set_num_threads(2)
+    x = np.ones((256, 2, 256), np.float32)
+    with pytest.raises(MemoryError):
+        pretext.time_warp(x, 0.1, 0, knots=2**40)
+    assert pretext.time_warp(x, 0.1, 0).shape == x.shape  # the pool still works
+
+
+@pytest.mark.parametrize("call", [
+    lambda v: pretext.rotate90(np.ones((1, 1, 2, 2), np.float32), v),
+    lambda v: nn.Conv2d(1, 1, 1, stride=v),
+    lambda v: pretext.random_integers(2, v, 0),
+    lambda v: losses.swav(np.ones((3, 2)), np.ones((3, 2)), iterations=v),
+])
+def test_integers_beyond_the_kernels_range_raise_value_error(call):
+    for v in (2**63, 10**30):
+        with pytest.raises(ValueError, match="must"):
+            call(v)
+
+
+def test_copied_stale_flat_params_stay_stale(rng):
+    model = nn.Linear(3, 2, seed=0)
+    opt = optim.SGD(model, lr=0.1)
+    model.weight.data = np.zeros((5,), np.float32)  # re-pointed elsewhere (another shape, even)
+    for o in _copies(opt):
+        assert not o.flat.is_current()
+        with pytest.raises(RuntimeError, match="no longer points"):
+            o.step()
+
+
+@pytest.mark.parametrize("layer, x", [(nn.Linear(3, 2), np.ones((2, 3))), (nn.Conv2d(1, 1, 1), np.ones((1, 1, 2, 2))),
+                                      (nn.Conv1d(1, 1, 1), np.ones((1, 1, 4)))])
+def test_float64_input_to_a_float32_layer_says_how_to_cast(layer, x):
+    with pytest.raises(TypeError, match=r"has dtype float32 but x has dtype float64; cast with x.astype\(np.float32\)"):
+        layer(x)
+    assert layer(x.astype(np.float32)).dtype == np.float32
+
+
+@given(st.floats(-12, 1), st.integers(0, 2**32 - 1))
+def test_contrastive_float32_agrees_with_float64_at_any_temperature(log_t, seed):
+    # the loss is computed as log Σ exp(s(x − max)) + s(max − positive): no cancellation of two
+    # huge terms, so float32 keeps its relative precision even at τ = 1e-12
+    g = np.random.default_rng(seed)
+    a, b = g.standard_normal((6, 4)), g.standard_normal((6, 4))
+    t = 10.0 ** log_t
+    l64 = losses.nt_xent(a, b, t)[0]
+    l32 = losses.nt_xent(a.astype(np.float32), b.astype(np.float32), t)[0]
+    assert l32 == pytest.approx(l64, rel=1e-4, abs=1e-4)
+    q64 = losses.info_nce(a, b, a[::-1].copy(), t)[0]
+    q32 = losses.info_nce(a.astype(np.float32), b.astype(np.float32), a[::-1].astype(np.float32), t)[0]
+    assert q32 == pytest.approx(q64, rel=1e-4, abs=1e-4)

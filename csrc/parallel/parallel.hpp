@@ -9,7 +9,10 @@
 #pragma once
 #include <omp.h>
 
+#include <atomic>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 
 namespace pyssl {
 
@@ -29,6 +32,34 @@ __attribute__((noinline)) void run_chunk(const F& body, std::int64_t b, std::int
   body(b, e);
 }
 
+// An exception must not leave an OpenMP region (the runtime calls std::terminate, killing the
+// Python process): the regions below run each chunk through FirstException, which keeps the first
+// exception thrown (std::bad_alloc of a scratch buffer, a failed check), skips the chunks not yet
+// started, and rethrows it on the calling thread after the region, where the bindings turn it into
+// a Python exception.
+class FirstException {
+ public:
+  template <class F>
+  void run(const F& body, std::int64_t b, std::int64_t e) noexcept {
+    if (failed_.load(std::memory_order_relaxed)) return;
+    try {
+      run_chunk(body, b, e);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+      failed_.store(true, std::memory_order_relaxed);
+    }
+  }
+  void rethrow() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::mutex mutex_;
+  std::exception_ptr error_;
+};
+
 // Run body(begin, end) over [0, n) in static contiguous chunks.
 template <class F>
 void parallel_for(std::int64_t n, std::int64_t work_per_item, const F& body) {
@@ -37,6 +68,7 @@ void parallel_for(std::int64_t n, std::int64_t work_per_item, const F& body) {
     run_chunk(body, std::int64_t(0), n);
     return;
   }
+  FirstException guard;
 #pragma omp parallel num_threads(nt)
   {
     const int t = omp_get_thread_num();
@@ -44,8 +76,9 @@ void parallel_for(std::int64_t n, std::int64_t work_per_item, const F& body) {
     const std::int64_t chunk = (n + T - 1) / T;
     const std::int64_t b = std::int64_t(t) * chunk;
     const std::int64_t e = b + chunk < n ? b + chunk : n;
-    if (b < e) run_chunk(body, b, e);
+    if (b < e) guard.run(body, b, e);
   }
+  guard.rethrow();
 }
 
 // Run body(begin, end) over [0, n) in chunks of `grain` items handed out in order from a shared
@@ -63,8 +96,10 @@ void parallel_for_dynamic(std::int64_t n, std::int64_t work_per_item, std::int64
   }
   const std::int64_t g = grain > 0 ? grain : 1;
   const std::int64_t chunks = (n + g - 1) / g;
+  FirstException guard;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (std::int64_t c = 0; c < chunks; ++c) run_chunk(body, c * g, c * g + g < n ? c * g + g : n);
+  for (std::int64_t c = 0; c < chunks; ++c) guard.run(body, c * g, c * g + g < n ? c * g + g : n);
+  guard.rethrow();
 }
 
 // Chunk size for parallel_for_dynamic: about `per_thread` chunks per thread, each at least

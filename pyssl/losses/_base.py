@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_array, check_same_dtype, check_scalar
+from .._validation import NonFiniteError, check_array, check_same_dtype, check_scalar
 
 
 def as_pair(a, b, name_a: str, name_b: str, *, ndim: int = 2, min_rows: int | None = None):
@@ -35,13 +35,13 @@ def temperature(value, name: str, dtype) -> float:
 
 
 def finite_result(result: tuple, loss_name: str, **hyper) -> tuple:
-    """``result`` = (loss, *grads) unchanged, or a ValueError if any of it is NaN or Inf. The inputs
+    """``result`` = (loss, *grads) unchanged, or a NonFiniteError if any of it is NaN or Inf. The inputs
     were checked finite, so a non-finite output means they are too large for the weights in
     ``hyper`` in the compute dtype (one pass over the gradients: cheap next to the loss itself)."""
     loss, *grads = result
     if not (math.isfinite(loss) and all(np.isfinite(g).all() for g in grads)):
         dtype = grads[0].dtype if grads else "the input dtype"
-        raise ValueError(f"{loss_name}: the loss or its gradient overflowed {dtype}: the inputs are too large for "
+        raise NonFiniteError(f"{loss_name}: the loss or its gradient overflowed {dtype}: the inputs are too large for "
                          f"{', '.join(f'{k}={v!r}' for k, v in hyper.items())}; lower these weights, rescale the "
                          "inputs or pass float64 ones (during training this means the run diverged: lower the "
                          "learning rate or clip gradients)")
@@ -60,7 +60,7 @@ def choice(value, name: str, options) -> str:
 
 
 def iterations(value, name: str = "iterations") -> int:
-    return int(check_scalar(value, name, kind=numbers.Integral, low=1))
+    return int(check_scalar(value, name, kind=numbers.Integral, low=1, high=2**31 - 1))  # a C int
 
 
 def labels_array(labels, n: int) -> np.ndarray:

@@ -92,7 +92,7 @@ def load_state(path) -> tuple[dict[str, np.ndarray], dict]:
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:  # our handle: closed on failure
             arrays = {k: z[k] for k in z.files}
     except Exception as exc:
         raise ValueError(f"{path!r} is not a pyssl checkpoint (could not read it as .npz: {exc})") from exc

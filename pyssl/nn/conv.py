@@ -16,7 +16,8 @@ from .activation import make_activation
 def _pair(v, name):
     """An int or a pair of ints, as a pair (values are range-checked by the caller)."""
     if isinstance(v, numbers.Integral) and not isinstance(v, bool):
-        return (int(v), int(v))
+        v = int(check_scalar(v, name, kind=numbers.Integral))
+        return (v, v)
     try:
         items = tuple(v)
     except TypeError:
@@ -55,7 +56,7 @@ class Conv2d(Module):
         self.bias = Parameter(uniform_fan_in((out_channels,), fan_in, dtype, g), decay=False) if bias else None
 
     def forward(self, x):
-        x = layer_input(self, x)
+        x = layer_input(self, x, self.weight.data.dtype)
         b = self.bias.data if self.bias is not None else None
         y, cols = _core.nn.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
         return y, (cols, x.shape)

@@ -30,7 +30,7 @@ class Linear(Module):
         self.bias = Parameter(uniform_fan_in((out_features,), in_features, dtype, g), decay=False) if bias else None
 
     def forward(self, x):
-        x = layer_input(self, x)
+        x = layer_input(self, x, self.weight.data.dtype)
         b = self.bias.data if self.bias is not None else None
         return _core.nn.dense_forward(x, self.weight.data, b), x
 

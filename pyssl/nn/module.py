@@ -16,19 +16,23 @@ import numpy as np
 from .._validation import check_array, check_scalar
 
 
-def layer_input(layer, x) -> np.ndarray:
+def layer_input(layer, x, dtype=None) -> np.ndarray:
     """The input of a layer's ``forward``, as an array the kernels accept.
 
-    A numpy array of native byte order is returned as is (the kernels then check its dtype,
-    shape and layout). Lists, scalars and other array-likes become C-contiguous arrays of the
-    layer's dtype; an array of non-native byte order becomes the same values in native order,
-    float64 staying float64 (the policy of every pyssl function, see ``pyssl._validation``).
+    A numpy array of native byte order is returned as is (the kernels then check its shape and
+    layout). Lists, scalars and other array-likes become C-contiguous arrays of the layer's dtype;
+    an array of non-native byte order becomes the same values in native order, float64 staying
+    float64 (the policy of every pyssl function, see ``pyssl._validation``). ``dtype``: the dtype
+    of the layer's weights, for layers whose kernel needs the input in it (a TypeError says how to
+    cast otherwise).
     """
-    if type(x) is np.ndarray and x.dtype.isnative:
-        return x
-    if isinstance(x, np.ndarray):
-        return check_array(x, "x", allow_empty=True, finite=False)
-    return check_array(x, "x", dtype=layer.dtype, allow_empty=True, finite=False)
+    if type(x) is not np.ndarray or not x.dtype.isnative:
+        x = check_array(x, "x", dtype=None if isinstance(x, np.ndarray) else (dtype or layer.dtype),
+                        allow_empty=True, finite=False)
+    if dtype is not None and x.dtype != dtype and x.dtype.kind == "f":
+        raise TypeError(f"{type(layer).__name__} has dtype {dtype} but x has dtype {x.dtype}; cast with "
+                        f"x.astype(np.{dtype}) or build the layer with dtype=np.{x.dtype}")
+    return x
 
 
 class Parameter:

@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_scalar
+from .._validation import NonFiniteError, check_scalar
 from .flat import FlatParams
 from . import schedules as _schedules
 
@@ -120,7 +120,8 @@ class Optimizer:
     last_step_finite: bool = True
 
     def check_finite(self, where: str = "") -> None:
-        """Raise FloatingPointError if the last ``step()`` left a parameter NaN or ±Inf.
+        """Raise :class:`pyssl.NonFiniteError` (a FloatingPointError and a ValueError) if the last
+        ``step()`` left a parameter NaN or ±Inf.
 
         The message names the parameters (index, shape) and what to change; ``where`` (e.g.
         ``"at epoch 3, step 40"``) is added to it.
@@ -128,7 +129,7 @@ class Optimizer:
         if self.last_step_finite:
             return
         bad = [f"{i} {tuple(p.data.shape)}" for i, p in enumerate(self.params) if not np.isfinite(p.data).all()]
-        raise FloatingPointError(
+        raise NonFiniteError(
             f"{type(self).__name__}: the update {where + ' ' if where else ''}made {len(bad)} of {len(self.params)} "
             f"parameters NaN or Inf (index, shape: {', '.join(bad)}); the training diverged: lower the learning "
             f"rate (this step used {self._last_lr:g}) or the momentum, clip gradients (max_grad_norm), or use a larger batch")

@@ -98,7 +98,7 @@ class FlatParams:
     # at the copied buffers, so a copied model and its copied optimizer still share memory
     def __getstate__(self) -> dict:
         return {"params": self.params, "data": self.data, "grad": self.grad, "offsets": self.offsets,
-                "decay": self.decay,
+                "decay": self.decay, "shapes": [dv.shape for dv, _ in self._views],
                 "attached": [p.data is dv and p._grad is gv for p, (dv, gv) in zip(self.params, self._views)]}
 
     def __setstate__(self, state: dict) -> None:
@@ -113,8 +113,8 @@ class FlatParams:
         self._views = []
         for i, p in enumerate(self.params):
             a, b = int(self.offsets[i]), int(self.offsets[i + 1])
-            dv = self.data[a:b].reshape(p.data.shape)
-            gv = self.grad[a:b].reshape(p.data.shape)
+            dv = self.data[a:b].reshape(state["shapes"][i])
+            gv = self.grad[a:b].reshape(state["shapes"][i])
             if state["attached"][i]:  # the copy of a parameter that pointed here: point it here again
                 zero = p._grad_zero
                 p.data, p.grad = dv, gv

@@ -90,7 +90,7 @@ def int_labels(k, n: int, name: str) -> np.ndarray:
     if type(k) is np.ndarray and k.dtype == np.int64 and k.shape == (n,):  # fast path
         return np.ascontiguousarray(k)
     if isinstance(k, numbers.Integral) and not isinstance(k, bool):
-        return np.full(n, int(k), dtype=np.int64)
+        return np.full(n, int(check_scalar(k, name, kind=numbers.Integral)), dtype=np.int64)
     arr = np.asarray(k)
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must be an int or an integer array, got {describe(arr)}")
