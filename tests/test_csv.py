@@ -147,3 +147,12 @@ def test_round_trip_of_any_numeric_table(tmp_path_factory, n, d, delimiter, quot
     np.testing.assert_array_equal(X, values)
     np.testing.assert_array_equal(y, labels)
     assert got == [c.strip() for i, c in enumerate(cols) if i != label_at]
+
+
+def test_label_column_as_the_only_column_is_a_clear_error(tmp_path):
+    from pyssl.data import load_array
+
+    path = tmp_path / "one.csv"
+    path.write_text("a\n0.5\n")
+    with pytest.raises(ValueError, match="no feature columns left"):
+        load_array(str(path), label_column=0)
