@@ -19,6 +19,8 @@ L2Normalize                       x / max(‖x‖, 1e−12) (F.normalize)       
 Flatten / GlobalAvgPool           nn.Flatten(1) / mean over axes ≥ 2          Flatten(axis=1) / Reshape(N, C, −1) + ReduceMean
 Sequential, MLP, ConvEncoder*     nn.Sequential                               the children in order
 Residual / Identity               x + inner(x) / nn.Identity                  Add / Identity
+Standardize                       (x − mean) / std                            Div(Sub(x, mean), std)
+PretrainedEncoder (load_encoder)  its input Standardize, flatten, encoder     the same, in order
 ================================  ==========================================  ============================================
 
 The exported network is in evaluation mode (BatchNorm uses its running statistics, Dropout is the
@@ -40,10 +42,12 @@ from .nn.module import Identity, Module, Residual, Sequential
 from .nn.norm import BatchNorm1d, LayerNorm
 from .nn.normalize import L2Normalize
 from .nn.softmax import LogSoftmax, Softmax
+from .pretrained import PretrainedEncoder, Standardize
 
 #: exported layer types, most specific first (Conv1d before Conv2d, LogSoftmax before Softmax)
 SUPPORTED = (Linear, Conv1d, Conv2d, ReLU, GELU, Tanh, Sigmoid, LayerNorm, BatchNorm1d, Dropout, LogSoftmax,
-             Softmax, L2Normalize, Flatten, GlobalAvgPool, Residual, Identity, Sequential)
+             Softmax, L2Normalize, Flatten, GlobalAvgPool, Residual, Identity, Sequential, Standardize,
+             PretrainedEncoder)
 
 _L2_EPS = 1e-12  # the clamp of pyssl's l2_normalize kernel (and of torch.nn.functional.normalize)
 
@@ -74,7 +78,7 @@ def _children(module: Module):
 def _check_tree(module, where: str = "the root") -> None:
     """Refuse an unsupported module anywhere in the tree before any conversion starts."""
     kind = _kind(module, where)
-    if kind in (Sequential, Residual):
+    if kind in (Sequential, Residual, PretrainedEncoder):
         for name, child in _children(module):
             _check_tree(child, f"{where}.{name}")
 
@@ -115,7 +119,18 @@ def _torch_layers(torch):
         def forward(self, x):
             return x + self.inner(x)
 
-    return L2Normalize, GlobalAvgPool, Residual
+    class Standardize(nn.Module):
+        """(x − mean) / std with fixed buffers broadcast against one sample."""
+
+        def __init__(self, mean, std):
+            super().__init__()
+            self.register_buffer("mean", mean)
+            self.register_buffer("std", std)
+
+        def forward(self, x):
+            return (x - self.mean) / self.std
+
+    return L2Normalize, GlobalAvgPool, Residual, Standardize
 
 
 def to_torch(module: Module):
@@ -135,7 +150,7 @@ def to_torch(module: Module):
     """
     _check_tree(module)  # refuse before importing torch
     torch = _import_torch()
-    l2, gap, residual = _torch_layers(torch)
+    l2, gap, residual, standardize = _torch_layers(torch)
     nn = torch.nn
     dtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[np.dtype(module.dtype)]
 
@@ -153,6 +168,12 @@ def to_torch(module: Module):
             return residual(convert(m.inner, f"{where}.inner"))
         if kind is Identity:
             return nn.Identity()
+        if kind is Standardize:
+            return standardize(tensor(m.mean), tensor(m.std))
+        if kind is PretrainedEncoder:
+            parts = [convert(m.input, f"{where}.input")] if getattr(m, "input", None) is not None else []
+            parts += [nn.Flatten(1)] if m.flatten else []
+            return nn.Sequential(*parts, convert(m.encoder, f"{where}.encoder"))
         if kind is Linear:
             t = nn.Linear(m.in_features, m.out_features, bias=m.bias is not None)
             t.weight = param(m.weight.data.T)
@@ -209,6 +230,8 @@ def _input_shape(module: Module):
     m = module
     while True:
         kind = _kind(m, "the root")
+        if kind is PretrainedEncoder:
+            return ["N", *m.input_shape]
         if kind is Linear:
             return ["N", m.in_features]
         if kind is Conv1d:
@@ -259,6 +282,14 @@ def _onnx_layer(g: _Graph, m, x: str, where: str) -> str:
         return g.op("Add", [x, _onnx_layer(g, m.inner, x, f"{where}.inner")], "residual")
     if kind in (Identity, Dropout):
         return g.op("Identity", [x])
+    if kind is Standardize:
+        return g.op("Div", [g.op("Sub", [x, g.const(m.mean, "mean")]), g.const(m.std, "std")], "standardize")
+    if kind is PretrainedEncoder:
+        if getattr(m, "input", None) is not None:
+            x = _onnx_layer(g, m.input, x, f"{where}.input")
+        if m.flatten:
+            x = g.op("Flatten", [x], axis=1)
+        return _onnx_layer(g, m.encoder, x, f"{where}.encoder")
     if kind is Linear:
         y = g.op("MatMul", [x, g.const(m.weight.data, "weight")])
         return y if m.bias is None else g.op("Add", [y, g.const(m.bias.data, "bias")])

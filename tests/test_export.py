@@ -242,3 +242,28 @@ def test_conv2d_geometry_exports_exactly(g):
         export.to_onnx(m, f"{d}/conv.onnx")
         out = ort.InferenceSession(f"{d}/conv.onnx", providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, encoder", [((7,), "auto"), ((2, 9), "auto"), ((1, 6, 6), "mlp")])
+def test_loaded_encoder_with_its_standardisation_exports(shape, encoder, tmp_path):
+    """What ``pyssl.load_encoder`` returns (input standardisation, flattening, encoder) exports to
+    torch and ONNX, taking raw samples like the pyssl module."""
+    from pyssl.pretrained import Standardize, build_encoder, load_encoder, save_encoder
+
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((10, *shape)) * 3 + 2).astype(np.float32)
+    model = build_encoder(shape, encoder, widths=(8,) if encoder == "mlp" or len(shape) == 1 else None,
+                          standardize=Standardize.fit(X))
+    save_encoder(tmp_path / "enc.npz", model)
+    model = load_encoder(tmp_path / "enc.npz")
+    model.eval()
+    ref = model(X)
+    torch = pytest.importorskip("torch")
+    with torch.no_grad():
+        out = export.to_torch(model)(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-5)
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    export.to_onnx(model, tmp_path / "enc.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "enc.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"x": X})[0], ref, rtol=1e-4, atol=1e-5)
