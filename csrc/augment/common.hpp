@@ -13,6 +13,7 @@
 // vectorises.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -41,7 +42,18 @@ enum class Tag : u64 {
 
 constexpr u64 kMaxSamples = u64(1) << 40;
 
-inline u64 stream_id(Tag tag, index_t sample) { return (u64(tag) << 40) | u64(sample); }
+// The batch index of this call's first sample (0 unless set): a process that augments only its
+// rows [k, k + n) of a larger batch — a rank in data-parallel training — sets k so that its
+// samples get the draws of rows k … k + n − 1 of the whole batch. Process-wide; Python sets it
+// for the duration of a block with pyssl.pretext.sample_offset(k).
+inline std::atomic<std::int64_t>& sample_offset() {
+  static std::atomic<std::int64_t> offset{0};
+  return offset;
+}
+
+inline u64 stream_id(Tag tag, index_t sample) {
+  return (u64(tag) << 40) | u64(sample + sample_offset().load(std::memory_order_relaxed));
+}
 inline rng::Stream sample_stream(u64 seed, Tag tag, index_t sample) {
   return rng::Stream(seed, stream_id(tag, sample));
 }

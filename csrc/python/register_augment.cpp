@@ -482,6 +482,14 @@ py::tuple gaussian_blur(const py::array& x, index_t ksize, double s0, double s1,
 }  // namespace
 
 void register_augment(py::module_& m) {
+  m.def(
+      "set_sample_offset",
+      [](std::int64_t k) {
+        if (k < 0 || u64(k) >= augment::kMaxSamples) fail("sample offset must be in [0, 2^40), got ", k);
+        augment::sample_offset().store(k);
+      },
+      py::arg("k"), "Batch index of the first sample of the following augmentation calls (process-wide).");
+  m.def("get_sample_offset", [] { return augment::sample_offset().load(); });
   m.def("mask_features", &mask_features, py::arg("x"), py::arg("ratio"), py::arg("seed"), py::arg("fill") = 0.0,
         py::arg("fill_per_feature") = py::none());
   m.def("gaussian_noise", &gaussian_noise, py::arg("x"), py::arg("std"), py::arg("seed"));

@@ -144,7 +144,18 @@ class Method:
         return self
 
     def make_views(self, X: np.ndarray, seed: int, n_views: int = 2) -> list[np.ndarray]:
-        """``n_views`` views of the batch X (this rank's rows of each, see :meth:`local`)."""
+        """``n_views`` views of the batch X (this rank's rows of each, see :meth:`local`).
+
+        In a data-parallel run, per-sample views (``views.per_sample``) are drawn for this rank's
+        rows alone, with the draws those rows get in the whole batch
+        (:func:`pyssl.pretext.sample_offset`); other views are drawn for the whole batch and sliced.
+        """
+        if self.group.world_size > 1 and getattr(self.views, "per_sample", False):
+            from ..pretext import sample_offset
+
+            rows = self.group.shard(X.shape[0])
+            with sample_offset(rows.start):
+                return [np.ascontiguousarray(v) for v in self.draw_views(np.ascontiguousarray(X[rows]), seed, n_views)]
         return [self.local(v) for v in self.draw_views(X, seed, n_views)]
 
     def draw_views(self, X: np.ndarray, seed: int, n_views: int = 2) -> list[np.ndarray]:

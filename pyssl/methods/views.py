@@ -15,6 +15,8 @@ class ScarfView:
     """Replace ``ratio`` of each row's features by draws from the feature's empirical marginal
     (the training set passed to ``fit``), then add Gaussian noise of std ``noise``."""
 
+    per_sample = True  # row i depends only on x_i and sample i's draws
+
     def __init__(self, ratio: float = 0.6, noise: float = 0.0):
         self.ratio = check_scalar(ratio, "ratio", low=0.0, high=1.0)
         self.noise = check_scalar(noise, "noise", low=0.0)
@@ -43,6 +45,8 @@ class ScarfView:
 class MaskView:
     """Zero-mask ``ratio`` of the entries (any shape)."""
 
+    per_sample = True  # row i depends only on x_i and sample i's draws
+
     def __init__(self, ratio: float = 0.3):
         self.ratio = check_scalar(ratio, "ratio", low=0.0, high=1.0)
 
@@ -54,6 +58,8 @@ class MaskView:
 
 class NoiseView:
     """Additive Gaussian noise of standard deviation ``std``."""
+
+    per_sample = True  # row i depends only on x_i and sample i's draws
 
     def __init__(self, std: float = 0.1):
         self.std = check_scalar(std, "std", low=0.0)
@@ -67,6 +73,8 @@ class NoiseView:
 class IdentityView:
     """The input unchanged, ``view(x, seed) -> x`` (methods whose pretext task makes its own inputs)."""
 
+    per_sample = True  # row i depends only on x_i and sample i's draws
+
     def __call__(self, x, seed):
         return x
 
@@ -74,6 +82,8 @@ class IdentityView:
 class MixupView:
     """DACL mixup positive: x̃ = λx + (1−λ)x′ with x′ another row of the batch and
     λ ~ Beta(α, α) folded to λ ≥ ½ (Verma et al., 2021)."""
+
+    per_sample = False  # partners are other rows of the batch
 
     def __init__(self, alpha: float = 0.9):
         self.alpha = check_scalar(alpha, "alpha", low=0.0, low_inclusive=False)

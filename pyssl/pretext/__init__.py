@@ -14,7 +14,7 @@ Functional surface (float32/float64 numpy arrays, results fixed by ``seed``)::
     jigsaw(images, grid, permutation_set, seed) -> (tiles_or_images, z)
     RotationPrediction().generate(images, seed) -> (inputs, z)
 """
-from ._common import derive_seed
+from ._common import derive_seed, sample_offset
 from .tabular import (mask_features, gaussian_noise, scarf_corrupt, vime_corrupt, mixup, dacl_mixup,
                       span_mask, feature_subsets, shuffle_tokens, random_permutations, random_integers)
 from .sequence import crop_resize, jitter, scaling, segment_permutation, time_warp, time_mask
@@ -28,6 +28,7 @@ from .tasks import (PretextTask, RotationPrediction, Jigsaw, MaskedFeaturePredic
                     InstanceDiscrimination, SCARF, DACL, ShuffledTokenDetection)
 
 __all__ = [
+    "sample_offset",
     "derive_seed",
     "mask_features", "gaussian_noise", "scarf_corrupt", "vime_corrupt", "mixup", "dacl_mixup", "span_mask",
     "feature_subsets", "shuffle_tokens", "random_permutations", "random_integers",

@@ -21,6 +21,7 @@ strings enter through their FNV-1a 64-bit hash of the UTF-8 bytes (never Python'
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -97,3 +98,22 @@ def int_labels(k, n: int, name: str) -> np.ndarray:
     if arr.shape != (n,):
         raise ValueError(f"{name} must be an int or have shape ({n},), got {describe(arr)}")
     return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+@contextlib.contextmanager
+def sample_offset(k: int):
+    """Within this block, sample i of every augmentation call gets the random draws of sample
+    ``k + i``: the rows [k, k + n) of a larger batch, augmented alone, come out exactly as they
+    would in the whole batch — for transforms whose row i depends only on x_i (``per_sample``
+    transforms: not Mixup, VIME or SCARF against the batch itself). Data-parallel training uses
+    it so that each rank augments only its own rows. Process-wide; blocks do not nest with other
+    threads' augmentation calls."""
+    from .. import _core
+
+    k = int(check_scalar(k, "k", kind=numbers.Integral, low=0))
+    before = _core.augment.get_sample_offset()
+    _core.augment.set_sample_offset(before + k)
+    try:
+        yield
+    finally:
+        _core.augment.set_sample_offset(before)

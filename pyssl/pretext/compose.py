@@ -25,7 +25,14 @@ __all__ = ["Transform", "Compose", "RandomApply", "MultiView", "FeatureMask", "G
 
 
 class Transform:
-    """Base class: subclasses implement ``__call__(x, seed) -> array``."""
+    """Base class: subclasses implement ``__call__(x, seed) -> array``.
+
+    ``per_sample`` is True when output row i depends only on input row i and the draws of sample
+    i (so rows [k, k + n) augmented alone under :func:`pyssl.pretext.sample_offset` (k) equal
+    those rows of the whole batch's output); False for transforms that mix rows of the batch.
+    """
+
+    per_sample = True
 
     def __call__(self, x, seed):  # pragma: no cover - interface
         raise NotImplementedError
@@ -55,6 +62,10 @@ class Compose(Transform):
             x = t(x, derive_seed(seed, i))
         return x
 
+    @property
+    def per_sample(self):
+        return all(getattr(t, "per_sample", False) for t in self.transforms)
+
 
 class RandomApply(Transform):
     """Apply ``transform`` to each sample with probability p (decided per sample: u_i < p with
@@ -74,6 +85,10 @@ class RandomApply(Transform):
                              f"{x.shape} to {y.shape}")
         apply = _core.augment.uniforms(x.shape[0], derive_seed(seed, "apply")) < self.p
         return np.where(apply.reshape((-1,) + (1,) * (x.ndim - 1)), y, x)
+
+    @property
+    def per_sample(self):
+        return getattr(self.transform, "per_sample", False)
 
 
 class MultiView(Transform):
@@ -122,6 +137,10 @@ class ScarfCorruption(Transform):
         self.ratio = _ratio(ratio)
         self.reference = None if reference is None else as_batch(reference, "reference")
 
+    @property
+    def per_sample(self):
+        return self.reference is not None  # against the batch itself, rows draw from each other
+
     def __call__(self, x, seed):
         ref = x if self.reference is None else self.reference
         return _tab.scarf_corrupt(x, ref, self.ratio, seed)[0]
@@ -130,6 +149,8 @@ class ScarfCorruption(Transform):
 class Mixup(Transform):
     def __init__(self, alpha=1.0, positive_only=False):
         self.alpha, self.positive_only = alpha, bool(positive_only)
+
+    per_sample = False  # partners are other rows of the batch
 
     def __call__(self, x, seed):
         return _tab.mixup(x, self.alpha, seed, self.positive_only)[0]
