@@ -1,10 +1,12 @@
 """Data-parallel training on MPI: ``mpiexec -n 4 python train.py``.
 
 Each process (rank) holds the whole model and the whole data set. At every step all ranks draw
-the same global batch from the same seeded permutation, make its views (so every random draw is
-the one a single process would make), and each rank runs the network on its own shard of
-``world_size × batch_size`` rows. Every loss sees the *global* batch: the rows the heads produce
-are gathered, the loss and its gradient are computed on them, and each rank back-propagates the
+the same global batch of ``world_size × batch_size`` rows from the same seeded permutation, and
+each rank runs the network on its own shard of it. Views are made with the random draws a single
+process would make: per-sample views for the rank's rows alone (:func:`pyssl.pretext.sample_offset`),
+views that mix rows for the whole batch. Every loss sees the *global* batch: the rows the heads
+produce are gathered, the loss and its gradient are computed on them (NT-Xent and SupCon shard
+their anchors instead: :func:`pyssl.losses.nt_xent_distributed`), and each rank back-propagates the
 gradient of its own rows. BatchNorm layers use the statistics of the global batch (synchronised
 BatchNorm). The parameter gradients of the ranks are then summed in one collective over the
 optimizer's flat gradient buffer, so the update equals that of one process with the global batch
