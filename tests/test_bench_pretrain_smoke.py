@@ -7,6 +7,8 @@ import runpy
 import subprocess
 import sys
 
+import pytest
+
 BENCH = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
 WORKER = os.path.join(BENCH, "_pretrain_worker.py")
 
@@ -53,3 +55,16 @@ def test_worker_rejects_mismatched_widths():
     assert done.returncode == 2
     assert "same H" in done.stderr
 
+
+
+def test_summary_rows_follow_design_convention():
+    """Rows carry medians over rounds and speedup = baseline_s / pyssl_s (DESIGN.md); the
+    torch-imported-first row compares pyssl with itself."""
+    bench = runpy.run_path(os.path.join(BENCH, "bench_pretrain.py"), run_name="bench")
+    times = {"pyssl fp32": [2.0, 4.0, 3.0], "torch fp32": [6.0, 9.0, 12.0],
+             "pyssl fp32, torch imported first": [6.0, 3.0, 4.5]}
+    rows = {r["baseline"]: r for r in bench["summary_rows"]("small", times)}
+    assert rows["torch fp32"]["pyssl_s"] == 3.0e-3 and rows["torch fp32"]["baseline_s"] == 9.0e-3
+    assert rows["torch fp32"]["speedup"] == pytest.approx(3.0)
+    assert rows["torch fp32"]["pyssl_min_s"] == 2.0e-3
+    assert rows["pyssl fp32"]["pyssl_s"] == 4.5e-3 and rows["pyssl fp32"]["speedup"] == pytest.approx(3.0 / 4.5)
