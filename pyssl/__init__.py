@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import os as _os
 
-# Both thread pools (our libgomp and OpenBLAS's pthreads) spin after a call by default; on a
-# small machine the idle spinner steals the core the other pool needs, and a training step that
-# alternates BLAS and OpenMP kernels runs several times slower (see shared/notes/build_facts.md,
-# §6.4). These must be set before either library is loaded; users can override them.
+# Matrix products run on pyssl's OpenMP team (csrc/blas/gemm.cpp), so no second pool of ours
+# competes with it. The team still goes to sleep soon after a kernel: a team that keeps spinning
+# takes the cores of anything else that runs between steps (numpy's OpenBLAS, other processes on
+# a loaded machine).
+# The OpenBLAS timeout matters when PYSSL_GEMM_SPLIT=0 gives the products back to OpenBLAS's
+# threads (see shared/notes/build_facts.md, §6.4). Both must be set before the libraries are
+# loaded; users can override them. (When another package loaded libgomp first, its policy holds.)
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+_split_gemm = _os.environ.get("PYSSL_GEMM_SPLIT") != "0"
+if _os.environ["OMP_WAIT_POLICY"].strip().upper() == "PASSIVE" and _split_gemm:
+    # ...after a short spin (~0.1 ms): a training step's kernels follow each other within tens of
+    # microseconds, and a team that is still spinning starts the next one without a wake-up.
+    _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import scipy_openblas32 as _scipy_openblas32  # noqa: E402,F401  (loads libscipy_openblas.so first)
@@ -48,12 +56,19 @@ MAX_THREADS = 1024
 
 
 def set_num_threads(n: int) -> None:
-    """Set the number of threads used by pyssl's OpenMP kernels and its BLAS (one knob for both).
+    """Set the number of threads used by pyssl's OpenMP kernels and its matrix products (one
+    knob for both: one thread pool).
 
-    Random draws never depend on the thread count. Results of kernels that only use pyssl's own
-    reductions are bit-identical for every thread count; OpenBLAS's GEMM rounds differently with
-    different thread counts for small and medium shapes, so whole training runs agree across
-    thread counts only to rounding (they repeat bit for bit at the same thread count).
+    A large product is cut into contiguous slices of its output, one per OpenMP thread, each
+    computed by a single-threaded OpenBLAS call (OpenBLAS's own thread pool is not used, so it
+    cannot compete with the OpenMP team for the cores, whichever package loaded OpenMP first).
+    ``PYSSL_GEMM_SPLIT=0`` in the environment before import hands the products back to
+    OpenBLAS's threads.
+
+    Random draws never depend on the thread count, pyssl's own reductions run in a fixed order,
+    and a slice's entries are computed exactly as in the whole product, so results — whole
+    training runs included — are bit-identical for every thread count with the pinned OpenBLAS
+    (with ``PYSSL_GEMM_SPLIT=0`` they agree across thread counts only to rounding).
     """
     _core.set_num_threads(_int_at_least(n, "n", 1, MAX_THREADS))
 

@@ -1,7 +1,12 @@
+#include <omp.h>
+
+#include <algorithm>
 #include <climits>
+#include <cstdlib>
 
 #include "blas/blas_api.hpp"
 #include "core/check.hpp"
+#include "parallel/parallel.hpp"
 
 #ifdef PYSSL_BLAS_PREFIX_SCIPY
 #define PYSSL_CBLAS(name) scipy_cblas_##name
@@ -31,29 +36,96 @@ void check_dims(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t lda
   check_int(ldb, "ldb");
   check_int(ldc, "ldc");
 }
-}  // namespace
-
-template <>
-void gemm<float>(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-                 const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
-                 float* c, std::int64_t ldc) {
-  check_dims(m, n, k, lda, ldb, ldc);
-  if (m == 0 || n == 0) return;
+// The raw BLAS call, on the calling thread (OpenBLAS is kept at one thread, see below).
+void blas_call(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+               const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
+               std::int64_t ldc) {
   PYSSL_CBLAS(sgemm)(CblasRowMajor, to_cblas(ta), to_cblas(tb), int(m), int(n), int(k), alpha, a,
                      int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
-template <>
-void gemm<double>(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
-                  const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
-                  double* c, std::int64_t ldc) {
-  check_dims(m, n, k, lda, ldb, ldc);
-  if (m == 0 || n == 0) return;
+void blas_call(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, double alpha,
+               const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double beta,
+               double* c, std::int64_t ldc) {
   PYSSL_CBLAS(dgemm)(CblasRowMajor, to_cblas(ta), to_cblas(tb), int(m), int(n), int(k), alpha, a,
                      int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
-void set_threads(int n) { PYSSL_OPENBLAS(set_num_threads)(n); }
+// One thread pool. OpenBLAS keeps its own pthread pool next to the OpenMP team that runs pyssl's
+// other kernels; when the OpenMP runtime spins (it does whenever another package — PyTorch,
+// scikit-learn, numba — loaded libgomp before pyssl could ask for a passive wait), its idle
+// workers take the cores OpenBLAS's threads need. So OpenBLAS runs on one thread, and a large
+// product is cut into contiguous slices of C's longer side, one per thread of pyssl's OpenMP
+// team, each computed by a single-threaded BLAS call. The slicing depends only on the shape and
+// the thread count, so a product repeats bit for bit at a fixed thread count.
+constexpr std::int64_t kSliceAlign = 64;             // slice edges on whole register tiles
+constexpr std::int64_t kMinMacsPerThread = 1 << 21;  // below this, one thread is faster than a team wake-up
+
+bool split_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("PYSSL_GEMM_SPLIT");
+    return !(v && v[0] == '0');
+  }();
+  return on;
+}
+
+// OpenBLAS starts with one thread per core; from the moment pyssl is loaded it runs on one.
+const bool g_blas_single_threaded = [] {
+  if (split_enabled()) PYSSL_OPENBLAS(set_num_threads)(1);
+  return true;
+}();
+
+template <class T>
+void gemm_split(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+                std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  const bool by_rows = m >= n;
+  const std::int64_t len = by_rows ? m : n;
+  const std::int64_t blocks = (len + kSliceAlign - 1) / kSliceAlign;
+  const std::int64_t macs = m * n * (k > 0 ? k : 1);
+  std::int64_t nt = std::min<std::int64_t>({std::int64_t(num_threads()), blocks, macs / kMinMacsPerThread});
+  if (nt <= 1 || omp_in_parallel()) {
+    blas_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+#pragma omp parallel num_threads(int(nt))
+  {
+    const std::int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
+    const std::int64_t per = (blocks + team - 1) / team * kSliceAlign;
+    const std::int64_t lo = std::min(len, t * per), hi = std::min(len, lo + per);
+    if (lo < hi) {
+      if (by_rows)
+        blas_call(ta, tb, hi - lo, n, k, alpha, ta == Trans::No ? a + lo * lda : a + lo, lda, b, ldb, beta,
+                  c + lo * ldc, ldc);
+      else
+        blas_call(ta, tb, m, hi - lo, k, alpha, a, lda, tb == Trans::No ? b + lo : b + lo * ldb, ldb, beta,
+                  c + lo, ldc);
+    }
+  }
+}
+}  // namespace
+
+template <class T>
+void gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
+          std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+  check_dims(m, n, k, lda, ldb, ldc);
+  if (m == 0 || n == 0) return;
+  if (split_enabled()) {
+    // Anything may have raised OpenBLAS's thread count since (threadpoolctl's
+    // threadpool_limits does, for every BLAS in the process); two threads each calling a
+    // multi-threaded OpenBLAS queue on its single server and run many times slower.
+    if (PYSSL_OPENBLAS(get_num_threads)() != 1) PYSSL_OPENBLAS(set_num_threads)(1);
+    gemm_split(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  else
+    blas_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template void gemm<float>(Trans, Trans, std::int64_t, std::int64_t, std::int64_t, float, const float*,
+                          std::int64_t, const float*, std::int64_t, float, float*, std::int64_t);
+template void gemm<double>(Trans, Trans, std::int64_t, std::int64_t, std::int64_t, double, const double*,
+                           std::int64_t, const double*, std::int64_t, double, double*, std::int64_t);
+
+void set_threads(int n) { PYSSL_OPENBLAS(set_num_threads)(split_enabled() ? 1 : n); }
 int get_threads() { return PYSSL_OPENBLAS(get_num_threads)(); }
 const char* config() { return PYSSL_OPENBLAS(get_config)(); }
 const char* corename() { return PYSSL_OPENBLAS(get_corename)(); }
