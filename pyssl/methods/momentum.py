@@ -28,11 +28,12 @@ class _MomentumMethod(Method):
             setattr(self, target, frozen_copy(getattr(self, online)))
 
     def momentum_at(self, step, total_steps):
-        """m_k = m_final − (m_final − m_base)·(cos(πk/K) + 1)/2 (BYOL, §3.2)."""
+        """m_k = m_final − (m_final − m_base)·(cos(πk/K) + 1)/2 (BYOL, §3.2; :func:`optim.cosine_momentum`)."""
+        from ..optim import cosine_momentum
+
         if total_steps <= 1 or self.final_momentum == self.momentum:
             return self.momentum
-        c = (np.cos(np.pi * min(step, total_steps) / total_steps) + 1) / 2
-        return float(self.final_momentum - (self.final_momentum - self.momentum) * c)
+        return cosine_momentum(step, total_steps, base=self.momentum, final=self.final_momentum)
 
     def on_step_end(self, step, total_steps):
         from ..optim import ema_update
@@ -140,11 +141,10 @@ class BYOL(_MomentumMethod):
         p, ctx = forward_chain(chain, x)
         t, _ = forward_chain([self.target_encoder, self.target_projector], x)
 
-        def loss_fn(p1, p2, t1, t2):
-            l1, dp1 = losses.negative_cosine(p1, t2)
-            l2, dp2 = losses.negative_cosine(p2, t1)
-            # 2 − 2·cos per direction, i.e. 2 + 2·(negative cosine); summed over both directions.
-            return (2 + 2 * l1) + (2 + 2 * l2), 2 * dp1, 2 * dp2, None, None
+        def loss_fn(p1, p2, t1, t2):  # 2 − 2·cos per direction, summed over both directions
+            l1, dp1 = losses.negative_cosine(p1, t2, form="byol")
+            l2, dp2 = losses.negative_cosine(p2, t1, form="byol")
+            return l1 + l2, dp1, dp2, None, None
 
         loss, dp1, dp2, _, _ = self.global_loss(loss_fn, p[:n], p[n:], t[:n], t[n:])
         backward_chain(chain, np.concatenate([dp1, dp2]), ctx)

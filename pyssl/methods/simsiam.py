@@ -32,9 +32,7 @@ class SimSiam(Method):
         p, ctx_p = self.predictor.forward(z)
 
         def loss_fn(p1, p2, z1, z2):  # z is the stop-gradient target
-            l1, dp1 = losses.negative_cosine(p1, z2)
-            l2, dp2 = losses.negative_cosine(p2, z1)
-            return 0.5 * (l1 + l2), 0.5 * dp1, 0.5 * dp2, None, None
+            return (*losses.symmetric_negative_cosine(p1, z1, p2, z2), None, None)
 
         loss, dp1, dp2, _, _ = self.global_loss(loss_fn, p[:n], p[n:], z[:n], z[n:])
         dz = self.predictor.backward(np.concatenate([dp1, dp2]), ctx_p)
