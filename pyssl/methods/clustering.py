@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import losses
+from .. import _core, losses
 from .._seeding import derive_seed
 from .._validation import check_scalar
 from ..nn.linear import Linear
@@ -84,7 +84,7 @@ class DINO(_MomentumMethod):
         self.center_momentum = check_scalar(center_momentum, "center_momentum", low=0.0, high=1.0)
         self.hidden_dim = hidden_dim
         self.center = None
-        self._teacher_mean = None
+        self._teacher = None
 
     def build_heads(self, feature_dim, X):
         if self.head is None:
@@ -103,8 +103,8 @@ class DINO(_MomentumMethod):
         t, _ = forward_chain([self.teacher_encoder, self.teacher_head], x)
 
         def loss_fn(s1, s2, t1, t2):  # the whole batch's outputs; the center follows all of them
-            self._teacher_mean = np.concatenate([t1, t2]).mean(axis=0)
-            loss, ds = losses.dino(np.stack([s1, s2]), np.stack([t1, t2]), self.center,
+            self._teacher = np.stack([t1, t2])
+            loss, ds = losses.dino(np.stack([s1, s2]), self._teacher, self.center,
                                    student_temp=self.student_temp, teacher_temp=self.teacher_temp)
             return loss, ds[0], ds[1], None, None
 
@@ -114,7 +114,6 @@ class DINO(_MomentumMethod):
 
     def on_step_end(self, step, total_steps):
         super().on_step_end(step, total_steps)
-        if self._teacher_mean is not None:
-            m = self.center_momentum
-            self.center[...] = m * self.center + (1 - m) * self._teacher_mean
-            self._teacher_mean = None
+        if self._teacher is not None:  # C ← m·C + (1 − m)·mean of the teacher rows (DINOLoss's kernel)
+            _core.losses.dino_update_center(self.center, self._teacher, self.center_momentum)
+            self._teacher = None
