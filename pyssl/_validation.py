@@ -85,7 +85,12 @@ def check_same_dtype(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> 
 
 def check_scalar(value, name: str, *, kind=numbers.Real, low=None, high=None,
                  low_inclusive=True, high_inclusive=True):
-    """Check a scalar parameter: type and interval. Message follows scikit-learn's form."""
+    """Check a scalar parameter: type and interval. Message follows scikit-learn's form.
+
+    ``kind=int`` means any integer (numpy's too, not bool); integers are returned as Python ints.
+    """
+    if kind is int:
+        kind = numbers.Integral
     tv = type(value)
     # fast path for plain Python numbers (the abc isinstance checks below cost microseconds)
     if (tv is float and kind is numbers.Real) or (tv is int and kind in (numbers.Real, numbers.Integral, int)):
@@ -108,6 +113,8 @@ def check_scalar(value, name: str, *, kind=numbers.Real, low=None, high=None,
     if high is not None and (value > high or (value == high and not high_inclusive)):
         op = "<=" if high_inclusive else "<"
         raise ValueError(f"The '{name}' parameter must be {op} {high}, got {value!r}")
+    if kind is numbers.Integral and type(value) is not int:
+        return int(value)
     return value
 
 

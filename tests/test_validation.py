@@ -72,3 +72,20 @@ def test_check_array_casts_and_copies_strided_input():
         check_array(np.ones(2, np.complex64), "x")
     with pytest.raises(TypeError, match="numeric"):
         check_array(np.array(["a"]), "x")
+
+
+def test_numpy_integers_are_accepted_wherever_ints_are():
+    import numpy as np
+
+    from pyssl import methods, nn, transfer
+
+    enc = nn.MLP([4, 8])
+    assert methods.MoCo(enc, queue_size=np.int64(32)).queue_size == 32
+    assert type(methods.SimCLR(enc, projection_dim=np.int32(8)).projection_dim) is int
+    assert methods.SwAV(enc, n_prototypes=np.int64(8)).n_prototypes == 8
+    assert methods.DINO(enc, out_dim=np.uint8(8)).out_dim == 8
+    assert transfer.KNN(enc, k=np.int64(3)).k == 3
+    with pytest.raises(TypeError, match="an int"):
+        methods.MoCo(enc, queue_size=True)
+    with pytest.raises(TypeError, match="an int"):
+        methods.MoCo(enc, queue_size=32.0)
