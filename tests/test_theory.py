@@ -21,6 +21,20 @@ def test_adaptation_loss_is_the_minimum_over_linear_heads(rng):
         assert best <= ce + 1e-9
 
 
+def test_adaptation_loss_reaches_the_logistic_regression_optimum(rng):
+    """Unpenalised, L*_adapt is the optimum cross-entropy of multinomial logistic regression,
+    which scikit-learn's solver finds independently (a solver that stopped early would fail)."""
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    from sklearn.metrics import log_loss
+
+    X = rng.standard_normal((300, 5)).astype(np.float32)
+    y = np.argmax(X @ rng.standard_normal((5, 3)) + 1.0 * rng.standard_normal((300, 3)), axis=1)
+    ours = adaptation_loss(Identity(), X, y, l2=0.0)
+    lr = sklearn.LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(X.astype(np.float64), y)
+    ref = log_loss(y, lr.predict_proba(X.astype(np.float64)))
+    assert ours == pytest.approx(ref, rel=1e-5, abs=1e-7)
+
+
 def test_adaptation_loss_regression_is_least_squares(rng):
     X = rng.standard_normal((80, 3)).astype(np.float32)
     y = X.astype(np.float64) @ np.array([1.0, -1.0, 2.0]) + 0.3 * rng.standard_normal(80)
