@@ -17,12 +17,17 @@ namespace pyssl::bind {
 
 namespace {
 
-// Uninitialised scratch owned by the binding (no zero-fill pass).
+// Uninitialised scratch owned by the binding (no zero-fill pass), from the buffer cache
+// (csrc/memory/buffer_cache.hpp): a loss called every step with the same shapes reuses memory
+// that is already mapped instead of faulting in fresh pages for its similarity matrix.
 template <class T>
 struct Scratch {
-  std::unique_ptr<T[]> buf;
-  explicit Scratch(index_t n) : buf(new T[std::size_t(n > 0 ? n : 1)]) {}
-  T* get() const { return buf.get(); }
+  T* ptr;
+  explicit Scratch(index_t n) : ptr(static_cast<T*>(memory::acquire(std::size_t(n > 0 ? n : 1) * sizeof(T)))) {}
+  ~Scratch() { memory::release(ptr); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* get() const { return ptr; }
 };
 
 void check_positive(double v, const char* name) {
