@@ -20,25 +20,23 @@ bool adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, 
     const T* __restrict gr = grad;
     T* __restrict m = exp_avg;
     T* __restrict v = exp_avg_sq;
-    T chk = T(0);  // NaN iff an updated θ is not finite (FiniteFlag)
-#pragma omp simd reduction(+ : chk)
-    for (index_t i = blk.begin; i < blk.end; ++i) {
-      T g = gr[i];
-      T th = p[i];
-      if constexpr (Decoupled) {
-        th = th * shrink;
-      } else {
-        g = g + wd * th;
+    update_and_check(blk, param, finite, [&](index_t i0, index_t i1) {
+#pragma omp simd
+      for (index_t i = i0; i < i1; ++i) {
+        T g = gr[i];
+        T th = p[i];
+        if constexpr (Decoupled) {
+          th = th * shrink;
+        } else {
+          g = g + wd * th;
+        }
+        const T mi = b1 * m[i] + omb1 * g;
+        const T vi = b2 * v[i] + omb2 * (g * g);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = th - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
       }
-      const T mi = b1 * m[i] + omb1 * g;
-      const T vi = b2 * v[i] + omb2 * (g * g);
-      m[i] = mi;
-      v[i] = vi;
-      const T pn = th - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
-      p[i] = pn;
-      chk += pn * T(0);
-    }
-    finite.check(chk);
+    });
   });
   return finite.ok();
 }

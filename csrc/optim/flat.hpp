@@ -57,10 +57,10 @@ void for_each_block(const FlatLayout& layout, index_t cost, F&& body) {
   });
 }
 
-// Non-finite detection fused into an update loop: every kernel adds θ_new · 0 to a per-block
-// accumulator (one extra add per element, vectorised). x · 0 is ±0 for finite x and NaN for ±Inf
-// or NaN, so the accumulator is NaN exactly when some updated parameter is not finite; a block
-// that finds one clears the shared flag. The kernels return the flag (true: all finite).
+// Non-finite detection after each update (update_and_check below): every kernel adds θ_new · 0 to
+// a per-block accumulator over each tile it has just written. x · 0 is ±0 for finite x and NaN
+// for ±Inf or NaN, so the accumulator is NaN exactly when some updated parameter is not finite; a
+// block that finds one clears the shared flag. The kernels return the flag (true: all finite).
 class FiniteFlag {
  public:
   template <class T>
@@ -72,6 +72,22 @@ class FiniteFlag {
  private:
   std::atomic<bool> ok_{true};
 };
+
+// Runs update(i0, i1) over the block in tiles and, after each tile, adds θ_new · 0 over it while
+// it is still in L1 (FiniteFlag). The check is a loop of its own: folded into the update loop as
+// a simd reduction it made GCC's Adam loop 1.8× slower (8M parameters: 9.4 vs 5.1 ms).
+template <class T, class F>
+inline void update_and_check(const Block& blk, const T* param, FiniteFlag& finite, F&& update) {
+  constexpr index_t kTile = 2048;
+  T chk = T(0);
+  for (index_t t0 = blk.begin; t0 < blk.end; t0 += kTile) {
+    const index_t t1 = t0 + kTile < blk.end ? t0 + kTile : blk.end;
+    update(t0, t1);
+#pragma omp simd reduction(+ : chk)
+    for (index_t i = t0; i < t1; ++i) chk += param[i] * T(0);
+  }
+  finite.check(chk);
+}
 
 // Sums of squares in a fixed association order (lane_sum, core/reduce.hpp): the same inputs
 // always give the same bits, whatever the buffer's address or the thread count.

@@ -62,16 +62,15 @@ bool lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, c
       T* __restrict p = param;
       const T* __restrict g = grad;
       T* __restrict v = velocity;
-      T chk = T(0);  // NaN iff an updated θ is not finite (FiniteFlag)
-#pragma omp simd reduction(+ : chk)
-      for (index_t i = blk.begin; i < blk.end; ++i) {
-        const T gi = g[i] + lam * p[i];
-        const T vi = mu * v[i] + scaled_lr * gi;
-        v[i] = vi;
-        p[i] -= vi;
-        chk += p[i] * T(0);
-      }
-      finite.check(chk);
+      update_and_check(blk, param, finite, [&](index_t i0, index_t i1) {
+#pragma omp simd
+        for (index_t i = i0; i < i1; ++i) {
+          const T gi = g[i] + lam * p[i];
+          const T vi = mu * v[i] + scaled_lr * gi;
+          v[i] = vi;
+          p[i] -= vi;
+        }
+      });
     }
   };
 

@@ -16,43 +16,36 @@ bool sgd_step(const FlatLayout& layout, T* param, const T* grad, T* buf, const S
     T* __restrict p = param;
     const T* __restrict g = grad;
     T* __restrict b = buf;
-    const index_t i0 = blk.begin, i1 = blk.end;
-    T chk = T(0);  // NaN iff an updated θ is not finite (FiniteFlag)
-    if (!use_momentum) {
-#pragma omp simd reduction(+ : chk)
-      for (index_t i = i0; i < i1; ++i) {
-        p[i] -= lr * (g[i] + wd * p[i]);
-        chk += p[i] * T(0);
+    update_and_check(blk, param, finite, [&](index_t i0, index_t i1) {
+      if (!use_momentum) {
+#pragma omp simd
+        for (index_t i = i0; i < i1; ++i) p[i] -= lr * (g[i] + wd * p[i]);
+      } else if (h.first_step) {
+        // b = d on the first step (torch: buf = clone(d_p)).
+#pragma omp simd
+        for (index_t i = i0; i < i1; ++i) {
+          const T d = g[i] + wd * p[i];
+          b[i] = d;
+          p[i] -= lr * (h.nesterov ? d + mu * d : d);
+        }
+      } else if (h.nesterov) {
+#pragma omp simd
+        for (index_t i = i0; i < i1; ++i) {
+          const T d = g[i] + wd * p[i];
+          const T bn = mu * b[i] + damp1 * d;
+          b[i] = bn;
+          p[i] -= lr * (d + mu * bn);
+        }
+      } else {
+#pragma omp simd
+        for (index_t i = i0; i < i1; ++i) {
+          const T d = g[i] + wd * p[i];
+          const T bn = mu * b[i] + damp1 * d;
+          b[i] = bn;
+          p[i] -= lr * bn;
+        }
       }
-    } else if (h.first_step) {
-      // b = d on the first step (torch: buf = clone(d_p)).
-#pragma omp simd reduction(+ : chk)
-      for (index_t i = i0; i < i1; ++i) {
-        const T d = g[i] + wd * p[i];
-        b[i] = d;
-        p[i] -= lr * (h.nesterov ? d + mu * d : d);
-        chk += p[i] * T(0);
-      }
-    } else if (h.nesterov) {
-#pragma omp simd reduction(+ : chk)
-      for (index_t i = i0; i < i1; ++i) {
-        const T d = g[i] + wd * p[i];
-        const T bn = mu * b[i] + damp1 * d;
-        b[i] = bn;
-        p[i] -= lr * (d + mu * bn);
-        chk += p[i] * T(0);
-      }
-    } else {
-#pragma omp simd reduction(+ : chk)
-      for (index_t i = i0; i < i1; ++i) {
-        const T d = g[i] + wd * p[i];
-        const T bn = mu * b[i] + damp1 * d;
-        b[i] = bn;
-        p[i] -= lr * bn;
-        chk += p[i] * T(0);
-      }
-    }
-    finite.check(chk);
+    });
   });
   return finite.ok();
 }
