@@ -77,16 +77,21 @@ def test_errors(tmp_path):
         load_image_folder(tmp_path, size=(0, 3))
 
 
-def test_missing_pillow_names_the_extra(tmp_path, monkeypatch):
-    make_folder(tmp_path, classes=("a",))
+def _hide_package(monkeypatch, package):
+    """Make ``import package`` (and its submodules) fail as if it were not installed."""
     real_import = builtins.__import__
 
-    def no_pil(name, *args, **kw):
-        if name == "PIL" or name.startswith("PIL."):
-            raise ImportError("No module named 'PIL'")
+    def blocked(name, *args, **kw):
+        if name == package or name.startswith(package + "."):
+            raise ImportError(f"No module named '{package}'")
         return real_import(name, *args, **kw)
 
-    monkeypatch.setattr(builtins, "__import__", no_pil)
+    monkeypatch.setattr(builtins, "__import__", blocked)
+
+
+def test_missing_pillow_names_the_extra(tmp_path, monkeypatch):
+    make_folder(tmp_path, classes=("a",))
+    _hide_package(monkeypatch, "PIL")
     with pytest.raises(ImportError, match=r"needs Pillow: pip install 'pyssl\[images\]' \(or pip install Pillow\)"):
         load_image_folder(tmp_path)
 
@@ -94,14 +99,7 @@ def test_missing_pillow_names_the_extra(tmp_path, monkeypatch):
 def test_missing_scikit_learn_hint_names_the_real_package(monkeypatch):
     from pyssl import data
 
-    real_import = builtins.__import__
-
-    def no_sklearn(name, *args, **kw):
-        if name == "sklearn" or name.startswith("sklearn."):
-            raise ImportError("No module named 'sklearn'")
-        return real_import(name, *args, **kw)
-
-    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    _hide_package(monkeypatch, "sklearn")
     with pytest.raises(ImportError, match=r"pip install scikit-learn\)") as info:
         data.load_wine()
     assert "pip install sklearn" not in str(info.value)

@@ -163,10 +163,10 @@ class Method:
         return [self.views(X, derive_seed(seed, v)) for v in range(n_views)]
 
     # -- data parallelism -------------------------------------------------------------------------
-    # ``training_step`` always receives the whole (global) batch and draws its views and pseudolabels
-    # on it, so every random draw is the one a single process would make; the network then runs on
-    # this rank's rows (``local``) and the loss on the rows of all ranks (``global_loss``). With one
-    # process both are the identity.
+    # ``training_step`` always receives the whole (global) batch; its views and pseudolabels get the
+    # random draws a single process would make (``make_views``), the network runs on this rank's
+    # rows (``local``) and the loss on the rows of all ranks (``global_loss``). With one process
+    # both are the identity.
     def local(self, a: np.ndarray) -> np.ndarray:
         """This rank's rows of an array that covers the whole batch (all of it with one process)."""
         return self.group.local_rows(a)
