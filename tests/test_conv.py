@@ -6,17 +6,19 @@ from pyssl.nn.conv import Conv1d, Conv2d, ConvEncoder1d, ConvEncoder2d, Flatten,
 from pyssl.testing import check_module_gradients
 
 
-def conv2d_ref(x, w, b, stride, pad):
-    """Direct definition: y[n,o,p,q] = b[o] + Σ_{c,i,j} w[o,c,i,j] x_pad[n,c,p·s+i,q·s+j]."""
+def conv2d_ref(x, w, b, stride, pad, dilation=(1, 1), pad_end=None):
+    """Direct definition: y[n,o,p,q] = b[o] + Σ_{c,i,j} w[o,c,i,j] x_pad[n,c,p·s+i·d,q·s+j·d]."""
+    pad_end = pad if pad_end is None else pad_end
     n, c, h, wd = x.shape
     o, _, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
-    ho = (h + 2 * pad[0] - kh) // stride[0] + 1
-    wo = (wd + 2 * pad[1] - kw) // stride[1] + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad_end[0]), (pad[1], pad_end[1])))
+    sh, sw = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    ho = (xp.shape[2] - sh) // stride[0] + 1
+    wo = (xp.shape[3] - sw) // stride[1] + 1
     y = np.zeros((n, o, ho, wo))
     for p in range(ho):
         for q in range(wo):
-            patch = xp[:, :, p * stride[0]:p * stride[0] + kh, q * stride[1]:q * stride[1] + kw]
+            patch = xp[:, :, p * stride[0]:p * stride[0] + sh:dilation[0], q * stride[1]:q * stride[1] + sw:dilation[1]]
             y[:, :, p, q] = np.einsum("ncij,ocij->no", patch, w)
     return y + (b[None, :, None, None] if b is not None else 0)
 
@@ -44,6 +46,79 @@ def test_conv1d_gradients_fd(n, c, t, k, seed):
     layer = Conv1d(c, 2, k, padding=k // 2, dtype=np.float64, seed=seed)
     x = np.random.default_rng(seed).standard_normal((n, c, t))
     check_module_gradients(layer, x, seed=seed)
+
+
+@given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(3, 9), w=st.integers(3, 9), o=st.integers(1, 3),
+       k=st.integers(1, 3), s=st.integers(1, 2), p=st.integers(0, 2), d=st.integers(1, 3), seed=st.integers(0, 1000))
+def test_dilated_conv2d_forward_matches_definition(n, c, h, w, o, k, s, p, d, seed):
+    if h + 2 * p < d * (k - 1) + 1 or w + 2 * p < d * (k - 1) + 1:
+        return
+    rng = np.random.default_rng(seed)
+    layer = Conv2d(c, o, k, stride=s, padding=p, dilation=d, dtype=np.float64, seed=seed)
+    x = rng.standard_normal((n, c, h, w))
+    np.testing.assert_allclose(layer(x), conv2d_ref(x, layer.weight.data, layer.bias.data, (s, s), (p, p), (d, d)),
+                               rtol=1e-10, atol=1e-12)
+
+
+@given(n=st.integers(1, 2), c=st.integers(1, 2), h=st.integers(3, 6), w=st.integers(3, 6), o=st.integers(1, 2),
+       k=st.integers(1, 3), s=st.integers(1, 2), d=st.integers(1, 2), seed=st.integers(0, 1000))
+def test_dilated_conv2d_gradients_fd(n, c, h, w, o, k, s, d, seed):
+    p = d * (k - 1) // 2
+    layer = Conv2d(c, o, k, stride=s, padding=p, dilation=(d, 1), dtype=np.float64, seed=seed)
+    x = np.random.default_rng(seed).standard_normal((n, c, h, w))
+    check_module_gradients(layer, x, seed=seed)
+
+
+@given(n=st.integers(1, 3), c=st.integers(1, 3), t=st.integers(1, 14), k=st.integers(1, 4), d=st.integers(1, 4),
+       mode=st.sampled_from(["same", "causal"]), seed=st.integers(0, 1000))
+def test_conv1d_same_and_causal_match_definition_and_fd(n, c, t, k, d, mode, seed):
+    rng = np.random.default_rng(seed)
+    layer = Conv1d(c, 2, k, padding=mode, dilation=d, dtype=np.float64, seed=seed)
+    x = rng.standard_normal((n, c, t))
+    total = d * (k - 1)
+    left = total if mode == "causal" else total // 2
+    ref = conv2d_ref(x[:, :, None, :], layer.weight.data, layer.bias.data, (1, 1), (0, left), (1, d),
+                     (0, total - left))[:, :, 0, :]
+    y = layer(x)
+    assert y.shape == (n, 2, t)
+    np.testing.assert_allclose(y, ref, rtol=1e-10, atol=1e-12)
+    check_module_gradients(layer, x, seed=seed)
+
+
+def test_causal_conv1d_output_depends_only_on_the_past(rng):
+    layer = Conv1d(2, 3, 3, padding="causal", dilation=2, dtype=np.float64, seed=0)
+    x = rng.standard_normal((1, 2, 12))
+    y = layer(x)
+    x2 = x.copy()
+    x2[:, :, 7:] += 5.0
+    y2 = layer(x2)
+    np.testing.assert_array_equal(y[:, :, :7], y2[:, :, :7])
+    assert not np.allclose(y[:, :, 7:], y2[:, :, 7:])
+
+
+@given(n=st.integers(1, 2), c=st.integers(1, 2), t=st.integers(4, 12), k=st.integers(1, 3), s=st.integers(1, 3),
+       p=st.integers(0, 3), d=st.integers(1, 3), seed=st.integers(0, 1000))
+def test_conv1d_dilated_strided_fd(n, c, t, k, s, p, d, seed):
+    if t + 2 * p < d * (k - 1) + 1:
+        return
+    layer = Conv1d(c, 2, k, stride=s, padding=p, dilation=d, dtype=np.float64, seed=seed)
+    x = np.random.default_rng(seed).standard_normal((n, c, t))
+    ref = conv2d_ref(x[:, :, None, :], layer.weight.data, layer.bias.data, (1, s), (0, p), (1, d))[:, :, 0, :]
+    np.testing.assert_allclose(layer(x), ref, rtol=1e-10, atol=1e-12)
+    check_module_gradients(layer, x, seed=seed)
+
+
+def test_conv_dilation_and_padding_bad_values(rng):
+    with pytest.raises(ValueError, match="dilation"):
+        Conv2d(1, 1, 3, dilation=0)
+    with pytest.raises(ValueError, match="dilation"):
+        Conv1d(1, 1, 3, dilation=0)
+    with pytest.raises(ValueError, match="padding"):
+        Conv1d(1, 1, 3, padding="left")
+    with pytest.raises(ValueError, match="stride 1"):
+        Conv2d(1, 1, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="spans"):
+        Conv1d(1, 1, 3, dilation=4)(np.zeros((1, 1, 5), np.float32))
 
 
 def test_pool_and_flatten_gradients(rng):

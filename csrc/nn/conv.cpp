@@ -1,5 +1,6 @@
 #include "nn/conv.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "blas/blas_api.hpp"
@@ -13,12 +14,22 @@ void ConvShape::validate() const {
               ", ", c, ", ", h, ", ", w, ")");
   PYSSL_CHECK(o >= 1 && kh >= 1 && kw >= 1, "conv: kernel must be non-empty");
   PYSSL_CHECK(sh >= 1 && sw >= 1, "conv: stride must be >= 1, got (", sh, ", ", sw, ")");
-  PYSSL_CHECK(ph >= 0 && pw >= 0, "conv: padding must be >= 0, got (", ph, ", ", pw, ")");
-  PYSSL_CHECK(h + 2 * ph >= kh && w + 2 * pw >= kw, "conv: kernel (", kh, ", ", kw,
-              ") is larger than the padded input (", h + 2 * ph, ", ", w + 2 * pw, ")");
+  PYSSL_CHECK(ph >= 0 && pw >= 0 && pad_h_end() >= 0 && pad_w_end() >= 0, "conv: padding must be >= 0, got (",
+              ph, ", ", pw, ") before and (", pad_h_end(), ", ", pad_w_end(), ") after");
+  PYSSL_CHECK(dh >= 1 && dw >= 1, "conv: dilation must be >= 1, got (", dh, ", ", dw, ")");
+  PYSSL_CHECK(h + ph + pad_h_end() >= span_h() && w + pw + pad_w_end() >= span_w(), "conv: kernel (", kh, ", ", kw,
+              ") with dilation (", dh, ", ", dw, ") spans (", span_h(), ", ", span_w(),
+              ") and is larger than the padded input (", h + ph + pad_h_end(), ", ", w + pw + pad_w_end(), ")");
 }
 
 namespace {
+
+// Output columns q0 <= q < q1 read an input column q·sw + off inside [0, W) (q1 < q0 is empty).
+inline void valid_columns(const ConvShape& s, index_t off, index_t wo, index_t& q0, index_t& q1) {
+  q0 = off >= 0 ? 0 : (-off + s.sw - 1) / s.sw;
+  q1 = s.w - off <= 0 ? 0 : std::min(wo, (s.w - off + s.sw - 1) / s.sw);
+  if (q0 > wo) q0 = wo;
+}
 
 // Row r = (c, i, j) of cols, all N·P columns.
 template <class T>
@@ -28,20 +39,27 @@ void im2col(const ConvShape& s, const T* x, T* cols) {
     for (index_t r = r0; r < r1; ++r) {
       const index_t c = r / (s.kh * s.kw), i = (r / s.kw) % s.kh, j = r % s.kw;
       T* out = cols + r * NP;
+      const index_t off = j * s.dw - s.pw;  // input column of output column 0
+      index_t q0, q1;
+      valid_columns(s, off, WO, q0, q1);
       for (index_t n = 0; n < s.n; ++n) {
         const T* plane = x + (n * s.c + c) * s.h * s.w;
         for (index_t p = 0; p < HO; ++p) {
-          const index_t hi = p * s.sh + i - s.ph;
+          const index_t hi = p * s.sh + i * s.dh - s.ph;
           T* o = out + n * P + p * WO;
           if (hi < 0 || hi >= s.h) {
             for (index_t q = 0; q < WO; ++q) o[q] = T(0);
             continue;
           }
           const T* row = plane + hi * s.w;
-          for (index_t q = 0; q < WO; ++q) {
-            const index_t wi = q * s.sw + j - s.pw;
-            o[q] = (wi >= 0 && wi < s.w) ? row[wi] : T(0);
+          for (index_t q = 0; q < q0; ++q) o[q] = T(0);
+          const T* src = row + q0 * s.sw + off;
+          if (s.sw == 1) {
+            if (q1 > q0) std::memcpy(o + q0, src, sizeof(T) * (q1 - q0));
+          } else {
+            for (index_t q = q0; q < q1; ++q) o[q] = src[(q - q0) * s.sw];
           }
+          for (index_t q = std::max(q1, q0); q < WO; ++q) o[q] = T(0);
         }
       }
     }
@@ -59,15 +77,16 @@ void col2im(const ConvShape& s, const T* dcols, T* dx) {
       std::memset(plane, 0, sizeof(T) * s.h * s.w);
       for (index_t i = 0; i < s.kh; ++i)
         for (index_t j = 0; j < s.kw; ++j) {
+          const index_t off = j * s.dw - s.pw;
+          index_t q0, q1;
+          valid_columns(s, off, WO, q0, q1);
           const T* src = dcols + ((c * s.kh + i) * s.kw + j) * NP + n * P;
           for (index_t p = 0; p < HO; ++p) {
-            const index_t hi = p * s.sh + i - s.ph;
+            const index_t hi = p * s.sh + i * s.dh - s.ph;
             if (hi < 0 || hi >= s.h) continue;
             T* row = plane + hi * s.w;
-            for (index_t q = 0; q < WO; ++q) {
-              const index_t wi = q * s.sw + j - s.pw;
-              if (wi >= 0 && wi < s.w) row[wi] += src[p * WO + q];
-            }
+            const T* g = src + p * WO;
+            for (index_t q = q0; q < q1; ++q) row[q * s.sw + off] += g[q];
           }
         }
     }

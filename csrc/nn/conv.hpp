@@ -1,8 +1,11 @@
 // 2-D convolution (cross-correlation, as PyTorch) by im2col + one BLAS GEMM per pass; Conv1d is
 // the H = 1 case. Layouts: x (N, C, H, W), weight (O, C, KH, KW) = (O, C·KH·KW) row-major,
-// bias (O), y (N, O, HO, WO) with HO = (H + 2·ph − KH)/sh + 1, WO likewise.
+// bias (O), y (N, O, HO, WO) with HO = (H + ph + ph_end − dh·(KH − 1) − 1)/sh + 1, WO likewise.
+// Padding may differ at the two ends of an axis (ph before, ph_end after: a causal 1-D
+// convolution pads (K − 1)·d on the left only); the padding is never materialised, im2col reads
+// zeros outside the input. Dilation dh, dw spaces the kernel taps (Yu & Koltun, 2016).
 //
-//   cols[(c,i,j), (n,p,q)] = x[n, c, p·sh + i − ph, q·sw + j − pw]   (0 outside)     (CK, N·P)
+//   cols[(c,i,j), (n,p,q)] = x[n, c, p·sh + i·dh − ph, q·sw + j·dw − pw]   (0 outside)  (CK, N·P)
 //   Y = W · cols  (O, N·P), y[n, o, p, q] = Y[o, (n,p,q)] + b[o]
 // Backward: dY gathered from dy; dW += dY · colsᵀ; db += Σ_{(n,p,q)} dY; dcols = Wᵀ · dY;
 // dx = col2im(dcols) (scatter-add, parallel over (n, c) planes so no two threads touch one value).
@@ -14,9 +17,15 @@ namespace pyssl::nn {
 struct ConvShape {
   index_t n, c, h, w;     // input
   index_t o, kh, kw;      // filters
-  index_t sh, sw, ph, pw; // stride, padding
-  index_t ho() const { return (h + 2 * ph - kh) / sh + 1; }
-  index_t wo() const { return (w + 2 * pw - kw) / sw + 1; }
+  index_t sh, sw, ph, pw; // stride, padding before (top, left)
+  index_t dh = 1, dw = 1;  // dilation
+  index_t ph_end = -1, pw_end = -1;  // padding after (bottom, right); -1: same as before
+  index_t pad_h_end() const { return ph_end < 0 ? ph : ph_end; }
+  index_t pad_w_end() const { return pw_end < 0 ? pw : pw_end; }
+  index_t span_h() const { return dh * (kh - 1) + 1; }  // receptive field of the kernel
+  index_t span_w() const { return dw * (kw - 1) + 1; }
+  index_t ho() const { return (h + ph + pad_h_end() - span_h()) / sh + 1; }
+  index_t wo() const { return (w + pw + pad_w_end() - span_w()) / sw + 1; }
   index_t ck() const { return c * kh * kw; }
   index_t cols() const { return n * ho() * wo(); }
   void validate() const;

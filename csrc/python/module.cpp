@@ -12,6 +12,7 @@ void register_optim(py::module_& m);
 void register_losses(py::module_& m);
 void register_augment(py::module_& m);
 void register_cuda(py::module_& m);
+void register_timeseries(py::module_& m);
 }  // namespace pyssl::bind
 
 PYBIND11_MODULE(_core, m) {
@@ -26,6 +27,7 @@ PYBIND11_MODULE(_core, m) {
   pyssl::bind::register_optim(optim);
   auto losses = m.def_submodule("losses", "fused SSL loss forward + backward");
   pyssl::bind::register_losses(losses);
+  pyssl::bind::register_timeseries(losses);
   auto augment = m.def_submodule("augment", "pretext augmentations");
   pyssl::bind::register_augment(augment);
   auto cuda = m.def_submodule("cuda", "CUDA backend (empty functions raise when built without CUDA)");

@@ -10,22 +10,37 @@ namespace pyssl::bind {
 
 namespace {
 
-nn::ConvShape conv_shape(const py::array& x, const py::array& w, std::pair<index_t, index_t> stride,
-                         std::pair<index_t, index_t> padding) {
+using Pair = std::pair<index_t, index_t>;
+
+// padding_end: None (the same as padding) or the (bottom, right) padding.
+void set_geometry(nn::ConvShape& s, Pair dilation, const py::object& padding_end) {
+  s.dh = dilation.first;
+  s.dw = dilation.second;
+  if (present(padding_end)) {
+    const auto pe = padding_end.cast<Pair>();
+    if (pe.first < 0 || pe.second < 0) fail("conv: padding_end must be >= 0, got (", pe.first, ", ", pe.second, ")");
+    s.ph_end = pe.first;
+    s.pw_end = pe.second;
+  }
+}
+
+nn::ConvShape conv_shape(const py::array& x, const py::array& w, Pair stride, Pair padding, Pair dilation,
+                         const py::object& padding_end) {
   check_ndim(x, 4, "x");
   check_ndim(w, 4, "weight");
   nn::ConvShape s{dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3), dim(w, 0), dim(w, 2), dim(w, 3),
                   stride.first, stride.second, padding.first, padding.second};
+  set_geometry(s, dilation, padding_end);
   if (dim(w, 1) != s.c) fail("conv: x has ", s.c, " channels but weight is ", describe(w), " (O, C, KH, KW)");
   s.validate();
   return s;
 }
 
 py::tuple conv2d_forward(const py::array& x, const py::array& w, const py::object& b,
-                         std::pair<index_t, index_t> stride, std::pair<index_t, index_t> padding) {
+                         Pair stride, Pair padding, Pair dilation, const py::object& padding_end) {
   return dispatch_float(x, "x", [&](auto tag) -> py::tuple {
     using T = decltype(tag);
-    const auto s = conv_shape(x, w, stride, padding);
+    const auto s = conv_shape(x, w, stride, padding, dilation, padding_end);
     const T* px = in<T>(x, "x", 4);
     const T* pw = in<T>(w, "weight", 4);
     const T* pb = nullptr;
@@ -48,13 +63,14 @@ py::tuple conv2d_forward(const py::array& x, const py::array& w, const py::objec
 
 py::object conv2d_backward(const py::array& cols, const py::array& w, const py::array& dy,
                            std::vector<index_t> x_shape, py::array& dw, const py::object& db,
-                           std::pair<index_t, index_t> stride, std::pair<index_t, index_t> padding,
-                           bool accumulate, bool need_dx) {
+                           Pair stride, Pair padding, bool accumulate, bool need_dx, Pair dilation,
+                           const py::object& padding_end) {
   return dispatch_float(w, "weight", [&](auto tag) -> py::object {
     using T = decltype(tag);
     if (x_shape.size() != 4) fail("conv: x_shape must have 4 entries");
     nn::ConvShape s{x_shape[0], x_shape[1], x_shape[2], x_shape[3], dim(w, 0), dim(w, 2), dim(w, 3),
                     stride.first, stride.second, padding.first, padding.second};
+    set_geometry(s, dilation, padding_end);
     s.validate();
     const T* pcols = in<T>(cols, "cols", 2);
     check_shape(cols, {s.ck(), s.cols()}, "cols");
@@ -127,11 +143,14 @@ py::array gap_backward(const py::array& dy, index_t s) {
 void register_conv(py::module_& m) {
   m.def("conv2d_forward", &conv2d_forward, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(),
         py::arg("stride") = std::make_pair(1, 1), py::arg("padding") = std::make_pair(0, 0),
-        "y, cols = conv2d(x (N,C,H,W), weight (O,C,KH,KW), bias (O,)); cols is kept for backward.");
+        py::arg("dilation") = std::make_pair(1, 1), py::arg("padding_end") = py::none(),
+        "y, cols = conv2d(x (N,C,H,W), weight (O,C,KH,KW), bias (O,)); cols is kept for backward. "
+        "padding pads before (top, left), padding_end after (bottom, right; None: as padding).");
   m.def("conv2d_backward", &conv2d_backward, py::arg("cols"), py::arg("weight"), py::arg("grad_output"),
         py::arg("x_shape"), py::arg("weight_grad"), py::arg("bias_grad") = py::none(),
         py::arg("stride") = std::make_pair(1, 1), py::arg("padding") = std::make_pair(0, 0),
-        py::arg("accumulate") = true, py::arg("need_dx") = true);
+        py::arg("accumulate") = true, py::arg("need_dx") = true, py::arg("dilation") = std::make_pair(1, 1),
+        py::arg("padding_end") = py::none());
   m.def("global_avg_pool_forward", &gap_forward, py::arg("x"), "(N, C, S) -> (N, C) mean over S");
   m.def("global_avg_pool_backward", &gap_backward, py::arg("grad_output"), py::arg("length"));
 }

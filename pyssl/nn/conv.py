@@ -37,49 +37,105 @@ def _batch_input(layer, x, pattern: str, min_ndim: int) -> np.ndarray:
 
 
 class Conv2d(Module):
-    """2-D cross-correlation (PyTorch convention): x (N, C, H, W), weight (O, C, KH, KW),
-    y (N, O, HO, WO), HO = ⌊(H + 2·pad − KH)/stride⌋ + 1. Init U(±1/√(C·KH·KW)) as PyTorch."""
+    """2-D cross-correlation (PyTorch convention): x (N, C, H, W), weight (O, C, KH, KW), y (N, O, HO, WO),
+
+        y[n, o, p, q] = b[o] + Σ_{c,i,j} w[o, c, i, j] · x[n, c, p·sh + i·dh − ph, q·sw + j·dw − pw]
+
+    (x read as 0 outside), HO = ⌊(H + ph + ph' − dh·(KH − 1) − 1)/sh⌋ + 1 with ph before and ph'
+    after the axis, WO likewise. ``dilation`` spaces the kernel taps (Yu & Koltun, "Multi-Scale
+    Context Aggregation by Dilated Convolutions", ICLR 2016). ``padding``: an int or pair (the same
+    at both ends), ``"valid"`` (0) or ``"same"`` (stride 1 only: total padding dilation·(K − 1) per
+    axis, its smaller half before, as PyTorch's ``padding="same"``). The padding is never copied
+    out: im2col reads zeros outside the input. Init U(±1/√(C·KH·KW)) as PyTorch.
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
-                 dtype=np.float32, seed=None):
+                 dtype=np.float32, seed=None, dilation=1):
         super().__init__()
         check_scalar(in_channels, "in_channels", kind=numbers.Integral, low=1)
         check_scalar(out_channels, "out_channels", kind=numbers.Integral, low=1)
         kh, kw = _pair(kernel_size, "kernel_size")
-        self.stride, self.padding = _pair(stride, "stride"), _pair(padding, "padding")
-        if min(kh, kw, *self.stride) < 1 or min(self.padding) < 0:
-            raise ValueError("kernel_size and stride must be >= 1 and padding >= 0")
+        self.stride, self.dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+        if min(kh, kw, *self.stride) < 1:
+            raise ValueError(f"kernel_size and stride must be >= 1, got kernel_size={kernel_size!r}, stride={stride!r}")
+        if min(self.dilation) < 1:
+            raise ValueError(f"dilation must be >= 1, got {dilation!r}")
+        self.in_channels, self.out_channels, self.kernel_size = int(in_channels), int(out_channels), (kh, kw)
+        self.padding, self.padding_end = self._resolve_padding(padding)
         g = rng(seed)
         fan_in = in_channels * kh * kw
-        self.in_channels, self.out_channels, self.kernel_size = int(in_channels), int(out_channels), (kh, kw)
         self.weight = Parameter(uniform_fan_in((out_channels, in_channels, kh, kw), fan_in, dtype, g))
         self.bias = Parameter(uniform_fan_in((out_channels,), fan_in, dtype, g), decay=False) if bias else None
+
+    def _resolve_padding(self, padding):
+        """(padding before, padding after) per axis from an int, a pair, "valid" or "same"."""
+        if isinstance(padding, str):
+            if padding == "valid":
+                return (0, 0), (0, 0)
+            if padding == "same":
+                if self.stride != (1, 1):
+                    raise ValueError(f"padding='same' needs stride 1, got stride={self.stride}; pass integer padding")
+                total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+                before = tuple(t // 2 for t in total)
+                return before, tuple(t - b for t, b in zip(total, before))
+            raise ValueError(f"padding must be an int, a pair of ints, 'valid' or 'same', got {padding!r}")
+        pad = _pair(padding, "padding")
+        if min(pad) < 0:
+            raise ValueError(f"padding must be >= 0, got {padding!r}")
+        return pad, pad
+
+    def _geometry(self):
+        end = None if self.padding_end == self.padding else self.padding_end
+        return self.dilation, end
 
     def forward(self, x):
         x = layer_input(self, x, self.weight.data.dtype)
         b = self.bias.data if self.bias is not None else None
-        y, cols = _core.nn.conv2d_forward(x, self.weight.data, b, self.stride, self.padding)
+        dil, end = self._geometry()
+        y, cols = _core.nn.conv2d_forward(x, self.weight.data, b, self.stride, self.padding, dil, end)
         return y, (cols, x.shape)
 
     def backward(self, grad_output, ctx, need_input_grad=True):
         cols, shape = ctx
         (wg, bg), acc = grads_for_backward(self.weight, self.bias)
+        dil, end = self._geometry()
         return _core.nn.conv2d_backward(cols, self.weight.data, grad_output, list(shape), wg, bg,
-                                        self.stride, self.padding, acc, need_input_grad)
+                                        self.stride, self.padding, acc, need_input_grad, dil, end)
 
     def extra_repr(self):
-        return f"{self.in_channels} -> {self.out_channels}, kernel={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        pad = self.padding if self.padding_end == self.padding else (self.padding, self.padding_end)
+        extra = f", dilation={self.dilation}" if self.dilation != (1, 1) else ""
+        return (f"{self.in_channels} -> {self.out_channels}, kernel={self.kernel_size}, stride={self.stride}, "
+                f"padding={pad}{extra}")
 
 
 class Conv1d(Conv2d):
-    """1-D convolution over (N, C, T): the H = 1 case of Conv2d; weight (O, C, 1, K)."""
+    """1-D convolution over (N, C, T): the H = 1 case of Conv2d; weight (O, C, 1, K).
+
+    y[n, o, t] = b[o] + Σ_{c,k} w[o, c, 0, k] · x[n, c, t·stride + k·dilation − pad_left].
+    ``padding``: an int (both ends), ``"valid"``, ``"same"`` (output length T at stride 1; total
+    dilation·(K − 1), the smaller half on the left, as PyTorch) or ``"causal"`` (dilation·(K − 1)
+    on the left only, so y[:, :, t] depends on x[:, :, ≤ t]: the causal convolutions of WaveNet,
+    van den Oord et al. 2016, and of T-Loss, Franceschi et al. 2019). Padding is never copied.
+    """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
-                 dtype=np.float32, seed=None):
+                 dtype=np.float32, seed=None, dilation=1):
         check_scalar(kernel_size, "kernel_size", kind=numbers.Integral, low=1)
         check_scalar(stride, "stride", kind=numbers.Integral, low=1)
-        check_scalar(padding, "padding", kind=numbers.Integral, low=0)
-        super().__init__(in_channels, out_channels, (1, kernel_size), (1, stride), (0, padding), bias, dtype, seed)
+        check_scalar(dilation, "dilation", kind=numbers.Integral, low=1)
+        if isinstance(padding, str):
+            if padding not in ("valid", "same", "causal"):
+                raise ValueError(f"padding must be an int, 'valid', 'same' or 'causal', got {padding!r}")
+            pad2 = padding
+        else:
+            check_scalar(padding, "padding", kind=numbers.Integral, low=0)
+            pad2 = (0, padding)
+        causal = padding == "causal"
+        super().__init__(in_channels, out_channels, (1, kernel_size), (1, stride), "valid" if causal else pad2,
+                         bias, dtype, seed, (1, dilation))
+        if causal:
+            self.padding, self.padding_end = (0, dilation * (kernel_size - 1)), (0, 0)
 
     def forward(self, x):
         x = layer_input(self, x)
