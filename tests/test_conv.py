@@ -159,3 +159,30 @@ def test_l2_normalize_values_gradients_and_zero_rows(rng):
     zero = np.zeros((2, 3), np.float32)
     out = l2_normalize(zero)
     assert np.all(out == 0) and np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("t,d,k,pad,s", [(5, 8, 3, "same", 1), (3, 16, 2, "causal", 1), (9, 4, 3, 6, 2), (1, 2, 3, 2, 1)])
+def test_conv1d_taps_reading_only_padding(rng, t, d, k, pad, s):
+    """Taps whose reads all fall in the padding are skipped by the kernel: same values and gradients."""
+    layer = Conv1d(2, 3, k, stride=s, padding=pad, dilation=d, dtype=np.float64, seed=1)
+    x = rng.standard_normal((2, 2, t))
+    left = d * (k - 1) if pad == "causal" else (d * (k - 1)) // 2 if pad == "same" else pad
+    right = 0 if pad == "causal" else d * (k - 1) - left if pad == "same" else pad
+    ref = conv2d_ref(x[:, :, None, :], layer.weight.data, layer.bias.data, (1, s), (0, left), (1, d), (0, right))
+    np.testing.assert_allclose(layer(x), ref[:, :, 0, :], rtol=1e-10, atol=1e-12)
+    check_module_gradients(layer, x)
+    # the skipped taps get a zero weight gradient, also when accumulating onto an old one
+    y, ctx = layer.forward(x)
+    layer.zero_grad()
+    layer.backward(np.ones_like(y), ctx)
+    g1 = layer.weight.grad.copy()
+    layer.backward(np.ones_like(y), ctx)
+    np.testing.assert_allclose(layer.weight.grad, 2 * g1)
+
+
+def test_conv_with_no_live_tap_is_the_bias(rng):
+    layer = Conv2d(1, 2, 1, stride=4, padding=3, dtype=np.float64, seed=0)
+    x = rng.standard_normal((1, 1, 1, 1))
+    y = layer(x)
+    np.testing.assert_allclose(y, np.broadcast_to(layer.bias.data[None, :, None, None], y.shape))
+    check_module_gradients(layer, x)

@@ -9,6 +9,9 @@
 //   Y = W · cols  (O, N·P), y[n, o, p, q] = Y[o, (n,p,q)] + b[o]
 // Backward: dY gathered from dy; dW += dY · colsᵀ; db += Σ_{(n,p,q)} dY; dcols = Wᵀ · dY;
 // dx = col2im(dcols) (scatter-add, parallel over (n, c) planes so no two threads touch one value).
+// Taps whose every read falls in the padding (a dilation as long as the input) are left out of
+// cols and of the GEMMs (their weight gradient is 0), so they cost nothing; cols then uses only
+// its first C·(live taps) rows.
 #pragma once
 #include "core/check.hpp"
 

@@ -133,22 +133,44 @@ class TS2Vec(Method):
         return 200 if np.asarray(X).size <= 100_000 else 600
 
     def fit(self, X, n_iters: int | None = None, batch_size: int = 8, lr: float = 1e-3, weight_decay: float = 1e-2,
-            seed: int = 0, progress: bool | None = False, callbacks=()):
-        """Pretrain with the paper's recipe: AdamW at constant ``lr``, ``batch_size`` (lowered to N),
-        ``n_iters`` steps (default :meth:`default_iterations`), rounded up to whole epochs of
-        N // batch_size steps. Returns the history of :func:`pyssl.pretrain`."""
+            seed: int = 0, verbose: bool = False) -> dict:
+        """Pretrain with the reference implementation's loop: AdamW at constant ``lr`` (weight decay
+        0.01, PyTorch's default), batches of ``batch_size`` series (lowered to N) from a fresh
+        shuffle per pass, the last partial batch dropped, exactly ``n_iters`` steps (default
+        :meth:`default_iterations`). Unlike :func:`pyssl.pretrain`, X may hold NaN: variable-length
+        series padded with NaN, whose missing steps the encoder masks. Step t uses the seed
+        ``derive_seed(seed, t)``. Returns ``{"loss": [loss per step]}``.
+        """
         from ..optim import AdamW
-        from ..train import pretrain
 
-        X = check_array(X, "X", dtype=self.dtype, ndim=3)
+        X = check_array(X, "X", dtype=self.dtype, ndim=3, finite=False)
+        if np.isinf(X).any():
+            raise ValueError("X contains Inf; only NaN (missing steps) is allowed")
+        X = X[~np.isnan(X).all(axis=(1, 2))]  # series with no observed value carry no signal
+        if X.shape[0] < 2:
+            raise ValueError(f"TS2Vec.fit needs at least 2 series with observed values, got {X.shape[0]}")
         n_iters = self.default_iterations(X) if n_iters is None else int(check_scalar(n_iters, "n_iters",
                                                                                        kind=numbers.Integral, low=1))
-        batch_size = int(check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=2))
-        if X.shape[0] < 2:
-            raise ValueError(f"TS2Vec.fit needs at least 2 series, got X of shape {X.shape}")
-        batch_size = min(batch_size, X.shape[0])
-        epochs = math.ceil(n_iters / (X.shape[0] // batch_size))
-        self.setup(X)
+        batch_size = min(int(check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=2)), X.shape[0])
+        self.setup(np.nan_to_num(X[:2]))
+        self.train(True)
         optimizer = AdamW(self.parameters(), lr=lr, weight_decay=weight_decay)
-        return pretrain(self, X, epochs=epochs, batch_size=batch_size, seed=seed, optimizer=optimizer,
-                        progress=progress, callbacks=callbacks)
+        order_rng = np.random.default_rng(derive_seed(seed, "ts2vec-order"))
+        losses, step = [], 0
+        per_pass = X.shape[0] // batch_size
+        while step < n_iters:
+            order = order_rng.permutation(X.shape[0])
+            for b in range(per_pass):
+                if step >= n_iters:
+                    break
+                self.zero_grad()
+                loss = float(self.training_step(X[order[b * batch_size:(b + 1) * batch_size]], derive_seed(seed, step)))
+                optimizer.step()
+                optimizer.check_finite(f"at step {step}")
+                self.on_step_end(step, n_iters)
+                losses.append(loss)
+                step += 1
+                if verbose and (step % 50 == 0 or step == n_iters):
+                    print(f"TS2Vec step {step}/{n_iters}  loss {np.mean(losses[-50:]):.4f}", flush=True)
+        self.train(False)
+        return {"loss": losses}
