@@ -14,10 +14,11 @@ from .sup_con import SupConLoss, nt_xent_distributed, sup_con, sup_con_distribut
 from .swav import SwAVLoss, sinkhorn, swav
 from .vicreg import VICRegLoss, vicreg
 from .ts2vec import HierarchicalContrastiveLoss, hierarchical_contrastive
+from .tloss import TimeTripletLoss, time_triplet
 
 __all__ = ["nt_xent", "NTXentLoss", "info_nce", "InfoNCELoss", "sup_con", "SupConLoss",
            "sup_con_distributed", "nt_xent_distributed",
            "negative_cosine", "symmetric_negative_cosine", "NegativeCosineLoss", "barlow_twins",
            "BarlowTwinsLoss", "vicreg", "VICRegLoss", "sinkhorn", "swav", "SwAVLoss", "dino", "DINOLoss",
            "masked_mse", "mask_bce", "MaskedMSELoss", "MaskBCELoss"]
-__all__ += ["hierarchical_contrastive", "HierarchicalContrastiveLoss"]
+__all__ += ["hierarchical_contrastive", "HierarchicalContrastiveLoss", "time_triplet", "TimeTripletLoss"]

@@ -6,10 +6,10 @@ from .simsiam import SimSiam
 from .clustering import SwAV, DINO
 from .reconstruction import MaskedModeling, DenoisingAutoencoder, VIME
 from .tasks import PretextTaskMethod, RotationPrediction, Jigsaw
-from .timeseries import TS2Vec
+from .timeseries import TS2Vec, TLoss
 from .views import ScarfView, MaskView, NoiseView, MixupView, IdentityView, sequence_views, image_views
 
 __all__ = ["Method", "JointEmbedding", "SimCLR", "BarlowTwins", "VICReg", "SCARF", "DACL", "MoCo", "BYOL",
            "SimSiam", "SwAV", "DINO", "MaskedModeling", "DenoisingAutoencoder", "VIME", "PretextTaskMethod", "RotationPrediction", "Jigsaw",
            "ScarfView", "MaskView", "NoiseView", "MixupView", "IdentityView", "sequence_views", "image_views"]
-__all__ += ["TS2Vec"]
+__all__ += ["TS2Vec", "TLoss"]

@@ -1,4 +1,4 @@
-"""Time-series methods with their published encoders and recipes: TS2Vec."""
+"""Time-series methods with their published encoders and recipes: TS2Vec and T-Loss."""
 from __future__ import annotations
 
 import math
@@ -18,6 +18,44 @@ def take_windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
     idx = starts[:, None] + np.arange(length)[None, :]
     return np.ascontiguousarray(np.take_along_axis(x, np.broadcast_to(idx[:, None, :], (x.shape[0], x.shape[1], length)),
                                                    axis=2))
+
+
+def _check_series(X, dtype) -> np.ndarray:
+    """X (N, C, T) of dtype, NaN allowed (missing / padding steps), Inf not; all-NaN series dropped."""
+    X = check_array(X, "X", dtype=dtype, ndim=3, finite=False)
+    if np.isinf(X).any():
+        raise ValueError("X contains Inf; only NaN (missing steps) is allowed")
+    X = X[~np.isnan(X).all(axis=(1, 2))]  # series with no observed value carry no signal
+    if X.shape[0] < 2:
+        raise ValueError(f"X needs at least 2 series with observed values, got {X.shape[0]}")
+    return X
+
+
+def run_steps(method, X, n_iters: int, batch_size: int, optimizer, seed: int, drop_last: bool, verbose: bool) -> dict:
+    """The reference implementations' loop: a fresh shuffle of X per pass, batches of ``batch_size``
+    (the last partial one dropped when ``drop_last``), ``optimizer`` after each step, exactly
+    ``n_iters`` steps; step t gets the seed ``derive_seed(seed, t)``."""
+    order_rng = np.random.default_rng(derive_seed(seed, "order"))
+    losses, step, n = [], 0, X.shape[0]
+    method.train(True)
+    while step < n_iters:
+        order = order_rng.permutation(n)
+        stops = list(range(0, n - batch_size + 1, batch_size)) if drop_last else list(range(0, n, batch_size))
+        for b in stops:
+            if step >= n_iters:
+                break
+            rows = order[b:b + batch_size]
+            method.zero_grad()
+            loss = float(method.training_step(X[rows], derive_seed(seed, step)))
+            optimizer.step()
+            optimizer.check_finite(f"at step {step}")
+            method.on_step_end(step, n_iters)
+            losses.append(loss)
+            step += 1
+            if verbose and (step % 50 == 0 or step == n_iters):
+                print(f"{type(method).__name__} step {step}/{n_iters}  loss {np.mean(losses[-50:]):.4f}", flush=True)
+    method.train(False)
+    return {"loss": losses}
 
 
 class TS2Vec(Method):
@@ -143,34 +181,139 @@ class TS2Vec(Method):
         """
         from ..optim import AdamW
 
-        X = check_array(X, "X", dtype=self.dtype, ndim=3, finite=False)
-        if np.isinf(X).any():
-            raise ValueError("X contains Inf; only NaN (missing steps) is allowed")
-        X = X[~np.isnan(X).all(axis=(1, 2))]  # series with no observed value carry no signal
-        if X.shape[0] < 2:
-            raise ValueError(f"TS2Vec.fit needs at least 2 series with observed values, got {X.shape[0]}")
+        X = _check_series(X, self.dtype)
         n_iters = self.default_iterations(X) if n_iters is None else int(check_scalar(n_iters, "n_iters",
                                                                                        kind=numbers.Integral, low=1))
         batch_size = min(int(check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=2)), X.shape[0])
         self.setup(np.nan_to_num(X[:2]))
-        self.train(True)
         optimizer = AdamW(self.parameters(), lr=lr, weight_decay=weight_decay)
-        order_rng = np.random.default_rng(derive_seed(seed, "ts2vec-order"))
-        losses, step = [], 0
-        per_pass = X.shape[0] // batch_size
-        while step < n_iters:
-            order = order_rng.permutation(X.shape[0])
-            for b in range(per_pass):
-                if step >= n_iters:
-                    break
-                self.zero_grad()
-                loss = float(self.training_step(X[order[b * batch_size:(b + 1) * batch_size]], derive_seed(seed, step)))
-                optimizer.step()
-                optimizer.check_finite(f"at step {step}")
-                self.on_step_end(step, n_iters)
-                losses.append(loss)
-                step += 1
-                if verbose and (step % 50 == 0 or step == n_iters):
-                    print(f"TS2Vec step {step}/{n_iters}  loss {np.mean(losses[-50:]):.4f}", flush=True)
-        self.train(False)
-        return {"loss": losses}
+        return run_steps(self, X, n_iters, batch_size, optimizer, seed, drop_last=True, verbose=verbose)
+
+
+def _valid_lengths(X) -> np.ndarray:
+    """Per series: 1 + the last time step with an observed value."""
+    obs = ~np.isnan(X).all(axis=1)  # (N, T)
+    return X.shape[2] - np.argmax(obs[:, ::-1], axis=1)
+
+
+def _windows(src, rows, starts, lengths, width) -> np.ndarray:
+    """src[rows[i], :, starts[i]:starts[i] + lengths[i]] left-aligned in a (len(rows), C, width)
+    array, NaN after each window (the causal encoder leaves NaN steps out of its max)."""
+    rows, starts, lengths = (np.asarray(a).reshape(-1) for a in (rows, starts, lengths))
+    ar = np.arange(width)
+    idx = np.minimum(starts[:, None] + ar[None, :], src.shape[2] - 1)
+    out = np.take_along_axis(src[rows], np.broadcast_to(idx[:, None, :], (rows.size, src.shape[1], width)), axis=2)
+    if (lengths < width).any():
+        out = np.where((ar[None, :] < lengths[:, None])[:, None, :], out, np.nan)
+    return np.ascontiguousarray(out, dtype=src.dtype)
+
+
+class TLoss(Method):
+    """T-Loss (Franceschi, Dieuleveut & Jaggi, "Unsupervised Scalable Representation Learning for
+    Multivariate Time Series", NeurIPS 2019, Algorithm 1): triplet loss with time-based negative
+    sampling on a causal dilated CNN (``pyssl.nn.CausalCNNEncoder``).
+
+    Each step, for a batch of B series: a positive length s_pos ~ U{1, …, L} (L the series length,
+    capped at ``compared_length``), an anchor length s_ref ~ U{s_pos, …, L}, the anchor
+    x_ref = a random window of length s_ref of each series, the positive a random window of length
+    s_pos inside it, and K = ``n_negatives`` negatives per anchor: random windows of length s_pos of
+    series drawn uniformly from the whole training set. Loss :func:`pyssl.losses.time_triplet`.
+    Variable-length (NaN-padded) series draw the lengths per series within their own length (the
+    reference's varying-length variant), in one batched pass thanks to the encoder's causality.
+    Paper defaults: batch 10, Adam lr 1e-3, 1500 steps, K = 10. ``encoder=None`` builds
+    ``CausalCNNEncoder(in_channels)``. Single process only.
+    """
+
+    def __init__(self, encoder: Module | None = None, in_channels: int | None = None, n_negatives: int = 10,
+                 compared_length: int | None = None, seed: int | None = 0):
+        if encoder is None:
+            if in_channels is None:
+                raise ValueError("TLoss needs an encoder or in_channels (the C of X (N, C, T)) to build "
+                                 "pyssl.nn.CausalCNNEncoder(in_channels)")
+            from ..nn.causal import CausalCNNEncoder
+
+            check_scalar(in_channels, "in_channels", kind=numbers.Integral, low=1)
+            encoder = CausalCNNEncoder(int(in_channels), seed=derive_seed(0 if seed is None else seed, "encoder"))
+        super().__init__(encoder, views=None, seed=seed)
+        self.loss = losses.TimeTripletLoss()
+        self.n_negatives = int(check_scalar(n_negatives, "n_negatives", kind=numbers.Integral, low=1))
+        if compared_length is not None:
+            check_scalar(compared_length, "compared_length", kind=numbers.Integral, low=1)
+        self.compared_length = None if compared_length is None else int(compared_length)
+        self.train_set = None
+
+    def default_views(self, ndim: int = 3):
+        from .views import IdentityView
+
+        return IdentityView()  # the windows are the views
+
+    def setup(self, X):
+        """Keep the training set: negatives are drawn from all of it, not only from the batch."""
+        if np.ndim(X) != 3:
+            raise ValueError(f"TLoss trains on series X of shape (N, C, T), got shape {np.shape(X)}")
+        super().setup(np.nan_to_num(X[:2]))
+        self.train_set = np.ascontiguousarray(X, dtype=self.dtype)
+        self._train_lengths = _valid_lengths(self.train_set)
+        self._varying = bool(np.isnan(self.train_set).any())
+
+    def draw(self, X, seed):
+        """The anchor, positive and negative windows of batch X: ((B, C, W₁), ((K + 1)·B, C, W₂))."""
+        if self.train_set is None:
+            raise RuntimeError("TLoss.setup(X_train) must run before training steps (pretrain and fit call it)")
+        g = np.random.default_rng(derive_seed(seed, "tloss"))
+        B, K = X.shape[0], self.n_negatives
+        cap = self.compared_length or X.shape[2]
+        samples = g.integers(0, self.train_set.shape[0], size=(K, B))
+        if not self._varying:
+            length = min(cap, X.shape[2])
+            pos_len = int(g.integers(1, length + 1))
+            ref_len = int(g.integers(pos_len, length + 1))
+            beg = g.integers(0, length - ref_len + 1, size=B)
+            beg_pos = beg + g.integers(0, ref_len - pos_len + 1, size=B)
+            beg_neg = g.integers(0, length - pos_len + 1, size=(K, B))
+            ref = _windows(X, np.arange(B), beg, np.full(B, ref_len), ref_len)
+            pos = _windows(X, np.arange(B), beg_pos, np.full(B, pos_len), pos_len)
+            neg = _windows(self.train_set, samples, beg_neg, np.full(K * B, pos_len), pos_len)
+            return ref, np.concatenate([pos, neg])
+        lb = np.minimum(cap, _valid_lengths(X))
+        ln = np.minimum(cap, self._train_lengths[samples])  # (K, B)
+        pos_len = g.integers(1, lb + 1)
+        neg_len = g.integers(1, ln + 1)
+        ref_len = g.integers(pos_len, lb + 1)
+        beg = g.integers(0, lb - ref_len + 1)
+        beg_pos = beg + g.integers(0, ref_len - pos_len + 1)
+        beg_neg = g.integers(0, ln - neg_len + 1)
+        ref = _windows(X, np.arange(B), beg, ref_len, int(ref_len.max()))
+        width = int(max(pos_len.max(), neg_len.max()))
+        pos = _windows(X, np.arange(B), beg_pos, pos_len, width)
+        neg = _windows(self.train_set, samples, beg_neg, neg_len, width)
+        return ref, np.concatenate([pos, neg])
+
+    def training_step(self, X, seed):
+        X = np.ascontiguousarray(X)
+        B, K = X.shape[0], self.n_negatives
+        ref, pn = self.draw(X, seed)
+        z, cz = self.encoder.forward(ref)
+        r, cr = self.encoder.forward(pn)
+        loss, dz, dp, dn = self.loss(z, r[:B], r[B:].reshape(K, B, -1))
+        self.encoder.backward(dz, cz, need_input_grad=False)
+        self.encoder.backward(np.concatenate([dp, dn.reshape(K * B, -1)]), cr, need_input_grad=False)
+        return loss
+
+    def transform(self, X, pool="max", batch_size: int = 64) -> np.ndarray:
+        """``encoder.transform(X, pool)``."""
+        return self.encoder.transform(X, pool=pool, batch_size=batch_size)
+
+    def fit(self, X, n_iters: int = 1500, batch_size: int = 10, lr: float = 1e-3, seed: int = 0,
+            verbose: bool = False) -> dict:
+        """Pretrain with the reference recipe: Adam at constant ``lr``, batches of ``batch_size``
+        (the last partial batch kept, as the reference's data loader), ``n_iters`` steps; X may hold
+        NaN-padded variable-length series. Returns ``{"loss": [loss per step]}``."""
+        from ..optim import Adam
+
+        X = _check_series(X, self.dtype)
+        n_iters = int(check_scalar(n_iters, "n_iters", kind=numbers.Integral, low=1))
+        batch_size = min(int(check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)), X.shape[0])
+        self.setup(X)
+        optimizer = Adam(self.parameters(), lr=lr)
+        return run_steps(self, X, n_iters, batch_size, optimizer, seed, drop_last=False, verbose=verbose)

@@ -1,0 +1,19 @@
+// T-Loss's triplet loss with time-based negative sampling (Franceschi, Dieuleveut & Jaggi,
+// "Unsupervised Scalable Representation Learning for Multivariate Time Series", NeurIPS 2019,
+// eq. (1)), forward and backward in one call:
+//
+//   L = −(1/B) Σ_j log σ(<z_j, p_j>) − (1/K) Σ_k (1/B) Σ_j log σ(−<z_j, n_kj>)
+//
+// z (B, D) anchors, p (B, D) their positives (sub-series of the anchor's window), n (K, B, D) the
+// K negatives of each anchor (sub-series of other series). Dot products, no normalisation.
+// log σ(x) = −softplus(−x), evaluated stably; dlogσ(x)/dx = σ(−x).
+#pragma once
+#include "core/check.hpp"
+
+namespace pyssl::loss {
+
+// Returns L; writes dz, dp (B, D) and dn (K, B, D).
+template <class T>
+double tloss_triplet(const T* z, const T* p, const T* n, index_t b, index_t k, index_t d, T* dz, T* dp, T* dn);
+
+}  // namespace pyssl::loss
