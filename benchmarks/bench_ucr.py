@@ -128,6 +128,18 @@ def run_ts2vec(Xtr, ytr, Xte, yte, seed, n_iters):
     return acc, fit_s, float(np.mean(hist["loss"][:10])), float(np.mean(hist["loss"][-10:]))
 
 
+def run_tloss(Xtr, ytr, Xte, yte, seed, n_iters):
+    import pyssl
+    from pyssl.transfer import SVMProbe
+
+    m = pyssl.methods.TLoss(in_channels=Xtr.shape[1], seed=seed)
+    t0 = time.perf_counter()
+    hist = m.fit(Xtr, n_iters=n_iters, seed=seed)
+    fit_s = time.perf_counter() - t0
+    acc = SVMProbe(m).fit(Xtr, ytr).score(Xte, yte)
+    return acc, fit_s, float(np.mean(hist["loss"][:10])), float(np.mean(hist["loss"][-10:]))
+
+
 def run_random(Xtr, ytr, Xte, yte, seed):
     import pyssl
     from pyssl.transfer import SVMProbe
@@ -165,17 +177,20 @@ def render(cache, path, command):
              "copied from the papers (— where no stored copy of the table could be checked). DTW (aeon) is "
              "1-NN DTW with a full window measured here. Wall times: loaded shared 2-core machine, indicative only.",
              ""]
-    head = ["dataset", "N train / test, C, T", "pyssl TS2Vec", "random-init encoder", "raw RBF SVM",
+    head = ["dataset", "N train / test, C, T", "pyssl TS2Vec", "pyssl T-Loss", "random-init encoder", "raw RBF SVM",
             "1-NN DTW (aeon)", "TS2Vec (pub.)", "T-Loss (pub.)", "DTW (pub.)", "ROCKET (pub.)", "TS2Vec fit s/seed",
             "loss first→last 10 steps"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    means = {k: [] for k in ("ts2vec", "random", "raw", "dtw")}
+    means = {k: [] for k in ("ts2vec", "tloss", "random", "raw", "dtw")}
     for d in sets:
         r = cache[d]
         row = [d, r.get("shape", "")]
-        for k in ("ts2vec", "random"):
+        for k in ("ts2vec", "tloss", "random"):
             accs = r.get(k, {}).get("acc")
-            row.append(fmt(np.mean(accs), np.std(accs)) + f" (n={len(accs)})" if accs else "—")
+            cell = fmt(np.mean(accs), np.std(accs)) + f" (n={len(accs)})" if accs else "—"
+            if k == "tloss" and accs and r[k]["n_iters"] != 1500:
+                cell += f", {r[k]['n_iters']} steps"
+            row.append(cell)
             if accs:
                 means[k].append((d, np.mean(accs)))
         for k in ("raw", "dtw"):
@@ -192,7 +207,8 @@ def render(cache, path, command):
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Means over the sets where every compared entry exists:", ""]
     ts = dict(means["ts2vec"])
-    for k, label in (("random", "random-init encoder"), ("raw", "raw RBF SVM"), ("dtw", "1-NN DTW (aeon)")):
+    for k, label in (("random", "random-init encoder"), ("raw", "raw RBF SVM"), ("dtw", "1-NN DTW (aeon)"),
+                     ("tloss", "pyssl T-Loss")):
         other = dict(means[k])
         common = [d for d in ts if d in other]
         if common:
@@ -218,8 +234,10 @@ def main():
     p.add_argument("--datasets", default=",".join(ALL), help="comma-separated names (default: all that load offline)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--iters", type=int, default=None, help="TS2Vec iterations (default: the paper's 200 / 600)")
+    p.add_argument("--tloss-iters", type=int, default=1500, help="T-Loss steps (paper: 1500)")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 20 iterations, no DTW")
-    p.add_argument("--methods", default="ts2vec,random,raw,dtw")
+    p.add_argument("--methods", default="ts2vec,random,raw,dtw",
+                   help="comma-separated among ts2vec, tloss, random, raw, dtw")
     p.add_argument("--cache", default=os.path.join(os.path.dirname(__file__), "results", "ucr.json"))
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "ucr.md"))
     p.add_argument("--render", action="store_true", help="only rewrite --out from --cache")
@@ -231,7 +249,7 @@ def main():
         render(cache, a.out, command)
         return
     if a.quick:
-        a.seeds, a.iters = 1, 20
+        a.seeds, a.iters, a.tloss_iters = 1, 20, 20
         a.methods = a.methods.replace(",dtw", "")
     methods = a.methods.split(",")
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -261,6 +279,14 @@ def main():
                     res[k].append(v)
                 print(f"   TS2Vec seed {s}: acc {acc:.4f}, fit {fit_s:.0f} s, loss {l0:.3f} -> {l1:.3f}", flush=True)
             r["ts2vec"] = res
+        if "tloss" in methods:
+            res = {"acc": [], "fit_s": [], "loss_first": [], "loss_last": [], "n_iters": a.tloss_iters}
+            for s in range(a.seeds):
+                acc, fit_s, l0, l1 = run_tloss(Xtr, ytr, Xte, yte, s, a.tloss_iters)
+                for k, v in zip(("acc", "fit_s", "loss_first", "loss_last"), (acc, fit_s, l0, l1)):
+                    res[k].append(v)
+                print(f"   TLoss seed {s}: acc {acc:.4f}, fit {fit_s:.0f} s, loss {l0:.3f} -> {l1:.3f}", flush=True)
+            r["tloss"] = res
         os.makedirs(os.path.dirname(a.cache), exist_ok=True)
         with open(a.cache, "w") as f:
             json.dump(cache, f, indent=1)

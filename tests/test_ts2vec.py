@@ -216,3 +216,37 @@ def test_svm_probe_protocol(rng):
         SVMProbe().predict(X)
     with pytest.raises(ValueError, match="whole-series"):
         SVMProbe(pyssl.nn.Conv1d(1, 2, 3)).fit(X[:40], y[:40])
+
+
+def test_svm_probe_without_sklearn_names_the_extra(monkeypatch, rng):
+    import builtins
+
+    from pyssl.transfer import SVMProbe
+
+    real_import = builtins.__import__
+
+    def blocked(name, *args, **kw):
+        if name == "sklearn" or name.startswith("sklearn."):
+            raise ImportError("No module named 'sklearn'")
+        return real_import(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", blocked)
+    X, y = _toy_series(rng, n=10, t=8)
+    with pytest.raises(ImportError, match=r'pyssl\[data\]'):
+        SVMProbe().fit(X, y)
+
+
+def test_svm_probe_recovers_c_grid_choice(rng):
+    pytest.importorskip("sklearn")
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.svm import SVC
+
+    from pyssl.transfer import SVMProbe
+
+    X, y = _toy_series(rng, n=80, t=16)
+    probe = SVMProbe().fit(X, y)
+    ref = GridSearchCV(SVC(kernel="rbf", gamma="scale"), {"C": [1e-4, 1e-3, 1e-2, 0.1, 1, 10, 100, 1e3, 1e4, 1e10]},
+                       cv=5).fit(X.reshape(80, -1), y)
+    assert probe.searched_
+    assert probe.C_ == (np.inf if ref.best_params_["C"] == 1e10 else ref.best_params_["C"])
+    np.testing.assert_array_equal(probe.predict(X), ref.predict(X.reshape(80, -1)))
