@@ -250,3 +250,22 @@ def test_svm_probe_recovers_c_grid_choice(rng):
     assert probe.searched_
     assert probe.C_ == (np.inf if ref.best_params_["C"] == 1e10 else ref.best_params_["C"])
     np.testing.assert_array_equal(probe.predict(X), ref.predict(X.reshape(80, -1)))
+
+
+def test_centerize_and_nan_padded_training(rng):
+    from pyssl.methods.timeseries import centerize
+
+    X = np.full((2, 1, 8), np.nan)
+    X[0, 0, :4] = [1, 2, 3, 4]       # padding after: moved right by 2
+    X[1, 0, 1:7] = np.arange(6)      # centred already
+    C = centerize(X)
+    np.testing.assert_array_equal(C[0, 0, 2:6], [1, 2, 3, 4])
+    assert np.isnan(C[0, 0, [0, 1, 6, 7]]).all()
+    np.testing.assert_array_equal(C[1], X[1])
+    Xs, _ = _toy_series(rng, n=12, t=20)
+    Xs[::3, :, 14:] = np.nan
+    m = TS2Vec(DilatedConvEncoder(1, hidden_dim=4, output_dim=4, depth=1, seed=0))
+    h = m.fit(Xs, n_iters=6)
+    assert np.isfinite(h["loss"]).all() and np.isfinite(m.transform(Xs)).all()
+    with pytest.raises(ValueError, match="Inf"):
+        m.fit(np.full((4, 1, 5), np.inf, np.float32))

@@ -31,6 +31,17 @@ def _check_series(X, dtype) -> np.ndarray:
     return X
 
 
+def centerize(X) -> np.ndarray:
+    """Shift each NaN-padded series (N, C, T) so that its observed part sits in the middle (the
+    TS2Vec reference does this to the training set when padding is at either end)."""
+    missing = np.isnan(X).all(axis=1)  # (N, T)
+    prefix = np.argmax(~missing, axis=1)
+    suffix = np.argmax(~missing[:, ::-1], axis=1)
+    offset = (prefix + suffix) // 2 - prefix
+    idx = (np.arange(X.shape[2])[None, :] - offset[:, None]) % X.shape[2]
+    return np.ascontiguousarray(np.take_along_axis(X, np.broadcast_to(idx[:, None, :], X.shape), axis=2))
+
+
 def run_steps(method, X, n_iters: int, batch_size: int, optimizer, seed: int, drop_last: bool, verbose: bool) -> dict:
     """The reference implementations' loop: a fresh shuffle of X per pass, batches of ``batch_size``
     (the last partial one dropped when ``drop_last``), ``optimizer`` after each step, exactly
@@ -176,12 +187,16 @@ class TS2Vec(Method):
         0.01, PyTorch's default), batches of ``batch_size`` series (lowered to N) from a fresh
         shuffle per pass, the last partial batch dropped, exactly ``n_iters`` steps (default
         :meth:`default_iterations`). Unlike :func:`pyssl.pretrain`, X may hold NaN: variable-length
-        series padded with NaN, whose missing steps the encoder masks. Step t uses the seed
+        series padded with NaN, whose missing steps the encoder masks (as the reference, padded
+        training series are first centred, :func:`centerize`). Step t uses the seed
         ``derive_seed(seed, t)``. Returns ``{"loss": [loss per step]}``.
         """
         from ..optim import AdamW
 
         X = _check_series(X, self.dtype)
+        step_missing = np.isnan(X).all(axis=1).any(axis=0)  # (T,): missing in some series
+        if step_missing[0] or step_missing[-1]:
+            X = centerize(X)
         n_iters = self.default_iterations(X) if n_iters is None else int(check_scalar(n_iters, "n_iters",
                                                                                        kind=numbers.Integral, low=1))
         batch_size = min(int(check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=2)), X.shape[0])
