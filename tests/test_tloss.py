@@ -117,3 +117,26 @@ def test_tloss_windows_and_variable_length(rng):
         TLoss()
     with pytest.raises(RuntimeError, match="setup"):
         TLoss(in_channels=1).training_step(X[:4], 0)
+
+
+def test_time_series_methods_run_under_pretrain(rng):
+    import pyssl
+    from pyssl.nn import DilatedConvEncoder
+
+    X, _ = _toy(rng, n=16, t=24)
+    for m in (TLoss(CausalCNNEncoder(1, channels=4, depth=1, reduced_size=4, out_features=4, seed=0), n_negatives=2),
+              pyssl.methods.TS2Vec(DilatedConvEncoder(1, hidden_dim=4, output_dim=4, depth=1, seed=0))):
+        h = pyssl.pretrain(m, X, epochs=2, batch_size=8, seed=0, progress=False)
+        assert len(h["loss"]) == 2 and np.isfinite(h["loss"]).all()
+
+
+def test_dilated_causal_conv_thread_invariant(rng):
+    from pyssl.nn import Conv1d
+
+    x = rng.standard_normal((4, 8, 300)).astype(np.float32)
+    def fn(v, s):
+        layer = Conv1d(8, 16, 3, padding="causal", dilation=4, seed=s)
+        y, ctx = layer.forward(v)
+        dx = layer.backward(np.ones_like(y), ctx)
+        return y, dx, layer.weight.grad
+    assert_seeded_and_thread_invariant(fn, x)

@@ -45,7 +45,7 @@ def centerize(X) -> np.ndarray:
 def run_steps(method, X, n_iters: int, batch_size: int, optimizer, seed: int, drop_last: bool, verbose: bool) -> dict:
     """The reference implementations' loop: a fresh shuffle of X per pass, batches of ``batch_size``
     (the last partial one dropped when ``drop_last``), ``optimizer`` after each step, exactly
-    ``n_iters`` steps; step t gets the seed ``derive_seed(seed, t)``."""
+    ``n_iters`` steps; step t is seeded with ``derive_seed(seed, t)``."""
     order_rng = np.random.default_rng(derive_seed(seed, "order"))
     losses, step, n = [], 0, X.shape[0]
     method.train(True)
@@ -188,7 +188,7 @@ class TS2Vec(Method):
         shuffle per pass, the last partial batch dropped, exactly ``n_iters`` steps (default
         :meth:`default_iterations`). Unlike :func:`pyssl.pretrain`, X may hold NaN: variable-length
         series padded with NaN, whose missing steps the encoder masks (as the reference, padded
-        training series are first centred, :func:`centerize`). Step t uses the seed
+        training series are first centred, :func:`centerize`). Step t is seeded with
         ``derive_seed(seed, t)``. Returns ``{"loss": [loss per step]}``.
         """
         from ..optim import AdamW

@@ -16,7 +16,7 @@ def _sklearn():
         from sklearn.model_selection import GridSearchCV
         from sklearn.svm import SVC
     except ImportError:  # pragma: no cover - exercised by tests that hide scikit-learn
-        raise ImportError('SVMProbe needs scikit-learn: pip install "pyssl[data]" (or pip install scikit-learn)') from None
+        raise ImportError('SVMProbe needs scikit-learn: pip install "pyssl[data]" (or "pyssl[timeseries]")') from None
     return SVC, GridSearchCV
 
 
