@@ -78,6 +78,11 @@ def _children(module: Module):
 def _check_tree(module, where: str = "the root") -> None:
     """Refuse an unsupported module anywhere in the tree before any conversion starts."""
     kind = _kind(module, where)
+    if kind in (Conv1d, Conv2d) and (getattr(module, "dilation", (1, 1)) != (1, 1)
+                                     or getattr(module, "padding_end", module.padding) != module.padding):
+        raise TypeError(f"pyssl.export cannot convert the {type(module).__name__} at {where}: dilation "
+                        f"{module.dilation} or unequal padding (before {module.padding}, after "
+                        f"{module.padding_end}) is not exported yet")
     if kind in (Sequential, Residual, PretrainedEncoder):
         for name, child in _children(module):
             _check_tree(child, f"{where}.{name}")

@@ -186,3 +186,12 @@ def test_conv_with_no_live_tap_is_the_bias(rng):
     y = layer(x)
     np.testing.assert_allclose(y, np.broadcast_to(layer.bias.data[None, :, None, None], y.shape))
     check_module_gradients(layer, x)
+
+
+def test_export_refuses_dilated_or_causal_conv():
+    from pyssl.export import _check_tree
+
+    _check_tree(Conv1d(1, 2, 3, padding=1))
+    for layer in (Conv1d(1, 2, 3, dilation=2), Conv1d(1, 2, 3, padding="causal")):
+        with pytest.raises(TypeError, match="dilation"):
+            _check_tree(layer)
