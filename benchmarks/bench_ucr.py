@@ -241,11 +241,18 @@ def main():
     p.add_argument("--cache", default=os.path.join(os.path.dirname(__file__), "results", "ucr.json"))
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "ucr.md"))
     p.add_argument("--render", action="store_true", help="only rewrite --out from --cache")
+    p.add_argument("--merge", nargs="*", default=(), help="with --render: JSON caches of other runs merged into --cache")
     p.add_argument("--command", default=None, help="the command line to record in the markdown")
     a = p.parse_args()
     command = a.command or "python benchmarks/bench_ucr.py " + " ".join(sys.argv[1:])
     cache = json.load(open(a.cache)) if os.path.exists(a.cache) else {}
     if a.render:
+        for path in a.merge:
+            for d, entry in json.load(open(path)).items():
+                cache.setdefault(d, {}).update(entry)
+        if a.merge:
+            with open(a.cache, "w") as f:
+                json.dump(cache, f, indent=1)
         render(cache, a.out, command)
         return
     if a.quick:
