@@ -148,6 +148,14 @@ def run_random(Xtr, ytr, Xte, yte, seed):
     return SVMProbe(m.encoder).fit(Xtr, ytr).score(Xte, yte)
 
 
+def run_random_causal(Xtr, ytr, Xte, yte, seed):
+    import pyssl
+    from pyssl.transfer import SVMProbe
+
+    m = pyssl.methods.TLoss(in_channels=Xtr.shape[1], seed=seed)  # T-Loss's encoder, untrained
+    return SVMProbe(m.encoder).fit(Xtr, ytr).score(Xte, yte)
+
+
 def run_raw(Xtr, ytr, Xte, yte):
     from pyssl.transfer import SVMProbe
 
@@ -177,15 +185,16 @@ def render(cache, path, command):
              "copied from the papers (— where no stored copy of the table could be checked). DTW (aeon) is "
              "1-NN DTW with a full window measured here. Wall times: loaded shared 2-core machine, indicative only.",
              ""]
-    head = ["dataset", "N train / test, C, T", "pyssl TS2Vec", "pyssl T-Loss", "random-init encoder", "raw RBF SVM",
+    head = ["dataset", "N train / test, C, T", "pyssl TS2Vec", "pyssl T-Loss", "random-init TS2Vec encoder",
+            "random-init T-Loss encoder", "raw RBF SVM",
             "1-NN DTW (aeon)", "TS2Vec (pub.)", "T-Loss (pub.)", "DTW (pub.)", "ROCKET (pub.)", "TS2Vec fit s/seed",
             "loss first→last 10 steps"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    means = {k: [] for k in ("ts2vec", "tloss", "random", "raw", "dtw")}
+    means = {k: [] for k in ("ts2vec", "tloss", "random", "tloss_random", "raw", "dtw")}
     for d in sets:
         r = cache[d]
         row = [d, r.get("shape", "")]
-        for k in ("ts2vec", "tloss", "random"):
+        for k in ("ts2vec", "tloss", "random", "tloss_random"):
             accs = r.get(k, {}).get("acc")
             cell = fmt(np.mean(accs), np.std(accs)) + f" (n={len(accs)})" if accs else "—"
             if k == "tloss" and accs and r[k]["n_iters"] != 1500:
@@ -207,7 +216,7 @@ def render(cache, path, command):
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Means over the sets where every compared entry exists:", ""]
     ts = dict(means["ts2vec"])
-    for k, label in (("random", "random-init encoder"), ("raw", "raw RBF SVM"), ("dtw", "1-NN DTW (aeon)"),
+    for k, label in (("random", "its random-init encoder"), ("raw", "raw RBF SVM"), ("dtw", "1-NN DTW (aeon)"),
                      ("tloss", "pyssl T-Loss")):
         other = dict(means[k])
         common = [d for d in ts if d in other]
@@ -215,6 +224,12 @@ def render(cache, path, command):
             lines.append(f"- pyssl TS2Vec {100 * np.mean([ts[d] for d in common]):.1f} vs {label} "
                          f"{100 * np.mean([other[d] for d in common]):.1f} over {len(common)} sets; pyssl ahead on "
                          f"{sum(ts[d] > other[d] for d in common)}, tied on {sum(ts[d] == other[d] for d in common)}")
+    tl, tr = dict(means["tloss"]), dict(means["tloss_random"])
+    common = [d for d in tl if d in tr]
+    if common:
+        lines.append(f"- pyssl T-Loss {100 * np.mean([tl[d] for d in common]):.1f} vs its random-init encoder "
+                     f"{100 * np.mean([tr[d] for d in common]):.1f} over {len(common)} sets; ahead on "
+                     f"{sum(tl[d] > tr[d] for d in common)}")
     for k in ("TS2Vec", "T-Loss", "DTW", "ROCKET"):
         common = [d for d in ts if d in PUBLISHED[k]]
         if common:
@@ -237,7 +252,7 @@ def main():
     p.add_argument("--tloss-iters", type=int, default=1500, help="T-Loss steps (paper: 1500)")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 20 iterations, no DTW")
     p.add_argument("--methods", default="ts2vec,random,raw,dtw",
-                   help="comma-separated among ts2vec, tloss, random, raw, dtw")
+                   help="comma-separated among ts2vec, tloss, random, tloss-random, raw, dtw")
     p.add_argument("--cache", default=os.path.join(os.path.dirname(__file__), "results", "ucr.json"))
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "ucr.md"))
     p.add_argument("--render", action="store_true", help="only rewrite --out from --cache")
@@ -275,6 +290,9 @@ def main():
         if "random" in methods:
             r["random"] = {"acc": [run_random(Xtr, ytr, Xte, yte, s) for s in range(a.seeds)]}
             print(f"   random init {r['random']['acc']}", flush=True)
+        if "tloss-random" in methods:
+            r["tloss_random"] = {"acc": [run_random_causal(Xtr, ytr, Xte, yte, s) for s in range(a.seeds)]}
+            print(f"   random-init causal CNN {r['tloss_random']['acc']}", flush=True)
         if "ts2vec" in methods:
             import pyssl
 
