@@ -15,8 +15,14 @@ import numpy as np
 from ._seeding import derive_seed
 
 
-METHOD_NAMES = ("simclr", "moco", "byol", "simsiam", "barlow_twins", "vicreg", "swav", "dino", "scarf", "dacl",
-                "masked", "denoising", "vime")
+def _method_names() -> tuple[str, ...]:
+    from .methods import METHODS
+
+    return tuple(e.name for e in METHODS.entries(lambda e: e.data == "any"))
+
+
+#: the domain-agnostic methods of ``pyssl.methods.METHODS`` (what ``make_method`` and the CLI accept)
+METHOD_NAMES = _method_names()
 
 
 def make_encoder(spec: dict):
@@ -36,18 +42,25 @@ def make_encoder(spec: dict):
 
 
 def make_method(name: str, encoder, **kw):
-    """Method by name with defaults suited to small data (see ``METHOD_NAMES``)."""
-    from . import methods as M
+    """Method by name (see ``METHOD_NAMES``), built with ``kw`` over the class defaults.
+
+    Parameters
+    ----------
+    name : str
+        A name of ``METHOD_NAMES`` (case and ``-``/``_`` ignored).
+    encoder : pyssl.nn.Module
+        h_θ.
+    **kw
+        Constructor arguments of the method class.
+    """
+    from .methods import METHODS
 
     if not isinstance(name, str):
         raise TypeError(f"method must be a method name (str), got {name!r} ({type(name).__name__})")
-    name = name.lower().replace("-", "_")
-    table = {"simclr": M.SimCLR, "moco": M.MoCo, "byol": M.BYOL, "simsiam": M.SimSiam,
-             "barlow_twins": M.BarlowTwins, "vicreg": M.VICReg, "swav": M.SwAV, "dino": M.DINO, "scarf": M.SCARF,
-             "dacl": M.DACL, "masked": M.MaskedModeling, "denoising": M.DenoisingAutoencoder, "vime": M.VIME}
-    if name not in table:
-        raise ValueError(f"unknown method {name!r}; choose from {sorted(table)}")
-    return table[name](encoder, **kw)
+    key = name.lower().replace("-", "_")
+    if key not in METHOD_NAMES:
+        raise ValueError(f"unknown method {name!r}; choose from {sorted(METHOD_NAMES)}")
+    return METHODS.get(key)(encoder, **kw)
 
 
 def raw_logreg_score(Xtr, ytr, Xte, yte, l2=1e-3):

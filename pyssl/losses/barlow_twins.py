@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from .. import _core
 from ._base import as_pair, finite_result, non_negative, positive
+from .registry import pair, register_loss
 
 
+@register_loss("barlow_twins", inputs=pair())
 def barlow_twins(z1, z2, lambd: float = 0.0051, scale: float = 1.0, eps: float = 1e-5):
     r"""Barlow Twins loss and its gradients.
 

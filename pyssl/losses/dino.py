@@ -8,8 +8,10 @@ import numpy as np
 from .. import _core
 from .._validation import check_array, check_scalar
 from ._base import positive, temperature as temperature_
+from .registry import multi_crop, register_loss
 
 
+@register_loss("dino", inputs=multi_crop())
 def dino(student, teacher, center, student_temp: float = 0.1, teacher_temp: float = 0.04):
     r"""DINO cross-entropy between teacher and student views, with the gradient in the student.
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 from .. import _core
 from .._validation import check_array
 from ._base import as_pair, positive, temperature as temperature_
+from .registry import register_loss, with_queue
 
 
+@register_loss("info_nce", inputs=with_queue())
 def info_nce(q, k, queue, temperature: float = 0.2):
     r"""InfoNCE of queries against their keys and a constant bank of negatives, with gradients.
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from .. import _core
 from ._base import as_pair, choice
+from .registry import pair, register_loss
 
 _FORMS = {"simsiam": (0.0, 1.0), "byol": (2.0, 2.0)}
 
 
+@register_loss("negative_cosine", inputs=pair())
 def negative_cosine(p, z, form: str = "simsiam"):
     r"""Negative cosine similarity of predictions p to constant targets z, with the gradient in p.
 

@@ -6,8 +6,10 @@ import numpy as np
 from .. import _core
 from .._validation import check_array
 from ._base import labels_array, positive, temperature as temperature_
+from .registry import register_loss, with_labels
 
 
+@register_loss("sup_con", inputs=with_labels(views=2), task=lambda out, z: sup_con(out, z))
 def sup_con(z, labels, temperature: float = 0.1):
     r"""Supervised contrastive loss and its gradient.
 

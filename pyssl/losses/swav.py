@@ -4,6 +4,7 @@ from __future__ import annotations
 from .. import _core
 from .._validation import check_array
 from ._base import as_pair, iterations as _iterations, positive, temperature as temperature_
+from .registry import pair, register_loss
 
 
 def sinkhorn(scores, epsilon: float = 0.05, iterations: int = 3):
@@ -28,6 +29,7 @@ def sinkhorn(scores, epsilon: float = 0.05, iterations: int = 3):
     return _core.losses.sinkhorn(scores, positive(epsilon, "epsilon"), _iterations(iterations))
 
 
+@register_loss("swav", inputs=pair(uniform=True), fd=False)  # codes are constants
 def swav(scores1, scores2, temperature: float = 0.1, epsilon: float = 0.05, iterations: int = 3):
     r"""SwAV swapped-prediction loss of two views and its gradients (codes are constants).
 

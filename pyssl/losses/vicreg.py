@@ -6,12 +6,14 @@ import numbers
 from .. import _core
 from .._validation import check_scalar
 from ._base import as_pair, finite_result, positive
+from .registry import pair, register_loss
 
 
 def _weight(v, name):
     return float(check_scalar(v, name, kind=numbers.Real, low=0.0))
 
 
+@register_loss("vicreg", inputs=pair(scale=0.5))  # std 0.5: away from the hinge at 1
 def vicreg(z1, z2, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weight: float = 1.0,
            eps: float = 1e-4, return_terms: bool = False):
     r"""VICReg loss and its gradients.

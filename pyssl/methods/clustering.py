@@ -9,10 +9,11 @@ from .._seeding import derive_seed
 from .._validation import check_scalar
 from ..nn.linear import Linear
 from ..nn.normalize import L2Normalize
-from .base import Method, backward_chain, forward_chain
+from .base import Method, backward_chain, forward_chain, register_method
 from .momentum import _MomentumMethod
 
 
+@register_method("swav", example=lambda e: SwAV(e, n_prototypes=8, projection_dim=16), moving_target=True)
 class SwAV(Method):
     """SwAV (Caron et al., NeurIPS 2020): scores of L2-normalised projections against K
     L2-normalised prototypes; codes from Sinkhorn-Knopp (ε = 0.05, 3 iterations, no gradient);
@@ -62,6 +63,7 @@ class SwAV(Method):
         return loss
 
 
+@register_method("dino", example=lambda e: DINO(e, out_dim=16), moving_target=True)
 class DINO(_MomentumMethod):
     """DINO (Caron et al., ICCV 2021): the student's softmax(s/τ_s) matches the teacher's
     softmax((t − C)/τ_t) across different views; the teacher is an EMA of the student (momentum

@@ -6,7 +6,8 @@ import numpy as np
 
 from .. import losses
 from .._validation import check_scalar
-from .base import Method, backward_chain, forward_chain
+from ..pretext.compose import Mixup, ScarfCorruption
+from .base import Method, backward_chain, forward_chain, register_method
 
 
 class JointEmbedding(Method):
@@ -48,10 +49,11 @@ class JointEmbedding(Method):
         return loss
 
 
+@register_method("simclr", example=lambda e: SimCLR(e, temperature=0.5, projection_dim=16))
 class SimCLR(JointEmbedding):
     """SimCLR (Chen et al., 2020, "A Simple Framework for Contrastive Learning of Visual
-    Representations"): NT-Xent over 2N projected views at ``temperature`` (paper default 0.1 in the
-    issue's convention; 0.5 is common on small data)."""
+    Representations"): NT-Xent over 2N projected views at ``temperature`` (0.1 by default; 0.5 is
+    common on small data)."""
 
     def __init__(self, encoder, projector=None, temperature: float = 0.1, projection_dim: int = 128,
                  hidden_dim: int | None = None, views=None, seed: int | None = 0):
@@ -66,6 +68,7 @@ class SimCLR(JointEmbedding):
         return losses.nt_xent_distributed(self.group, z1, z2, temperature=self.temperature)
 
 
+@register_method("barlow_twins", example=lambda e: BarlowTwins(e, projection_dim=32, hidden_dim=32))
 class BarlowTwins(JointEmbedding):
     """Barlow Twins (Zbontar et al., 2021): cross-correlation of batch-standardised projections
     pushed to the identity; off-diagonal weight ``lambd`` = 0.0051 (paper)."""
@@ -79,6 +82,7 @@ class BarlowTwins(JointEmbedding):
         return losses.barlow_twins(z1, z2, lambd=self.lambd)
 
 
+@register_method("vicreg", example=lambda e: VICReg(e, projection_dim=32, hidden_dim=32))
 class VICReg(JointEmbedding):
     """VICReg (Bardes et al., 2022): invariance + variance + covariance terms, weights 25/25/1."""
 
@@ -95,6 +99,7 @@ class VICReg(JointEmbedding):
                              cov_weight=self.cov_weight)
 
 
+@register_method("scarf", example=lambda e: SCARF(e, projection_dim=16))
 class SCARF(SimCLR):
     """SCARF (Bahri et al., ICLR 2022): the anchor is the clean row, the positive a copy with
     ``corruption`` of its features replaced by draws from their empirical marginals; InfoNCE at
@@ -102,15 +107,14 @@ class SCARF(SimCLR):
 
     def __init__(self, encoder, projector=None, temperature: float = 1.0, corruption: float = 0.6,
                  projection_dim: int = 128, hidden_dim: int | None = None, seed: int | None = 0):
-        from .views import ScarfView
-
         super().__init__(encoder, projector, temperature, projection_dim, hidden_dim,
-                         views=ScarfView(corruption), seed=seed)
+                         views=ScarfCorruption(corruption), seed=seed)
 
     def draw_views(self, X, seed, n_views=2):
         return [np.ascontiguousarray(X), self.views(X, seed)]
 
 
+@register_method("dacl", example=lambda e: DACL(e, projection_dim=16))
 class DACL(SimCLR):
     """DACL (Verma et al., ICML 2021, "Towards Domain-Agnostic Contrastive Learning"): positives
     are mixup combinations x̃ = λx + (1−λ)x′ with another row x′ of the batch, λ ≥ 0.5 so that the
@@ -120,6 +124,4 @@ class DACL(SimCLR):
                  projection_dim: int = 128, hidden_dim: int | None = None, seed: int | None = 0):
         super().__init__(encoder, projector, temperature, projection_dim, hidden_dim, views=None, seed=seed)
         self.alpha = check_scalar(alpha, "alpha", low=0.0, low_inclusive=False)
-        from .views import MixupView
-
-        self.views = MixupView(self.alpha)
+        self.views = Mixup(self.alpha, positive_only=True)

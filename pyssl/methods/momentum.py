@@ -8,7 +8,7 @@ from .. import losses
 from .._seeding import derive_seed
 from .._validation import check_scalar
 from ..nn.normalize import l2_normalize as _l2_rows
-from .base import Method, backward_chain, forward_chain, frozen_copy
+from .base import Method, backward_chain, forward_chain, frozen_copy, register_method
 
 
 
@@ -44,6 +44,7 @@ class _MomentumMethod(Method):
         ema_update(target, online, m)
 
 
+@register_method("moco", example=lambda e: MoCo(e, queue_size=64, projection_dim=16), moving_target=True)
 class MoCo(_MomentumMethod):
     """MoCo v2 (He et al., CVPR 2020; Chen et al., 2020): query q = g(f(x₁)) from the online
     network, key k = g′(f′(x₂)) from the momentum network, InfoNCE of q against k and a queue of
@@ -109,6 +110,7 @@ class MoCo(_MomentumMethod):
             self._keys = None
 
 
+@register_method("byol", example=lambda e: BYOL(e, projection_dim=16), moving_target=True)
 class BYOL(_MomentumMethod):
     """BYOL (Grill et al., NeurIPS 2020): online predictor q(g(f(x))) regresses the target
     projection g′(f′(x′)) of the other view; loss 2 − 2·cos, symmetrised over the two views; the

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses
-from .base import Method, backward_chain, forward_chain
+from .base import Method, backward_chain, forward_chain, register_method
 
 
+@register_method("simsiam", example=lambda e: SimSiam(e, projection_dim=16), moving_target=True)
 class SimSiam(Method):
     trainable_names = ("encoder", "projector", "predictor")
 

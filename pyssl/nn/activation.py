@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import _core
-from .module import Module, layer_input
+from .module import Module, layer_input, register_layer
 
 
 class _Activation(Module):
@@ -18,21 +18,25 @@ class _Activation(Module):
         return _core.nn.activation_backward(self._id, x, y, grad_output)
 
 
+@register_layer("relu")
 class ReLU(_Activation):
     """relu(x) = max(x, 0)."""
     _id = 0
 
 
+@register_layer("gelu")
 class GELU(_Activation):
     """gelu(x) = x Φ(x), the exact (erf) form of Hendrycks & Gimpel (2016), as torch's default."""
     _id = 1
 
 
+@register_layer("tanh")
 class Tanh(_Activation):
     """tanh(x); derivative 1 − tanh²(x)."""
     _id = 2
 
 
+@register_layer("sigmoid")
 class Sigmoid(_Activation):
     """σ(x) = 1 / (1 + e^−x), evaluated stably; derivative σ(1 − σ)."""
     _id = 3

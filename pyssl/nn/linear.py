@@ -6,11 +6,12 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar
 from .init import rng, uniform_fan_in
-from .module import Module, Parameter, grads_for_backward, layer_input
+from .module import Module, Parameter, grads_for_backward, layer_input, register_layer
 
 import numbers
 
 
+@register_layer("linear", example=lambda dt: Linear(4, 3, dtype=dt, seed=0))
 class Linear(Module):
     """Dense layer ``y = x W + b``.
 

@@ -9,7 +9,7 @@ from .._validation import check_scalar
 from .activation import make_activation
 from .init import rng
 from .linear import Linear
-from .module import Residual, Sequential
+from .module import Residual, Sequential, register_layer
 
 NORMS = ("batch", "layer", None)
 
@@ -24,6 +24,7 @@ def _make_norm(norm, width, dtype):
     raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
 
 
+@register_layer("mlp", example=lambda dt: MLP([4, 6, 3], norm="layer", act="gelu", dtype=dt, seed=0))
 class MLP(Sequential):
     """Multi-layer perceptron used as an extractor h_θ or a head k_γ.
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _core
 from .._validation import check_array
-from .module import Module, layer_input
+from .module import Module, layer_input, register_layer
 
 
 def l2_normalize(z) -> np.ndarray:
@@ -18,6 +18,7 @@ def l2_normalize(z) -> np.ndarray:
     return _core.nn.l2_normalize_forward(z)[0]
 
 
+@register_layer("l2_normalize")
 class L2Normalize(Module):
     """Layer form of :func:`l2_normalize` with its backward (SwAV prototypes, DINO heads)."""
 
