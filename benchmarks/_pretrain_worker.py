@@ -21,7 +21,7 @@ The job, identical on both sides:
 * optimizer: AdamW (lr 1e-3, weight decay 1e-4) with a cosine learning-rate schedule stepped every
   step; the loss is read back as a Python float every step.
 
-pyssl runs exactly ``pyssl.pretrain(SimCLR(...))`` (its default ``ScarfView``: exactly
+pyssl runs exactly ``pyssl.pretrain(SimCLR(...))`` (its default ``ScarfCorruption``: exactly
 ⌊0.6·D⌋ features per row). The PyTorch side is eager PyTorch as a user would write it, with the
 SCARF view vectorised (each entry replaced with probability 0.6, pytorch-scarf's convention: the
 same expected count), ``torch.optim.AdamW`` with its defaults, and — for ``bf16-mixed`` —

@@ -81,4 +81,4 @@ def test_classes_and_bad_inputs(rng):
 def test_mask_bce_of_huge_logits_is_the_hinge_part(rng):
     x = rng.standard_normal((500, 64)) * 1e4
     m = (rng.random((500, 64)) < 0.3).astype(np.float64)
-    assert mask_bce(x, m)[0] == pytest.approx(np.mean(np.maximum(x, 0) - x * m), rel=1e-12)
+    assert mask_bce(x, m)[0] == pytest.approx(np.mean(np.maximum(x, 0) - x * m), rel=1e-6)

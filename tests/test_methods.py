@@ -154,16 +154,13 @@ def digits():
 @pytest.mark.parametrize("name", sorted(MOVING_TARGET))
 def test_moving_target_method_beats_its_untrained_encoder_on_digits(name):
     # A loss that follows a moving target can fall or rise while the encoder learns nothing, so these
-    # methods must show it downstream: the kNN accuracy on held-out digits of the pretrained encoder
-    # beats the same encoder at its initialisation (a narrow 64-32-8 MLP, whose random 8-d features
-    # lose most of the class structure).
-    from pyssl.transfer import KNN
-
+    # methods must show it downstream: on held-out digits (scikit-learn's load_digits), the linear
+    # probe of the pretrained encoder beats the same encoder at its initialisation by 5 points (a
+    # narrow 64-32-8 MLP, whose random 8-d features lose much of the class structure: ~0.54).
     X, y = digits()
     train, test = slice(0, 1200), slice(1200, None)
-    untrained = MLP([64, 32, 8], seed=4)
-    base = KNN(untrained, k=5).fit(X[train], y[train]).score(X[test], y[test])
+    base = LinearProbe(MLP([64, 32, 8], seed=4)).fit(X[train], y[train]).score(X[test], y[test])
     enc = MLP([64, 32, 8], seed=4)
-    pyssl.pretrain(make(name, enc), X[train], epochs=6, batch_size=128, seed=0, lr=3e-3, progress=False)
-    acc = KNN(enc, k=5).fit(X[train], y[train]).score(X[test], y[test])
-    assert acc > base + 0.02, f"{name}: kNN accuracy {acc:.3f} does not beat the untrained encoder's {base:.3f}"
+    pyssl.pretrain(make(name, enc), X[train], epochs=15, batch_size=128, seed=0, lr=1e-2, progress=False)
+    acc = LinearProbe(enc).fit(X[train], y[train]).score(X[test], y[test])
+    assert acc > base + 0.05, f"{name}: probe accuracy {acc:.3f} does not beat the untrained encoder's {base:.3f}"

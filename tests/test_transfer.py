@@ -110,10 +110,11 @@ def test_sample_labels(rng):
 
 def test_adapter_errors(rng):
     X, y = blobs(rng)
+    # parameters are stored by __init__ and checked by fit (scikit-learn's rule)
     with pytest.raises(TypeError, match="Module"):
-        LinearProbe("not a module")
+        LinearProbe("not a module").fit(X, y)
     with pytest.raises(ValueError, match="task"):
-        LinearProbe(Ident(), task="ranking")
+        LinearProbe(Ident(), task="ranking").fit(X, y)
     with pytest.raises(ValueError, match="rows"):
         LinearProbe(Ident()).fit(X, y[:-1])
     with pytest.raises(ValueError, match="2 classes"):

@@ -52,7 +52,7 @@ class PretextTaskMethod(Method):
         self.task = _check_task(task)
         self.hidden_dim = hidden_dim
         names = task.loss if isinstance(task.loss, tuple) else (task.loss,)
-        self._loss = task_loss(task.loss, getattr(task, "loss_weights", None))  # unknown names raise here
+        task_loss(task.loss, getattr(task, "loss_weights", None))  # an unknown or unfit loss name raises here
         if not self.head_names:
             self.head_names = ("head",) if len(names) == 1 else tuple(f"head_{i}" for i in range(len(names)))
         if len(self.head_names) != len(names):
@@ -84,16 +84,17 @@ class PretextTaskMethod(Method):
                 setattr(self, name, self.mlp(dims, key=1 + i))
 
     def training_step(self, X, seed):
+        loss_of = task_loss(self.task.loss, getattr(self.task, "loss_weights", None))  # not stored: methods pickle
         inputs, z = self.task.generate(X, seed)
         heads = [getattr(self, n) for n in self.head_names]
         h, hctx = self.encoder.forward(self.local(np.ascontiguousarray(inputs)))
         outs, ctxs = zip(*(head.forward(h) for head in heads))
         if len(heads) == 1:
-            loss, dout = self.global_loss(lambda o: self._loss(o, z), outs[0])
+            loss, dout = self.global_loss(lambda o: loss_of(o, z), outs[0])
             douts = [dout]
         else:
             def loss_fn(*o):
-                value, grads = self._loss(o, z)
+                value, grads = loss_of(o, z)
                 return (value, *grads)
             loss, *douts = self.global_loss(loss_fn, *outs)
         dh = None
