@@ -71,15 +71,35 @@ class SimCLR(JointEmbedding):
 @register_method("barlow_twins", example=lambda e: BarlowTwins(e, projection_dim=32, hidden_dim=32))
 class BarlowTwins(JointEmbedding):
     """Barlow Twins (Zbontar et al., 2021): cross-correlation of batch-standardised projections
-    pushed to the identity; off-diagonal weight ``lambd`` = 0.0051 (paper)."""
+    pushed to the identity; off-diagonal weight ``lambd`` = 0.0051 (paper) and an overall
+    ``scale`` (1 in the paper; solo-learn's ``scale_loss``), see :func:`pyssl.losses.barlow_twins`.
+
+    Parameters
+    ----------
+    encoder : pyssl.nn.Module
+        h_θ.
+    projector : Module, optional
+        The projector k_γ (default: MLP [features, hidden_dim, projection_dim]).
+    lambd : float
+        Off-diagonal weight λ, >= 0.
+    scale : float
+        Overall loss scale, > 0 and finite.
+    projection_dim, hidden_dim : int
+        Widths of the default projector.
+    views : callable, optional
+        The view maker (default by input rank, :func:`pyssl.pretext.default_views`).
+    seed : int
+        Head initialisation.
+    """
 
     def __init__(self, encoder, projector=None, lambd: float = 0.0051, projection_dim: int = 512,
-                 hidden_dim: int | None = 512, views=None, seed: int | None = 0):
+                 hidden_dim: int | None = 512, views=None, seed: int | None = 0, scale: float = 1.0):
         super().__init__(encoder, projector, projection_dim, hidden_dim, views, seed)
         self.lambd = check_scalar(lambd, "lambd", low=0.0)
+        self.scale = check_scalar(scale, "scale", low=0.0, low_inclusive=False)
 
     def pair_loss(self, z1, z2):
-        return losses.barlow_twins(z1, z2, lambd=self.lambd)
+        return losses.barlow_twins(z1, z2, lambd=self.lambd, scale=self.scale)
 
 
 @register_method("vicreg", example=lambda e: VICReg(e, projection_dim=32, hidden_dim=32))
@@ -107,8 +127,9 @@ class SCARF(SimCLR):
 
     def __init__(self, encoder, projector=None, temperature: float = 1.0, corruption: float = 0.6,
                  projection_dim: int = 128, hidden_dim: int | None = None, seed: int | None = 0):
+        self.corruption = check_scalar(corruption, "corruption", low=0.0, high=1.0)
         super().__init__(encoder, projector, temperature, projection_dim, hidden_dim,
-                         views=ScarfCorruption(corruption), seed=seed)
+                         views=ScarfCorruption(self.corruption), seed=seed)
 
     def draw_views(self, X, seed, n_views=2):
         return [np.ascontiguousarray(X), self.views(X, seed)]

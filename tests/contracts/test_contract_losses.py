@@ -114,3 +114,18 @@ def test_extreme_inputs_give_finite_results(name, dtype):
     assert np.isfinite(loss)
     for g in grads:
         assert np.isfinite(g).all() and g.dtype == dtype
+
+
+def _float_hyperparameters(fn):
+    return [n for n, p in inspect.signature(fn).parameters.items()
+            if isinstance(p.default, float) and not isinstance(p.default, bool)]
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if _float_hyperparameters(LOSSES.get(n))])
+def test_nan_hyperparameters_are_refused_by_name(name):
+    fn = LOSSES.get(name)
+    args = _inputs(name, np.float64, 6, 4)
+    for hyper in _float_hyperparameters(fn):
+        for bad in (float("nan"), np.float64("nan"), float("inf")):
+            with pytest.raises(ValueError, match=hyper):
+                fn(*args, **{hyper: bad})

@@ -88,3 +88,12 @@ def test_numeric_arguments_accept_numpy_scalars(name):
     for k in kw:
         if hasattr(plain, k):
             assert getattr(with_numpy, k) == getattr(plain, k), k
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nan_float_arguments_are_refused_by_name(name):
+    entry = M.METHODS.entry(name)
+    floats = [k for k, v in _numpy_arguments(entry.obj).items() if isinstance(v, np.floating)]
+    for k in floats:
+        with pytest.raises(ValueError, match=k):
+            entry.obj(_encoder(entry), **{k: float("nan")})
