@@ -65,6 +65,11 @@ class ProcessGroup:
     world_size : number of processes.
     is_main : ``rank == 0`` (the one that writes checkpoints and draws progress bars).
     timeout : seconds a collective may wait before the job is aborted.
+
+    Parameters
+    ----------
+    comm
+        An mpi4py communicator (None: a group of this process alone).
     """
 
     def __init__(self, comm=None, timeout: float | None = None):
@@ -312,7 +317,13 @@ def resolve(distributed) -> ProcessGroup:
 
 
 def checksum(X: np.ndarray) -> int:
-    """CRC-32 of an array's bytes and shape (to check that every rank holds the same data)."""
+    """CRC-32 of an array's bytes and shape (to check that every rank holds the same data).
+
+    Parameters
+    ----------
+    X
+        The array to fingerprint.
+    """
     import zlib
 
     a = np.ascontiguousarray(X)

@@ -157,6 +157,11 @@ def load_encoder(path) -> PretrainedEncoder:
     applied inside — and works with ``transform``, ``pyssl.transfer`` and ``pyssl.sklearn``.
 
     Example: ``enc = pyssl.load_encoder("encoder.npz"); Z = enc.transform(X)``.
+
+    Parameters
+    ----------
+    path
+        An encoder file written by ``pyssl pretrain --out`` or :func:`pyssl.nn.save`.
     """
     from .experiments import make_encoder
     from .nn.checkpoint import load_state

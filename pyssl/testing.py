@@ -14,7 +14,13 @@ import numpy as np
 
 
 def numerical_gradient(fun: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of the scalar ``fun()`` with respect to ``x`` (perturbed in place)."""
+    """Central differences of the scalar ``fun()`` with respect to ``x`` (perturbed in place).
+
+    Parameters
+    ----------
+    eps
+        Central-difference step.
+    """
     if x.dtype != np.float64:
         raise TypeError(f"finite differences need float64 inputs, got {x.dtype}")
     g = np.zeros_like(x)
@@ -37,6 +43,15 @@ def check_gradients(fun: Callable, inputs: Sequence[np.ndarray], wrt: Sequence[i
     ``grads`` is a sequence aligned with ``wrt`` (default: all inputs, in order); a single array
     is accepted when one input is checked. Inputs must be float64. Raises AssertionError with the
     worst entry on mismatch.
+
+    Parameters
+    ----------
+    eps
+        Finite-difference step.
+    rtol
+        Relative tolerance of the comparison.
+    atol
+        Absolute tolerance of the comparison.
     """
     inputs = [np.array(a, dtype=np.float64, copy=True) for a in inputs]
     wrt = list(range(len(inputs))) if wrt is None else list(wrt)
@@ -63,7 +78,19 @@ def check_gradients(fun: Callable, inputs: Sequence[np.ndarray], wrt: Sequence[i
 def check_module_gradients(module, x: np.ndarray, seed: int = 0, eps: float = 1e-6,
                            rtol: float = 1e-5, atol: float = 1e-7) -> None:
     """Finite-difference check of a float64 Module: input gradient and every parameter gradient,
-    for the scalar L = Σ r ⊙ module(x) with a fixed random r."""
+    for the scalar L = Σ r ⊙ module(x) with a fixed random r.
+
+    Parameters
+    ----------
+    seed
+        Seed of the random projection r of the output.
+    eps
+        Finite-difference step.
+    rtol
+        Relative tolerance of the comparison.
+    atol
+        Absolute tolerance of the comparison.
+    """
     x = np.array(x, dtype=np.float64, copy=True)
     y, ctx = module.forward(x)
     r = np.random.default_rng(seed).standard_normal(y.shape)
@@ -119,14 +146,34 @@ def _st():
 
 
 def well_conditioned(shape, dtype=np.float64, scale: float = 1.0):
-    """Arrays of ``shape`` with entries in [-scale, scale] (no NaN/Inf, no huge values)."""
+    """Arrays of ``shape`` with entries in [-scale, scale] (no NaN/Inf, no huge values).
+
+    Parameters
+    ----------
+    dtype
+        float32 or float64: the dtype of the parameters (and of the outputs).
+    """
     st, hnp = _st()
     return hnp.arrays(dtype, shape, elements=st.floats(-scale, scale, allow_nan=False,
                                                        allow_infinity=False, width=64))
 
 
 def embeddings(min_n=2, max_n=8, min_d=1, max_d=6, dtype=np.float64):
-    """Strategy for a (N, d) embedding batch, rows bounded away from zero norm."""
+    """Strategy for a (N, d) embedding batch, rows bounded away from zero norm.
+
+    Parameters
+    ----------
+    min_n
+        Fewest samples N drawn.
+    max_n
+        Most samples N drawn.
+    min_d
+        Fewest features D drawn.
+    max_d
+        Most features D drawn.
+    dtype
+        float32 or float64: the dtype of the parameters (and of the outputs).
+    """
     st, _ = _st()
 
     @st.composite
@@ -143,7 +190,21 @@ def embeddings(min_n=2, max_n=8, min_d=1, max_d=6, dtype=np.float64):
 
 
 def batches(min_n=1, max_n=6, min_d=1, max_d=7, dtype=np.float64):
-    """Strategy for a generic (N, d) batch of standard-normal values (seeded)."""
+    """Strategy for a generic (N, d) batch of standard-normal values (seeded).
+
+    Parameters
+    ----------
+    min_n
+        Fewest samples N drawn.
+    max_n
+        Most samples N drawn.
+    min_d
+        Fewest features D drawn.
+    max_d
+        Most features D drawn.
+    dtype
+        float32 or float64: the dtype of the parameters (and of the outputs).
+    """
     st, _ = _st()
 
     @st.composite
@@ -157,7 +218,23 @@ def batches(min_n=1, max_n=6, min_d=1, max_d=7, dtype=np.float64):
 
 
 def images(min_n=1, max_n=3, channels=(1, 3), min_hw=2, max_hw=9, dtype=np.float32):
-    """Strategy for an (N, C, H, W) image batch in [0, 1)."""
+    """Strategy for an (N, C, H, W) image batch in [0, 1).
+
+    Parameters
+    ----------
+    min_n
+        Fewest samples N drawn.
+    max_n
+        Most samples N drawn.
+    channels
+        The channel counts to choose from.
+    min_hw
+        Smallest side.
+    max_hw
+        Largest side.
+    dtype
+        float32 or float64: the dtype of the parameters (and of the outputs).
+    """
     st, _ = _st()
 
     @st.composite
@@ -173,7 +250,25 @@ def images(min_n=1, max_n=3, channels=(1, 3), min_hw=2, max_hw=9, dtype=np.float
 
 
 def sequences(min_n=1, max_n=3, min_c=1, max_c=3, min_t=4, max_t=32, dtype=np.float32):
-    """Strategy for an (N, C, T) batch of time series."""
+    """Strategy for an (N, C, T) batch of time series.
+
+    Parameters
+    ----------
+    min_n
+        Fewest samples N drawn.
+    max_n
+        Most samples N drawn.
+    min_c
+        Fewest channels.
+    max_c
+        Most channels.
+    min_t
+        Shortest length T.
+    max_t
+        Longest length T.
+    dtype
+        float32 or float64: the dtype of the parameters (and of the outputs).
+    """
     st, _ = _st()
 
     @st.composite

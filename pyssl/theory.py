@@ -29,7 +29,17 @@ def adaptation_loss(encoder, X, y, X_eval=None, y_eval=None, task: str = "auto",
                     max_iter: int = 2000) -> float:
     """L*_adapt(θ) of ``encoder``: a linear head fitted to convergence on (X, y), encoder frozen;
     its mean downstream loss (cross-entropy or squared error) on (X_eval, y_eval), or on (X, y)
-    when no held-out data is given."""
+    when no held-out data is given.
+
+    Parameters
+    ----------
+    task
+        'classification', 'regression' or 'auto' (inferred from y).
+    l2
+        L2 penalty on the weights, >= 0.
+    max_iter
+        Most solver iterations, >= 1.
+    """
     from .transfer.solvers import LogisticRegressionSolver, RidgeSolver
 
     X = check_array(X, "X", dtype=np.float32, min_ndim=2)
@@ -58,7 +68,15 @@ def adaptation_loss(encoder, X, y, X_eval=None, y_eval=None, task: str = "auto",
 class AdaptationTracker:
     """``pretrain`` callback: every ``every`` epochs, append L*_adapt (head fitted on (X, y),
     measured on (X_eval, y_eval)) to ``history["adapt_loss"]`` and the epoch to
-    ``history["adapt_epoch"]``."""
+    ``history["adapt_epoch"]``.
+
+    Parameters
+    ----------
+    task
+        'classification', 'regression' or 'auto' (inferred from y).
+    l2
+        L2 penalty on the weights, >= 0.
+    """
 
     def __init__(self, X, y, X_eval=None, y_eval=None, every: int = 1, task: str = "auto", l2: float = 1e-3):
         self.X, self.y, self.X_eval, self.y_eval = X, y, X_eval, y_eval
@@ -84,6 +102,31 @@ def run_theory(methods: dict, X_unlabeled, X_labeled, y_labeled, X_eval=None, y_
     Returns a list of rows ``{"method", "epoch", "pretrain_loss", "adapt_loss"}``; row epoch −1 is
     the random initialisation. Writes ``csv_path`` and, with matplotlib, ``plot_path`` (L*_adapt
     against L_pre, one line per method).
+
+    Parameters
+    ----------
+    methods
+        Name → Method (built, not yet trained) to pretrain and track.
+    X_unlabeled
+        Pretraining samples.
+    X_labeled
+        Labeled samples of the adaptation task.
+    y_labeled
+        Their labels.
+    X_eval
+        Held-out samples.
+    y_eval
+        Their labels.
+    epochs
+        Pretraining epochs.
+    batch_size
+        Pretraining batch size.
+    seed
+        Seed of the whole run.
+    every
+        Measure L*_adapt every this many epochs.
+    progress
+        Print progress.
     """
     from .train import pretrain
 
@@ -113,6 +156,15 @@ def theory_figure(rows, title: str | None = None, held_out: bool = True):
     objectives live on different scales). Right: L*_adapt by epoch. Both show each method's
     random-network value (row epoch −1) as a dashed baseline, a circle at the first measured
     epoch and a star at the last.
+
+    Parameters
+    ----------
+    rows
+        Rows as returned by :func:`run_theory`.
+    title
+        Figure title.
+    held_out
+        Whether the rows' adaptation loss was measured on held-out data (names the axis).
     """
     import matplotlib
 
@@ -158,7 +210,13 @@ def theory_figure(rows, title: str | None = None, held_out: bool = True):
 def plot_theory(rows, path, title: str | None = None, held_out: bool = True) -> bool:
     """Write :func:`theory_figure` of ``rows`` (from :func:`run_theory`) to ``path`` as PNG; returns
     False when matplotlib is not installed. ``held_out`` says whether L*_adapt was measured on
-    held-out data (it labels the axes)."""
+    held-out data (it labels the axes).
+
+    Parameters
+    ----------
+    title
+        Figure title.
+    """
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -39,14 +39,26 @@ def negative_cosine(p, z, form: str = "simsiam"):
 
 def symmetric_negative_cosine(p1, z1, p2, z2, form: str = "simsiam"):
     """½ [L(p1, z2) + L(p2, z1)]: each view's prediction against the other view's target
-    (SimSiam Algorithm 1; BYOL's symmetrised loss halved). Returns ``(loss, dp1, dp2)``."""
+    (SimSiam Algorithm 1; BYOL's symmetrised loss halved). Returns ``(loss, dp1, dp2)``.
+
+    Parameters
+    ----------
+    form
+        'simsiam' (−cos) or 'byol' (2 − 2·cos).
+    """
     l1, dp1 = negative_cosine(p1, z2, form)
     l2, dp2 = negative_cosine(p2, z1, form)
     return 0.5 * (l1 + l2), 0.5 * dp1, 0.5 * dp2
 
 
 class NegativeCosineLoss:
-    """Negative cosine similarity; see :func:`negative_cosine`. ``loss(p, z) -> (loss, dp)``."""
+    """Negative cosine similarity; see :func:`negative_cosine`. ``loss(p, z) -> (loss, dp)``.
+
+    Parameters
+    ----------
+    form
+        'simsiam' (−cos) or 'byol' (2 − 2·cos).
+    """
 
     def __init__(self, form: str = "simsiam"):
         self.form = choice(form, "form", _FORMS)

@@ -50,6 +50,11 @@ def sup_con_distributed(group, z, labels, temperature: float = 0.1):
 
     group : a :class:`pyssl.distributed.ProcessGroup`.
     Returns ``(loss, dz)``.
+
+    Parameters
+    ----------
+    temperature
+        Softmax temperature τ > 0.
     """
     from ..nn.normalize import L2Normalize
 
@@ -76,7 +81,15 @@ def sup_con_distributed(group, z, labels, temperature: float = 0.1):
 def nt_xent_distributed(group, z1, z2, temperature: float = 0.1):
     """:func:`nt_xent` of the rows of every rank (``z1``, ``z2``: this rank's two views), each rank
     computing its own anchors' share (:func:`sup_con_distributed` with the sample as label).
-    Returns ``(loss, dz1, dz2)`` for this rank's rows."""
+    Returns ``(loss, dz1, dz2)`` for this rank's rows.
+
+    Parameters
+    ----------
+    group
+        The :class:`pyssl.distributed.ProcessGroup` of the run.
+    temperature
+        Softmax temperature τ > 0.
+    """
     n = z1.shape[0]
     if group.world_size == 1:
         from .nt_xent import nt_xent
@@ -91,7 +104,13 @@ def nt_xent_distributed(group, z1, z2, temperature: float = 0.1):
 
 
 class SupConLoss:
-    """Supervised contrastive loss; see :func:`sup_con`. ``loss(z, labels) -> (loss, dz)``."""
+    """Supervised contrastive loss; see :func:`sup_con`. ``loss(z, labels) -> (loss, dz)``.
+
+    Parameters
+    ----------
+    temperature
+        Softmax temperature τ > 0.
+    """
 
     def __init__(self, temperature: float = 0.1):
         self.temperature = positive(temperature, "temperature")

@@ -39,6 +39,17 @@ def vicreg(z1, z2, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weigh
     (twice the variance weight). γ = 1. Weights λ = μ = 25, ν = 1 (paper).
 
     Returns ``(loss, dz1, dz2)``, plus ``(s, v, c)`` (unweighted terms) when ``return_terms``.
+
+    Parameters
+    ----------
+    sim_weight
+        Weight of the invariance term (25).
+    var_weight
+        Weight of the variance term (25).
+    cov_weight
+        Weight of the covariance term (1).
+    eps
+        Small positive constant added for numerical safety (see the formula).
     """
     z1, z2 = as_pair(z1, z2, "z1", "z2", min_rows=2)
     w = {"sim_weight": _weight(sim_weight, "sim_weight"), "var_weight": _weight(var_weight, "var_weight"),
@@ -50,7 +61,19 @@ def vicreg(z1, z2, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weigh
 
 
 class VICRegLoss:
-    """VICReg; see :func:`vicreg`. ``loss(z1, z2) -> (loss, dz1, dz2)``."""
+    """VICReg; see :func:`vicreg`. ``loss(z1, z2) -> (loss, dz1, dz2)``.
+
+    Parameters
+    ----------
+    sim_weight
+        Weight of the invariance term (25).
+    var_weight
+        Weight of the variance term (25).
+    cov_weight
+        Weight of the covariance term (1).
+    eps
+        Small positive constant added for numerical safety (see the formula).
+    """
 
     def __init__(self, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weight: float = 1.0,
                  eps: float = 1e-4):

@@ -18,7 +18,29 @@ class SwAV(Method):
     """SwAV (Caron et al., NeurIPS 2020): scores of L2-normalised projections against K
     L2-normalised prototypes; codes from Sinkhorn-Knopp (ε = 0.05, 3 iterations, no gradient);
     swapped prediction cross-entropy at temperature 0.1. Prototypes are re-normalised before each
-    step, as in the paper's code."""
+    step, as in the paper's code.
+
+    Parameters
+    ----------
+    encoder
+        The feature extractor h_θ (any ``pyssl.nn.Module``).
+    projector
+        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
+    n_prototypes
+        K, the number of prototypes.
+    epsilon
+        Entropic regularisation ε of the Sinkhorn codes.
+    sinkhorn_iterations
+        Sinkhorn-Knopp iterations.
+    projection_dim
+        Output width of the default projector.
+    hidden_dim
+        Hidden width of the default head(s) (None: a default from the feature size).
+    views
+        The view maker ``views(x, seed) -> x̃`` (default by input rank: :func:`pyssl.pretext.default_views`).
+    seed
+        Seed of the heads' initialisation.
+    """
 
     trainable_names = ("encoder", "projector", "prototypes")
 
@@ -68,6 +90,27 @@ class DINO(_MomentumMethod):
     """DINO (Caron et al., ICCV 2021): the student's softmax(s/τ_s) matches the teacher's
     softmax((t − C)/τ_t) across different views; the teacher is an EMA of the student (momentum
     0.996 → 1, cosine) and the center C an EMA (m = 0.9) of teacher outputs. τ_s = 0.1, τ_t = 0.04.
+
+    Parameters
+    ----------
+    encoder
+        The feature extractor h_θ (any ``pyssl.nn.Module``).
+    head
+        The DINO head k_γ (default: MLP to ``out_dim`` with an L2-normalised bottleneck).
+    out_dim
+        K, the width of the head's output.
+    student_temp
+        Student temperature τ_s > 0.
+    teacher_temp
+        Teacher temperature τ_t > 0.
+    center_momentum
+        EMA momentum of the centre.
+    final_momentum
+        Teacher EMA momentum at the end of training (cosine schedule from the start value).
+    hidden_dim
+        Hidden width of the default head(s) (None: a default from the feature size).
+    seed
+        Seed of the heads' initialisation.
     """
 
     trainable_names = ("encoder", "head")

@@ -15,6 +15,15 @@ class JointEmbedding(Method):
 
     The two views are concatenated into one batch of 2N rows, so each layer runs one kernel call
     per step (BatchNorm statistics are taken over the 2N rows).
+
+    Parameters
+    ----------
+    projection_dim
+        Output width of the default projector.
+    hidden_dim
+        Hidden width of the default head(s) (None: a default from the feature size).
+    seed
+        Seed of the heads' initialisation.
     """
 
     trainable_names = ("encoder", "projector")
@@ -53,7 +62,21 @@ class JointEmbedding(Method):
 class SimCLR(JointEmbedding):
     """SimCLR (Chen et al., 2020, "A Simple Framework for Contrastive Learning of Visual
     Representations"): NT-Xent over 2N projected views at ``temperature`` (0.1 by default; 0.5 is
-    common on small data)."""
+    common on small data).
+
+    Parameters
+    ----------
+    encoder
+        The feature extractor h_θ (any ``pyssl.nn.Module``).
+    projector
+        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
+    projection_dim
+        Output width of the default projector.
+    hidden_dim
+        Hidden width of the default head(s) (None: a default from the feature size).
+    seed
+        Seed of the heads' initialisation.
+    """
 
     def __init__(self, encoder, projector=None, temperature: float = 0.1, projection_dim: int = 128,
                  hidden_dim: int | None = None, views=None, seed: int | None = 0):
@@ -104,7 +127,29 @@ class BarlowTwins(JointEmbedding):
 
 @register_method("vicreg", example=lambda e: VICReg(e, projection_dim=32, hidden_dim=32))
 class VICReg(JointEmbedding):
-    """VICReg (Bardes et al., 2022): invariance + variance + covariance terms, weights 25/25/1."""
+    """VICReg (Bardes et al., 2022): invariance + variance + covariance terms, weights 25/25/1.
+
+    Parameters
+    ----------
+    encoder
+        The feature extractor h_θ (any ``pyssl.nn.Module``).
+    projector
+        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
+    sim_weight
+        Weight of the invariance term.
+    var_weight
+        Weight of the variance term.
+    cov_weight
+        Weight of the covariance term.
+    projection_dim
+        Output width of the default projector.
+    hidden_dim
+        Hidden width of the default head(s) (None: a default from the feature size).
+    views
+        The view maker ``views(x, seed) -> x̃`` (default by input rank: :func:`pyssl.pretext.default_views`).
+    seed
+        Seed of the heads' initialisation.
+    """
 
     def __init__(self, encoder, projector=None, sim_weight: float = 25.0, var_weight: float = 25.0,
                  cov_weight: float = 1.0, projection_dim: int = 512, hidden_dim: int | None = 512,
@@ -123,7 +168,21 @@ class VICReg(JointEmbedding):
 class SCARF(SimCLR):
     """SCARF (Bahri et al., ICLR 2022): the anchor is the clean row, the positive a copy with
     ``corruption`` of its features replaced by draws from their empirical marginals; InfoNCE at
-    temperature 1.0 (paper)."""
+    temperature 1.0 (paper).
+
+    Parameters
+    ----------
+    encoder
+        The feature extractor h_θ (any ``pyssl.nn.Module``).
+    projector
+        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
+    projection_dim
+        Output width of the default projector.
+    hidden_dim
+        Hidden width of the default head(s) (None: a default from the feature size).
+    seed
+        Seed of the heads' initialisation.
+    """
 
     def __init__(self, encoder, projector=None, temperature: float = 1.0, corruption: float = 0.6,
                  projection_dim: int = 128, hidden_dim: int | None = None, seed: int | None = 0):
@@ -139,7 +198,25 @@ class SCARF(SimCLR):
 class DACL(SimCLR):
     """DACL (Verma et al., ICML 2021, "Towards Domain-Agnostic Contrastive Learning"): positives
     are mixup combinations x̃ = λx + (1−λ)x′ with another row x′ of the batch, λ ≥ 0.5 so that the
-    view stays closer to its anchor; NT-Xent over the two mixed views."""
+    view stays closer to its anchor; NT-Xent over the two mixed views.
+
+    Parameters
+    ----------
+    encoder
+        The feature extractor h_θ (any ``pyssl.nn.Module``).
+    projector
+        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
+    temperature
+        NT-Xent temperature τ > 0.
+    alpha
+        Beta(α, α) parameter of the mixing weight λ, α > 0.
+    projection_dim
+        Output width of the default projector.
+    hidden_dim
+        Hidden width of the default head(s) (None: a default from the feature size).
+    seed
+        Seed of the heads' initialisation.
+    """
 
     def __init__(self, encoder, projector=None, temperature: float = 0.1, alpha: float = 0.9,
                  projection_dim: int = 128, hidden_dim: int | None = None, seed: int | None = 0):

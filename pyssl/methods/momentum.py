@@ -49,7 +49,23 @@ class MoCo(_MomentumMethod):
     """MoCo v2 (He et al., CVPR 2020; Chen et al., 2020): query q = g(f(x₁)) from the online
     network, key k = g′(f′(x₂)) from the momentum network, InfoNCE of q against k and a queue of
     ``queue_size`` past keys at ``temperature`` 0.2; the queue is a ring buffer of normalised keys.
-    Momentum 0.99 (MoCo v2 uses 0.999 with much longer training)."""
+    Momentum 0.99 (MoCo v2 uses 0.999 with much longer training).
+
+    Parameters
+    ----------
+    encoder
+        The feature extractor h_θ (any ``pyssl.nn.Module``).
+    projector
+        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
+    projection_dim
+        Output width of the default projector.
+    hidden_dim
+        Hidden width of the default head(s) (None: a default from the feature size).
+    views
+        The view maker ``views(x, seed) -> x̃`` (default by input rank: :func:`pyssl.pretext.default_views`).
+    seed
+        Seed of the heads' initialisation.
+    """
 
     trainable_names = ("encoder", "projector")
     target_names = ("key_encoder", "key_projector")
@@ -114,7 +130,23 @@ class MoCo(_MomentumMethod):
 class BYOL(_MomentumMethod):
     """BYOL (Grill et al., NeurIPS 2020): online predictor q(g(f(x))) regresses the target
     projection g′(f′(x′)) of the other view; loss 2 − 2·cos, symmetrised over the two views; the
-    target follows the online network with momentum rising from 0.996 to 1 on a cosine schedule."""
+    target follows the online network with momentum rising from 0.996 to 1 on a cosine schedule.
+
+    Parameters
+    ----------
+    encoder
+        The feature extractor h_θ (any ``pyssl.nn.Module``).
+    projector
+        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
+    final_momentum
+        Target EMA momentum at the end of training (cosine schedule from the start value).
+    projection_dim
+        Output width of the default projector.
+    hidden_dim
+        Hidden width of the default head(s) (None: a default from the feature size).
+    seed
+        Seed of the heads' initialisation.
+    """
 
     trainable_names = ("encoder", "projector", "predictor")
     target_names = ("target_encoder", "target_projector")

@@ -10,6 +10,25 @@ from .base import Method, backward_chain, forward_chain, register_method
 
 @register_method("simsiam", example=lambda e: SimSiam(e, projection_dim=16), moving_target=True)
 class SimSiam(Method):
+    """None
+
+    Parameters
+    ----------
+    encoder
+        The feature extractor h_θ (any ``pyssl.nn.Module``).
+    projector
+        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
+    predictor
+        The predictor head (default: MLP [projection_dim, predictor_hidden_dim, projection_dim]).
+    projection_dim
+        Output width of the default projector.
+    predictor_hidden_dim
+        Hidden width of the default predictor.
+    views
+        The view maker ``views(x, seed) -> x̃`` (default by input rank: :func:`pyssl.pretext.default_views`).
+    seed
+        Seed of the heads' initialisation.
+    """
     trainable_names = ("encoder", "projector", "predictor")
 
     def __init__(self, encoder, projector=None, predictor=None, projection_dim: int = 128,

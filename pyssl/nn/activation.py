@@ -46,6 +46,13 @@ ACTIVATIONS = {"relu": ReLU, "gelu": GELU, "tanh": Tanh, "sigmoid": Sigmoid}
 
 
 def make_activation(name: str) -> Module:
+    """An activation layer by name.
+
+    Parameters
+    ----------
+    name
+        'relu', 'gelu', 'tanh' or 'sigmoid' (case ignored).
+    """
     try:
         return ACTIVATIONS[name]()
     except KeyError:

@@ -361,7 +361,13 @@ class Identity(Module):
 @register_layer("residual", example=lambda dt: Residual(_small_linear(dt)))
 class Residual(Module):
     """Skip connection ``y = x + f(x)`` (He et al., 2016); ``f`` must keep the shape.
-    Backward: dx = g + f'(x)ᵀ g."""
+    Backward: dx = g + f'(x)ᵀ g.
+
+    Parameters
+    ----------
+    inner
+        The wrapped module f (output shape = input shape).
+    """
 
     def __init__(self, inner: Module):
         super().__init__()

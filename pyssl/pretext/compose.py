@@ -149,7 +149,15 @@ class Identity(Transform):
 
 @register_transform("feature_mask", data="rows")
 class FeatureMask(Transform):
-    """:func:`pyssl.pretext.mask_features` as a transform."""
+    """:func:`pyssl.pretext.mask_features` as a transform.
+
+    Parameters
+    ----------
+    ratio
+        Fraction of entries masked, in [0, 1].
+    fill
+        Value written into masked entries.
+    """
 
     def __init__(self, ratio=0.15, fill=0.0):
         self.ratio, self.fill = _ratio(ratio), fill
@@ -251,6 +259,15 @@ class Mixup(Transform):
 
 @register_transform("span_mask", data="rows")
 class SpanMask(Transform):
+    """None
+
+    Parameters
+    ----------
+    ratio
+        Fraction of the last axis masked as one span.
+    fill
+        Value written into masked entries.
+    """
     def __init__(self, ratio=0.15, fill=0.0):
         self.ratio, self.fill = _ratio(ratio), fill
 
@@ -262,6 +279,15 @@ class SpanMask(Transform):
 
 @register_transform("sequence_crop", data="sequences")
 class SequenceCrop(Transform):
+    """None
+
+    Parameters
+    ----------
+    scale
+        Range of the crop length as a fraction of T.
+    size
+        Output length (None: T).
+    """
     def __init__(self, scale=(0.5, 1.0), size=None):
         self.scale, self.size = scale, size
 
@@ -271,6 +297,13 @@ class SequenceCrop(Transform):
 
 @register_transform("jitter", data="sequences")
 class Jitter(Transform):
+    """None
+
+    Parameters
+    ----------
+    sigma
+        Standard deviation of the random perturbation.
+    """
     def __init__(self, sigma=0.03):
         self.sigma = sigma
 
@@ -280,6 +313,13 @@ class Jitter(Transform):
 
 @register_transform("scaling", data="sequences")
 class Scaling(Transform):
+    """None
+
+    Parameters
+    ----------
+    sigma
+        Standard deviation of the per-channel scale factor around 1.
+    """
     def __init__(self, sigma=0.1):
         self.sigma = sigma
 
@@ -289,6 +329,13 @@ class Scaling(Transform):
 
 @register_transform("segment_permutation", data="sequences")
 class SegmentPermutation(Transform):
+    """None
+
+    Parameters
+    ----------
+    segments
+        Number of segments the time axis is cut into.
+    """
     def __init__(self, segments=5):
         self.segments = segments
 
@@ -298,6 +345,15 @@ class SegmentPermutation(Transform):
 
 @register_transform("time_warp", data="sequences")
 class TimeWarp(Transform):
+    """None
+
+    Parameters
+    ----------
+    sigma
+        Standard deviation of the random perturbation.
+    knots
+        Knots of the smooth random warp.
+    """
     def __init__(self, sigma=0.2, knots=4):
         self.sigma, self.knots = sigma, knots
 
@@ -307,6 +363,15 @@ class TimeWarp(Transform):
 
 @register_transform("time_mask", data="sequences")
 class TimeMask(Transform):
+    """None
+
+    Parameters
+    ----------
+    ratio
+        Fraction of the time steps masked.
+    fill
+        Value written into masked entries.
+    """
     def __init__(self, ratio=0.1, fill=0.0):
         self.ratio, self.fill = _ratio(ratio), fill
 
@@ -328,6 +393,13 @@ class RandomRotation(Transform):
 
 @register_transform("horizontal_flip", data="images")
 class HorizontalFlip(Transform):
+    """None
+
+    Parameters
+    ----------
+    p
+        Probability of flipping each image.
+    """
     def __init__(self, p=0.5):
         self.p = _ratio(p, "p")
 
@@ -337,6 +409,17 @@ class HorizontalFlip(Transform):
 
 @register_transform("random_resized_crop", data="images")
 class RandomResizedCrop(Transform):
+    """None
+
+    Parameters
+    ----------
+    size
+        Output (H, W) (None: the input's).
+    scale
+        Range of the crop area as a fraction of the image.
+    ratio
+        Range of the crop's aspect ratio.
+    """
     def __init__(self, size=None, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
         self.size, self.scale, self.ratio = size, scale, ratio
 
@@ -346,6 +429,17 @@ class RandomResizedCrop(Transform):
 
 @register_transform("color_jitter", data="images")
 class ColorJitter(Transform):
+    """None
+
+    Parameters
+    ----------
+    brightness
+        β: brightness factor b ~ U[1 − β, 1 + β].
+    contrast
+        γ: contrast factor c ~ U[1 − γ, 1 + γ].
+    clip
+        Clip to [0, 1] after each step.
+    """
     def __init__(self, brightness=0.4, contrast=0.4, clip=True):
         self.brightness, self.contrast, self.clip = brightness, contrast, clip
 
@@ -355,6 +449,15 @@ class ColorJitter(Transform):
 
 @register_transform("gaussian_blur", data="images")
 class GaussianBlur(Transform):
+    """None
+
+    Parameters
+    ----------
+    kernel_size
+        Kernel width (int, or (kh, kw) for 2-D).
+    sigma
+        (low, high) range of the blur's standard deviation.
+    """
     def __init__(self, kernel_size=3, sigma=(0.1, 2.0)):
         self.kernel_size, self.sigma = kernel_size, sigma
 
@@ -364,6 +467,17 @@ class GaussianBlur(Transform):
 
 @register_transform("patch_mask", data="images")
 class PatchMask(Transform):
+    """None
+
+    Parameters
+    ----------
+    patch_size
+        Side of the square patches.
+    ratio
+        Fraction of patches masked.
+    fill
+        Value written into masked entries.
+    """
     def __init__(self, patch_size=4, ratio=0.75, fill=0.0):
         self.patch_size, self.ratio, self.fill = patch_size, _ratio(ratio), fill
 

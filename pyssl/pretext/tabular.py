@@ -60,6 +60,11 @@ def gaussian_noise(x, std, seed):
 
     ε is drawn by Box–Muller from the sample's Philox stream in float precision (24-bit uniforms,
     polynomial log/sin/cos accurate to about 1 ulp). Returns an array of x's shape and dtype.
+
+    Parameters
+    ----------
+    seed
+        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
     """
     x = as_batch(x)
     return _A.gaussian_noise(x, non_negative(std, "std"), check_seed(seed))
@@ -101,6 +106,11 @@ def vime_corrupt(x, p_m, seed):
     from the empirical marginal of feature j, as the authors' per-column shuffle);
     ``x̃ = (1 − m) ⊙ x + m ⊙ x̄``. Returns ``(x̃, m_new)`` with VIME's label ``m_new = 1[x̃ ≠ x]``
     (an entry swapped with an equal value is not counted as corrupted).
+
+    Parameters
+    ----------
+    seed
+        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
     """
     x = as_batch(x)
     return _A.vime_corrupt(x, _ratio(p_m, "p_m"), check_seed(seed))
@@ -115,6 +125,13 @@ def mixup(x, alpha, seed, positive_only=False):
     closest to x_i — the mixup positives of DACL (Verma et al. 2021).
 
     Returns ``(x_mixed, lam (N,), partner (N,) int64)``.
+
+    Parameters
+    ----------
+    alpha
+        Beta(α, α) parameter of the mixing weight λ, α > 0.
+    seed
+        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
     """
     x = as_batch(x)
     a = float(check_scalar(alpha, "alpha", low=0.0, low_inclusive=False))
@@ -122,7 +139,17 @@ def mixup(x, alpha, seed, positive_only=False):
 
 
 def dacl_mixup(x, alpha, seed):
-    """DACL positive: :func:`mixup` with λ ← max(λ, 1 − λ) (Verma et al. 2021, §3)."""
+    """DACL positive: :func:`mixup` with λ ← max(λ, 1 − λ) (Verma et al. 2021, §3).
+
+    Parameters
+    ----------
+    x
+        Batch (N, ...).
+    alpha
+        Beta(α, α) parameter of the mixing weight λ, α > 0.
+    seed
+        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    """
     return mixup(x, alpha, seed, positive_only=True)
 
 
@@ -132,6 +159,13 @@ def span_mask(x, ratio, seed, fill=0.0):
     For (N, D) rows or (N, C, T) sequences: one span of ``L = max(1, ⌊ratio · T⌋)`` consecutive
     steps (``L = 0`` when ratio = 0) starting at a uniform position is set to ``fill`` in every
     channel (time masking). Returns ``(x_masked, mask)``, mask 1 where masked.
+
+    Parameters
+    ----------
+    x
+        Rows (N, D) or sequences (N, C, T).
+    seed
+        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
     """
     x = as_batch(x)
     if x.ndim not in (2, 3):
@@ -143,12 +177,24 @@ def span_mask(x, ratio, seed, fill=0.0):
 
 
 def random_permutations(count, n, seed):
-    """``count`` uniform permutations of 0..n−1, row r from stream (Permutation, r): (count, n) int64."""
+    """``count`` uniform permutations of 0..n−1, row r from stream (Permutation, r): (count, n) int64.
+
+    Parameters
+    ----------
+    seed
+        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    """
     return _A.permutations(positive_int(count, "count", low=0), positive_int(n, "n"), check_seed(seed))
 
 
 def random_integers(count, high, seed):
-    """``count`` integers uniform in [0, high), entry i from stream (Integers, i): (count,) int64."""
+    """``count`` integers uniform in [0, high), entry i from stream (Integers, i): (count,) int64.
+
+    Parameters
+    ----------
+    seed
+        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    """
     return _A.integers(positive_int(count, "count", low=0), positive_int(high, "high"), check_seed(seed))
 
 
@@ -161,6 +207,11 @@ def feature_subsets(x, n_subsets=4, overlap=0.75, seed=None):
     columns are first put in a random order (one permutation for the whole batch).
 
     Returns ``(views, columns)``: a list of K arrays (N, |S_k|) and the list of column indices.
+
+    Parameters
+    ----------
+    x
+        Rows (N, D).
     """
     x = as_batch(x, ndim=2)
     n, d = x.shape
@@ -188,6 +239,11 @@ def shuffle_tokens(x, ratio, seed):
     s_0 < … < s_{m−1}, position s_t receives the token from s_{(t+1) mod m} (a roll, so each chosen
     token moves when m ≥ 2; with m = 1 nothing moves and nothing is labelled).
     Returns ``(x_shuffled, z)`` with z (N, L) 1 at the moved positions.
+
+    Parameters
+    ----------
+    seed
+        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
     """
     x = as_batch(x, ndim=3)
     l = x.shape[1]

@@ -198,7 +198,15 @@ class VIMETask(PretextTask):
 class InstanceDiscrimination(PretextTask):
     """Instance discrimination with several views (SimCLR, Chen et al. 2020): inputs = V augmented
     views concatenated (V·N, ...), view v from ``derive_seed(seed, "view", v)``; z (V·N,) = sample
-    index (rows with equal z belong together). Head: ``projection_dim``; loss "nt_xent"."""
+    index (rows with equal z belong together). Head: ``projection_dim``; loss "nt_xent".
+
+    Parameters
+    ----------
+    transform
+        The augmentation ``t(x, seed) -> x̃`` each view applies.
+    n_views
+        V >= 2 views per sample.
+    """
 
     loss = "nt_xent"
 
@@ -243,7 +251,13 @@ class SCARFTask(PretextTask):
 class DACLTask(PretextTask):
     """DACL (Verma et al. 2021): two mixup positives per sample, λ ~ Beta(α, α) folded to
     λ ← max(λ, 1 − λ), view v from ``derive_seed(seed, "view", v)``. inputs (2N, ...); z = sample
-    index. Head: ``projection_dim``; loss "nt_xent"."""
+    index. Head: ``projection_dim``; loss "nt_xent".
+
+    Parameters
+    ----------
+    alpha
+        Beta(α, α) parameter of the mixing weight λ, α > 0.
+    """
 
     loss = "nt_xent"
 
