@@ -70,10 +70,7 @@ def set_num_threads(n: int) -> None:
     training runs included — are bit-identical for every thread count with the pinned OpenBLAS
     (with ``PYSSL_GEMM_SPLIT=0`` they agree across thread counts only to rounding).
 
-    Parameters
-    ----------
-    n
-        Number of threads, >= 1.
+    ``n``: number of threads, >= 1.
     """
     _core.set_num_threads(_int_at_least(n, "n", 1, MAX_THREADS))
 
@@ -100,10 +97,7 @@ def set_buffer_cache_limit(nbytes: int) -> None:
     """Most bytes of freed buffers the cache keeps (default 1 GiB, or ``PYSSL_BUFFER_CACHE_MB``
     in the environment at import); 0 turns caching off. Empties the cache.
 
-    Parameters
-    ----------
-    nbytes
-        Largest total size in bytes the cache keeps (0 disables it).
+    ``nbytes``: largest total size in bytes the cache keeps (0 disables it).
     """
     _core.set_buffer_cache_limit(_int_at_least(nbytes, "nbytes", 0))
 

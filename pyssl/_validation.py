@@ -53,20 +53,9 @@ def check_array(x, name: str, *, ndim=None, min_ndim=None, dtype=None, allow_emp
 
     dtype: None keeps float32/float64 input as is and casts anything else to float32.
 
-    Parameters
-    ----------
-    name
-        The argument's name, used in error messages.
-    ndim
-        Required number of dimensions (None: any).
-    min_ndim
-        Fewest dimensions (None: any).
-    allow_empty
-        Accept arrays with no element.
-    finite
-        Refuse NaN and Inf.
-    min_rows
-        Fewest rows along axis 0 (None: any).
+    ``name``: the argument's name, used in error messages. ``ndim``: required number of dimensions
+    (None: any). ``min_ndim``: fewest dimensions (None: any). ``allow_empty``: accept arrays with no
+    element. ``finite``: refuse NaN and Inf. ``min_rows``: fewest rows along axis 0 (None: any).
     """
     if x is None:
         raise TypeError(f"{name} must be an array, got None")
@@ -104,20 +93,9 @@ def check_scalar(value, name: str, *, kind=numbers.Real, low=None, high=None,
 
     ``kind=int`` means any integer (numpy's too, not bool); integers are returned as Python ints.
 
-    Parameters
-    ----------
-    value
-        The scalar to check.
-    name
-        The parameter's name, used in error messages.
-    low
-        Lower bound (None: unbounded).
-    high
-        Upper bound (None: unbounded).
-    low_inclusive
-        Whether ``low`` itself is accepted.
-    high_inclusive
-        Whether ``high`` itself is accepted.
+    ``value``: the scalar to check. ``name``: the parameter's name, used in error messages. ``low``:
+    lower bound (None: unbounded). ``high``: upper bound (None: unbounded). ``low_inclusive``:
+    whether ``low`` itself is accepted. ``high_inclusive``: whether ``high`` itself is accepted.
     """
     if kind is int:
         kind = numbers.Integral
@@ -162,12 +140,7 @@ def check_seed(seed, name: str = "seed") -> int:
     """A seed as a Python int: any integer in [0, 2**64), numpy integers included (TypeError or
     ValueError naming the argument otherwise).
 
-    Parameters
-    ----------
-    seed
-        The seed to check.
-    name
-        The argument's name, used in error messages.
+    ``seed``: the seed to check. ``name``: the argument's name, used in error messages.
     """
     if type(seed) is int and 0 <= seed < 2**64:  # fast path
         return seed

@@ -66,10 +66,7 @@ class ProcessGroup:
     is_main : ``rank == 0`` (the one that writes checkpoints and draws progress bars).
     timeout : seconds a collective may wait before the job is aborted.
 
-    Parameters
-    ----------
-    comm
-        An mpi4py communicator (None: a group of this process alone).
+    ``comm``: an mpi4py communicator (None: a group of this process alone).
     """
 
     def __init__(self, comm=None, timeout: float | None = None):
@@ -319,10 +316,7 @@ def resolve(distributed) -> ProcessGroup:
 def checksum(X: np.ndarray) -> int:
     """CRC-32 of an array's bytes and shape (to check that every rank holds the same data).
 
-    Parameters
-    ----------
-    X
-        The array to fingerprint.
+    ``X``: the array to fingerprint.
     """
     import zlib
 

@@ -67,18 +67,8 @@ def raw_logreg_score(Xtr, ytr, Xte, yte, l2=1e-3):
     """Accuracy of multinomial logistic regression on the raw (flattened) features: the
     no-pretraining baseline of the protocol.
 
-    Parameters
-    ----------
-    Xtr
-        Training samples.
-    ytr
-        Training labels.
-    Xte
-        Test samples.
-    yte
-        Test labels.
-    l2
-        L2 penalty of the logistic regression.
+    ``Xtr``: training samples. ``ytr``: training labels. ``Xte``: test samples. ``yte``: test
+    labels. ``l2``: L2 penalty of the logistic regression.
     """
     from .transfer.solvers import LogisticRegressionSolver
 
@@ -93,34 +83,13 @@ def compare(Xtr, ytr, Xte, yte, encoder_spec, method="simclr", fractions=(0.01, 
             with_finetune=True):
     """Run the protocol for one method and seed; returns (rows, pretrain_seconds, history).
 
-    Parameters
-    ----------
-    Xtr
-        Training samples (unlabeled for pretraining; their labels are sampled by fraction).
-    ytr
-        Training labels.
-    Xte
-        Test samples.
-    yte
-        Test labels.
-    encoder_spec
-        The encoder as a JSON-able spec (see :func:`make_encoder`).
-    fractions
-        Label fractions to evaluate at.
-    epochs
-        Pretraining epochs.
-    batch_size
-        Pretraining batch size.
-    lr
-        Learning rate of pretraining and fine-tuning.
-    finetune_epochs
-        Epochs of fine-tuning and of the from-scratch baseline.
-    method_kw
-        Extra keyword arguments of the method.
-    progress
-        Print pretraining progress.
-    with_finetune
-        Also fine-tune the pretrained encoder (LP-FT).
+    ``Xtr``: training samples (unlabeled for pretraining; their labels are sampled by fraction).
+    ``ytr``: training labels. ``Xte``: test samples. ``yte``: test labels. ``encoder_spec``: the
+    encoder as a JSON-able spec (see :func:`make_encoder`). ``fractions``: label fractions to
+    evaluate at. ``epochs``: pretraining epochs. ``batch_size``: pretraining batch size. ``lr``:
+    learning rate of pretraining and fine-tuning. ``finetune_epochs``: epochs of fine-tuning and of
+    the from-scratch baseline. ``method_kw``: extra keyword arguments of the method. ``progress``:
+    print pretraining progress. ``with_finetune``: also fine-tune the pretrained encoder (LP-FT).
     """
     from .train import pretrain
     from .transfer import FineTune, LinearProbe, sample_labels
@@ -150,14 +119,8 @@ def compare(Xtr, ytr, Xte, yte, encoder_spec, method="simclr", fractions=(0.01, 
 def format_table(rows, columns, headers=None) -> str:
     """A Markdown table of ``rows`` (floats with 3 decimals).
 
-    Parameters
-    ----------
-    rows
-        A list of dicts, one per table row.
-    columns
-        The keys to show, in order.
-    headers
-        Column titles (default: the keys).
+    ``rows``: A list of dicts, one per table row. ``columns``: the keys to show, in order.
+    ``headers``: column titles (default: the keys).
     """
     headers = headers or columns
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]

@@ -158,10 +158,7 @@ def load_encoder(path) -> PretrainedEncoder:
 
     Example: ``enc = pyssl.load_encoder("encoder.npz"); Z = enc.transform(X)``.
 
-    Parameters
-    ----------
-    path
-        An encoder file written by ``pyssl pretrain --out`` or :func:`pyssl.nn.save`.
+    ``path``: an encoder file written by ``pyssl pretrain --out`` or :func:`pyssl.nn.save`.
     """
     from .experiments import make_encoder
     from .nn.checkpoint import load_state

@@ -148,10 +148,7 @@ def _st():
 def well_conditioned(shape, dtype=np.float64, scale: float = 1.0):
     """Arrays of ``shape`` with entries in [-scale, scale] (no NaN/Inf, no huge values).
 
-    Parameters
-    ----------
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
+    ``dtype``: the arrays' dtype.
     """
     st, hnp = _st()
     return hnp.arrays(dtype, shape, elements=st.floats(-scale, scale, allow_nan=False,
@@ -161,18 +158,7 @@ def well_conditioned(shape, dtype=np.float64, scale: float = 1.0):
 def embeddings(min_n=2, max_n=8, min_d=1, max_d=6, dtype=np.float64):
     """Strategy for a (N, d) embedding batch, rows bounded away from zero norm.
 
-    Parameters
-    ----------
-    min_n
-        Fewest samples N drawn.
-    max_n
-        Most samples N drawn.
-    min_d
-        Fewest features D drawn.
-    max_d
-        Most features D drawn.
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
+    ``min_n``/``max_n`` and ``min_d``/``max_d`` bound N and d; ``dtype``: the arrays' dtype.
     """
     st, _ = _st()
 
@@ -192,18 +178,7 @@ def embeddings(min_n=2, max_n=8, min_d=1, max_d=6, dtype=np.float64):
 def batches(min_n=1, max_n=6, min_d=1, max_d=7, dtype=np.float64):
     """Strategy for a generic (N, d) batch of standard-normal values (seeded).
 
-    Parameters
-    ----------
-    min_n
-        Fewest samples N drawn.
-    max_n
-        Most samples N drawn.
-    min_d
-        Fewest features D drawn.
-    max_d
-        Most features D drawn.
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
+    ``min_n``/``max_n`` and ``min_d``/``max_d`` bound N and d; ``dtype``: the arrays' dtype.
     """
     st, _ = _st()
 
@@ -220,20 +195,8 @@ def batches(min_n=1, max_n=6, min_d=1, max_d=7, dtype=np.float64):
 def images(min_n=1, max_n=3, channels=(1, 3), min_hw=2, max_hw=9, dtype=np.float32):
     """Strategy for an (N, C, H, W) image batch in [0, 1).
 
-    Parameters
-    ----------
-    min_n
-        Fewest samples N drawn.
-    max_n
-        Most samples N drawn.
-    channels
-        The channel counts to choose from.
-    min_hw
-        Smallest side.
-    max_hw
-        Largest side.
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
+    ``min_n``/``max_n`` bound N, ``min_hw``/``max_hw`` H and W, ``channels`` the channel counts to
+    choose from; ``dtype``: the arrays' dtype.
     """
     st, _ = _st()
 
@@ -252,22 +215,8 @@ def images(min_n=1, max_n=3, channels=(1, 3), min_hw=2, max_hw=9, dtype=np.float
 def sequences(min_n=1, max_n=3, min_c=1, max_c=3, min_t=4, max_t=32, dtype=np.float32):
     """Strategy for an (N, C, T) batch of time series.
 
-    Parameters
-    ----------
-    min_n
-        Fewest samples N drawn.
-    max_n
-        Most samples N drawn.
-    min_c
-        Fewest channels.
-    max_c
-        Most channels.
-    min_t
-        Shortest length T.
-    max_t
-        Longest length T.
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
+    ``min_n``/``max_n``, ``min_c``/``max_c`` and ``min_t``/``max_t`` bound N, C and T; ``dtype``:
+    the arrays' dtype.
     """
     st, _ = _st()
 

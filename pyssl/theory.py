@@ -31,14 +31,8 @@ def adaptation_loss(encoder, X, y, X_eval=None, y_eval=None, task: str = "auto",
     its mean downstream loss (cross-entropy or squared error) on (X_eval, y_eval), or on (X, y)
     when no held-out data is given.
 
-    Parameters
-    ----------
-    task
-        'classification', 'regression' or 'auto' (inferred from y).
-    l2
-        L2 penalty on the weights, >= 0.
-    max_iter
-        Most solver iterations, >= 1.
+    ``task``: 'classification', 'regression' or 'auto' (inferred from y). ``l2``: L2 penalty on the
+    weights, >= 0. ``max_iter``: most solver iterations, >= 1.
     """
     from .transfer.solvers import LogisticRegressionSolver, RidgeSolver
 
@@ -70,12 +64,8 @@ class AdaptationTracker:
     measured on (X_eval, y_eval)) to ``history["adapt_loss"]`` and the epoch to
     ``history["adapt_epoch"]``.
 
-    Parameters
-    ----------
-    task
-        'classification', 'regression' or 'auto' (inferred from y).
-    l2
-        L2 penalty on the weights, >= 0.
+    ``task``: 'classification', 'regression' or 'auto' (inferred from y). ``l2``: L2 penalty on the
+    weights, >= 0.
     """
 
     def __init__(self, X, y, X_eval=None, y_eval=None, every: int = 1, task: str = "auto", l2: float = 1e-3):
@@ -103,30 +93,11 @@ def run_theory(methods: dict, X_unlabeled, X_labeled, y_labeled, X_eval=None, y_
     the random initialisation. Writes ``csv_path`` and, with matplotlib, ``plot_path`` (L*_adapt
     against L_pre, one line per method).
 
-    Parameters
-    ----------
-    methods
-        Name → Method (built, not yet trained) to pretrain and track.
-    X_unlabeled
-        Pretraining samples.
-    X_labeled
-        Labeled samples of the adaptation task.
-    y_labeled
-        Their labels.
-    X_eval
-        Held-out samples.
-    y_eval
-        Their labels.
-    epochs
-        Pretraining epochs.
-    batch_size
-        Pretraining batch size.
-    seed
-        Seed of the whole run.
-    every
-        Measure L*_adapt every this many epochs.
-    progress
-        Print progress.
+    ``methods``: name → Method (built, not yet trained) to pretrain and track. ``X_unlabeled``:
+    pretraining samples. ``X_labeled``: labeled samples of the adaptation task. ``y_labeled``: their
+    labels. ``X_eval``: held-out samples. ``y_eval``: their labels. ``epochs``: pretraining epochs.
+    ``batch_size``: pretraining batch size. ``seed``: seed of the whole run. ``every``: measure
+    L*_adapt every this many epochs. ``progress``: print progress.
     """
     from .train import pretrain
 
@@ -157,14 +128,8 @@ def theory_figure(rows, title: str | None = None, held_out: bool = True):
     random-network value (row epoch −1) as a dashed baseline, a circle at the first measured
     epoch and a star at the last.
 
-    Parameters
-    ----------
-    rows
-        Rows as returned by :func:`run_theory`.
-    title
-        Figure title.
-    held_out
-        Whether the rows' adaptation loss was measured on held-out data (names the axis).
+    ``rows``: rows as returned by :func:`run_theory`. ``title``: figure title. ``held_out``: whether
+    the rows' adaptation loss was measured on held-out data (names the axis).
     """
     import matplotlib
 
@@ -212,10 +177,7 @@ def plot_theory(rows, path, title: str | None = None, held_out: bool = True) -> 
     False when matplotlib is not installed. ``held_out`` says whether L*_adapt was measured on
     held-out data (it labels the axes).
 
-    Parameters
-    ----------
-    title
-        Figure title.
+    ``title``: figure title.
     """
     try:
         import matplotlib  # noqa: F401

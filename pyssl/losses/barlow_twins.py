@@ -30,10 +30,7 @@ def barlow_twins(z1, z2, lambd: float = 0.0051, scale: float = 1.0, eps: float =
 
     Returns ``(loss, dz1, dz2)``.
 
-    Parameters
-    ----------
-    lambd
-        Off-diagonal weight λ, >= 0 (0.0051 as the paper).
+    ``lambd``: off-diagonal weight λ, >= 0 (0.0051 as the paper).
     """
     z1, z2 = as_pair(z1, z2, "z1", "z2", min_rows=2)
     lambd, scale = non_negative(lambd, "lambd"), positive(scale, "scale")
@@ -44,14 +41,8 @@ def barlow_twins(z1, z2, lambd: float = 0.0051, scale: float = 1.0, eps: float =
 class BarlowTwinsLoss:
     """Barlow Twins; see :func:`barlow_twins`. ``loss(z1, z2) -> (loss, dz1, dz2)``.
 
-    Parameters
-    ----------
-    lambd
-        Off-diagonal weight λ, >= 0.
-    scale
-        Overall scale of the loss, > 0.
-    eps
-        Variance floor of the batch standardisation.
+    ``lambd``: off-diagonal weight λ, >= 0. ``scale``: overall scale of the loss, > 0. ``eps``:
+    variance floor of the batch standardisation.
     """
 
     def __init__(self, lambd: float = 0.0051, scale: float = 1.0, eps: float = 1e-5):

@@ -36,12 +36,7 @@ def dino(student, teacher, center, student_temp: float = 0.1, teacher_temp: floa
 
     Returns ``(loss, dstudent)``.
 
-    Parameters
-    ----------
-    student_temp
-        Student temperature τ_s > 0.
-    teacher_temp
-        Teacher temperature τ_t > 0.
+    ``student_temp``: student temperature τ_s > 0. ``teacher_temp``: teacher temperature τ_t > 0.
     """
     student = check_array(student, "student", ndim=3)
     teacher = check_array(teacher, "teacher", ndim=3, dtype=student.dtype)
@@ -61,18 +56,10 @@ class DINOLoss:
     ``loss(student, teacher) -> (loss, dstudent)``; after computing the loss with the current C it
     updates C ← m·C + (1 − m)·mean over all teacher rows (official order; m = 0.9). C starts at 0.
 
-    Parameters
-    ----------
-    out_dim
-        K, the width of the outputs (and of the centre).
-    student_temp
-        Student temperature τ_s > 0.
-    teacher_temp
-        Teacher temperature τ_t > 0.
-    center_momentum
-        EMA momentum m of the centre, in [0, 1].
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
+    ``out_dim``: K, the width of the outputs (and of the centre). ``student_temp``: student
+    temperature τ_s > 0. ``teacher_temp``: teacher temperature τ_t > 0. ``center_momentum``: EMA
+    momentum m of the centre, in [0, 1]. ``dtype``: float32 or float64: the dtype of the parameters
+    (and of the outputs).
     """
 
     def __init__(self, out_dim: int, student_temp: float = 0.1, teacher_temp: float = 0.04,

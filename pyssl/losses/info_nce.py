@@ -30,10 +30,7 @@ def info_nce(q, k, queue, temperature: float = 0.2):
 
     Returns ``(loss, dq, dk)``.
 
-    Parameters
-    ----------
-    temperature
-        Softmax temperature τ > 0 (0.2 as MoCo v2).
+    ``temperature``: softmax temperature τ > 0 (0.2 as MoCo v2).
     """
     q, k = as_pair(q, k, "q", "k")
     queue = check_array(queue, "queue", ndim=2, dtype=q.dtype)
@@ -45,10 +42,7 @@ def info_nce(q, k, queue, temperature: float = 0.2):
 class InfoNCELoss:
     """InfoNCE with a bank of negatives; see :func:`info_nce`. ``loss(q, k, queue) -> (loss, dq, dk)``.
 
-    Parameters
-    ----------
-    temperature
-        Softmax temperature τ > 0 (0.2 as MoCo v2).
+    ``temperature``: softmax temperature τ > 0 (0.2 as MoCo v2).
     """
 
     def __init__(self, temperature: float = 0.2):

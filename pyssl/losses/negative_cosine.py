@@ -41,10 +41,7 @@ def symmetric_negative_cosine(p1, z1, p2, z2, form: str = "simsiam"):
     """½ [L(p1, z2) + L(p2, z1)]: each view's prediction against the other view's target
     (SimSiam Algorithm 1; BYOL's symmetrised loss halved). Returns ``(loss, dp1, dp2)``.
 
-    Parameters
-    ----------
-    form
-        'simsiam' (−cos) or 'byol' (2 − 2·cos).
+    ``form``: 'simsiam' (−cos) or 'byol' (2 − 2·cos).
     """
     l1, dp1 = negative_cosine(p1, z2, form)
     l2, dp2 = negative_cosine(p2, z1, form)
@@ -54,10 +51,7 @@ def symmetric_negative_cosine(p1, z1, p2, z2, form: str = "simsiam"):
 class NegativeCosineLoss:
     """Negative cosine similarity; see :func:`negative_cosine`. ``loss(p, z) -> (loss, dp)``.
 
-    Parameters
-    ----------
-    form
-        'simsiam' (−cos) or 'byol' (2 − 2·cos).
+    ``form``: 'simsiam' (−cos) or 'byol' (2 − 2·cos).
     """
 
     def __init__(self, form: str = "simsiam"):

@@ -38,10 +38,7 @@ def nt_xent(z1, z2, temperature: float = 0.1):
 class NTXentLoss:
     """NT-Xent (SimCLR); see :func:`nt_xent`. ``loss(z1, z2) -> (loss, dz1, dz2)``.
 
-    Parameters
-    ----------
-    temperature
-        Softmax temperature τ > 0.
+    ``temperature``: softmax temperature τ > 0.
     """
 
     def __init__(self, temperature: float = 0.1):

@@ -51,10 +51,7 @@ def sup_con_distributed(group, z, labels, temperature: float = 0.1):
     group : a :class:`pyssl.distributed.ProcessGroup`.
     Returns ``(loss, dz)``.
 
-    Parameters
-    ----------
-    temperature
-        Softmax temperature τ > 0.
+    ``temperature``: softmax temperature τ > 0.
     """
     from ..nn.normalize import L2Normalize
 
@@ -83,12 +80,8 @@ def nt_xent_distributed(group, z1, z2, temperature: float = 0.1):
     computing its own anchors' share (:func:`sup_con_distributed` with the sample as label).
     Returns ``(loss, dz1, dz2)`` for this rank's rows.
 
-    Parameters
-    ----------
-    group
-        The :class:`pyssl.distributed.ProcessGroup` of the run.
-    temperature
-        Softmax temperature τ > 0.
+    ``group``: the :class:`pyssl.distributed.ProcessGroup` of the run. ``temperature``: softmax
+    temperature τ > 0.
     """
     n = z1.shape[0]
     if group.world_size == 1:
@@ -106,10 +99,7 @@ def nt_xent_distributed(group, z1, z2, temperature: float = 0.1):
 class SupConLoss:
     """Supervised contrastive loss; see :func:`sup_con`. ``loss(z, labels) -> (loss, dz)``.
 
-    Parameters
-    ----------
-    temperature
-        Softmax temperature τ > 0.
+    ``temperature``: softmax temperature τ > 0.
     """
 
     def __init__(self, temperature: float = 0.1):

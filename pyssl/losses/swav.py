@@ -49,10 +49,7 @@ def swav(scores1, scores2, temperature: float = 0.1, epsilon: float = 0.05, iter
 
     Returns ``(loss, ds1, ds2)``.
 
-    Parameters
-    ----------
-    temperature
-        Softmax temperature τ > 0.
+    ``temperature``: softmax temperature τ > 0.
     """
     s1, s2 = as_pair(scores1, scores2, "scores1", "scores2")
     return _core.losses.swav(s1, s2, temperature_(temperature, "temperature", s1.dtype), positive(epsilon, "epsilon"),
@@ -62,14 +59,8 @@ def swav(scores1, scores2, temperature: float = 0.1, epsilon: float = 0.05, iter
 class SwAVLoss:
     """SwAV; see :func:`swav`. ``loss(scores1, scores2) -> (loss, ds1, ds2)``.
 
-    Parameters
-    ----------
-    temperature
-        Softmax temperature τ > 0.
-    epsilon
-        Entropic regularisation ε of the Sinkhorn codes, > 0.
-    iterations
-        Sinkhorn-Knopp iterations, >= 1.
+    ``temperature``: softmax temperature τ > 0. ``epsilon``: entropic regularisation ε of the
+    Sinkhorn codes, > 0. ``iterations``: sinkhorn-Knopp iterations, >= 1.
     """
 
     def __init__(self, temperature: float = 0.1, epsilon: float = 0.05, iterations: int = 3):

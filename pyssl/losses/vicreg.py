@@ -40,16 +40,9 @@ def vicreg(z1, z2, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weigh
 
     Returns ``(loss, dz1, dz2)``, plus ``(s, v, c)`` (unweighted terms) when ``return_terms``.
 
-    Parameters
-    ----------
-    sim_weight
-        Weight of the invariance term (25).
-    var_weight
-        Weight of the variance term (25).
-    cov_weight
-        Weight of the covariance term (1).
-    eps
-        Small positive constant added for numerical safety (see the formula).
+    ``sim_weight``: weight of the invariance term (25). ``var_weight``: weight of the variance term
+    (25). ``cov_weight``: weight of the covariance term (1). ``eps``: small positive constant added
+    for numerical safety (see the formula).
     """
     z1, z2 = as_pair(z1, z2, "z1", "z2", min_rows=2)
     w = {"sim_weight": _weight(sim_weight, "sim_weight"), "var_weight": _weight(var_weight, "var_weight"),
@@ -63,16 +56,7 @@ def vicreg(z1, z2, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weigh
 class VICRegLoss:
     """VICReg; see :func:`vicreg`. ``loss(z1, z2) -> (loss, dz1, dz2)``.
 
-    Parameters
-    ----------
-    sim_weight
-        Weight of the invariance term (25).
-    var_weight
-        Weight of the variance term (25).
-    cov_weight
-        Weight of the covariance term (1).
-    eps
-        Small positive constant added for numerical safety (see the formula).
+    Parameters ``sim_weight``, ``var_weight``, ``cov_weight`` and ``eps`` as :func:`vicreg`.
     """
 
     def __init__(self, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weight: float = 1.0,

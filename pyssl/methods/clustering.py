@@ -22,24 +22,14 @@ class SwAV(Method):
 
     Parameters
     ----------
-    encoder
-        The feature extractor h_θ (any ``pyssl.nn.Module``).
-    projector
-        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
     n_prototypes
         K, the number of prototypes.
     epsilon
         Entropic regularisation ε of the Sinkhorn codes.
     sinkhorn_iterations
         Sinkhorn-Knopp iterations.
-    projection_dim
-        Output width of the default projector.
-    hidden_dim
-        Hidden width of the default head(s) (None: a default from the feature size).
-    views
-        The view maker ``views(x, seed) -> x̃`` (default by input rank: :func:`pyssl.pretext.default_views`).
-    seed
-        Seed of the heads' initialisation.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``views``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
     """
 
     trainable_names = ("encoder", "projector", "prototypes")
@@ -93,8 +83,6 @@ class DINO(_MomentumMethod):
 
     Parameters
     ----------
-    encoder
-        The feature extractor h_θ (any ``pyssl.nn.Module``).
     head
         The DINO head k_γ (default: MLP to ``out_dim`` with an L2-normalised bottleneck).
     out_dim
@@ -107,10 +95,8 @@ class DINO(_MomentumMethod):
         EMA momentum of the centre.
     final_momentum
         Teacher EMA momentum at the end of training (cosine schedule from the start value).
-    hidden_dim
-        Hidden width of the default head(s) (None: a default from the feature size).
-    seed
-        Seed of the heads' initialisation.
+    Also ``encoder``, ``hidden_dim``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
     """
 
     trainable_names = ("encoder", "head")

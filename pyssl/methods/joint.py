@@ -18,10 +18,17 @@ class JointEmbedding(Method):
 
     Parameters
     ----------
+    encoder
+        The feature extractor h_θ (any ``pyssl.nn.Module``).
+    projector
+        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim]).
     projection_dim
         Output width of the default projector.
     hidden_dim
         Hidden width of the default head(s) (None: a default from the feature size).
+    views
+        The view maker ``views(x, seed) -> x̃`` (default by input rank:
+        :func:`pyssl.pretext.default_views`).
     seed
         Seed of the heads' initialisation.
     """
@@ -64,18 +71,8 @@ class SimCLR(JointEmbedding):
     Representations"): NT-Xent over 2N projected views at ``temperature`` (0.1 by default; 0.5 is
     common on small data).
 
-    Parameters
-    ----------
-    encoder
-        The feature extractor h_θ (any ``pyssl.nn.Module``).
-    projector
-        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
-    projection_dim
-        Output width of the default projector.
-    hidden_dim
-        Hidden width of the default head(s) (None: a default from the feature size).
-    seed
-        Seed of the heads' initialisation.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
     """
 
     def __init__(self, encoder, projector=None, temperature: float = 0.1, projection_dim: int = 128,
@@ -131,24 +128,14 @@ class VICReg(JointEmbedding):
 
     Parameters
     ----------
-    encoder
-        The feature extractor h_θ (any ``pyssl.nn.Module``).
-    projector
-        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
     sim_weight
         Weight of the invariance term.
     var_weight
         Weight of the variance term.
     cov_weight
         Weight of the covariance term.
-    projection_dim
-        Output width of the default projector.
-    hidden_dim
-        Hidden width of the default head(s) (None: a default from the feature size).
-    views
-        The view maker ``views(x, seed) -> x̃`` (default by input rank: :func:`pyssl.pretext.default_views`).
-    seed
-        Seed of the heads' initialisation.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``views``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
     """
 
     def __init__(self, encoder, projector=None, sim_weight: float = 25.0, var_weight: float = 25.0,
@@ -170,18 +157,8 @@ class SCARF(SimCLR):
     ``corruption`` of its features replaced by draws from their empirical marginals; InfoNCE at
     temperature 1.0 (paper).
 
-    Parameters
-    ----------
-    encoder
-        The feature extractor h_θ (any ``pyssl.nn.Module``).
-    projector
-        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
-    projection_dim
-        Output width of the default projector.
-    hidden_dim
-        Hidden width of the default head(s) (None: a default from the feature size).
-    seed
-        Seed of the heads' initialisation.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
     """
 
     def __init__(self, encoder, projector=None, temperature: float = 1.0, corruption: float = 0.6,
@@ -202,20 +179,12 @@ class DACL(SimCLR):
 
     Parameters
     ----------
-    encoder
-        The feature extractor h_θ (any ``pyssl.nn.Module``).
-    projector
-        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
     temperature
         NT-Xent temperature τ > 0.
     alpha
         Beta(α, α) parameter of the mixing weight λ, α > 0.
-    projection_dim
-        Output width of the default projector.
-    hidden_dim
-        Hidden width of the default head(s) (None: a default from the feature size).
-    seed
-        Seed of the heads' initialisation.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
     """
 
     def __init__(self, encoder, projector=None, temperature: float = 0.1, alpha: float = 0.9,

@@ -51,20 +51,8 @@ class MoCo(_MomentumMethod):
     ``queue_size`` past keys at ``temperature`` 0.2; the queue is a ring buffer of normalised keys.
     Momentum 0.99 (MoCo v2 uses 0.999 with much longer training).
 
-    Parameters
-    ----------
-    encoder
-        The feature extractor h_θ (any ``pyssl.nn.Module``).
-    projector
-        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
-    projection_dim
-        Output width of the default projector.
-    hidden_dim
-        Hidden width of the default head(s) (None: a default from the feature size).
-    views
-        The view maker ``views(x, seed) -> x̃`` (default by input rank: :func:`pyssl.pretext.default_views`).
-    seed
-        Seed of the heads' initialisation.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``views``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
     """
 
     trainable_names = ("encoder", "projector")
@@ -134,18 +122,10 @@ class BYOL(_MomentumMethod):
 
     Parameters
     ----------
-    encoder
-        The feature extractor h_θ (any ``pyssl.nn.Module``).
-    projector
-        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
     final_momentum
         Target EMA momentum at the end of training (cosine schedule from the start value).
-    projection_dim
-        Output width of the default projector.
-    hidden_dim
-        Hidden width of the default head(s) (None: a default from the feature size).
-    seed
-        Seed of the heads' initialisation.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
     """
 
     trainable_names = ("encoder", "projector", "predictor")

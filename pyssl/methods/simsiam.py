@@ -14,20 +14,12 @@ class SimSiam(Method):
 
     Parameters
     ----------
-    encoder
-        The feature extractor h_θ (any ``pyssl.nn.Module``).
-    projector
-        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim] built on first use).
     predictor
         The predictor head (default: MLP [projection_dim, predictor_hidden_dim, projection_dim]).
-    projection_dim
-        Output width of the default projector.
     predictor_hidden_dim
         Hidden width of the default predictor.
-    views
-        The view maker ``views(x, seed) -> x̃`` (default by input rank: :func:`pyssl.pretext.default_views`).
-    seed
-        Seed of the heads' initialisation.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``views``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
     """
     trainable_names = ("encoder", "projector", "predictor")
 

@@ -18,40 +18,36 @@ class _Activation(Module):
         return _core.nn.activation_backward(self._id, x, y, grad_output)
 
 
-@register_layer("relu")
 class ReLU(_Activation):
     """relu(x) = max(x, 0)."""
     _id = 0
 
 
-@register_layer("gelu")
 class GELU(_Activation):
     """gelu(x) = x Φ(x), the exact (erf) form of Hendrycks & Gimpel (2016), as torch's default."""
     _id = 1
 
 
-@register_layer("tanh")
 class Tanh(_Activation):
     """tanh(x); derivative 1 − tanh²(x)."""
     _id = 2
 
 
-@register_layer("sigmoid")
 class Sigmoid(_Activation):
     """σ(x) = 1 / (1 + e^−x), evaluated stably; derivative σ(1 − σ)."""
     _id = 3
 
 
+#: name -> activation layer (one entry adds an activation to ``make_activation``, MLPs and ``nn.LAYERS``)
 ACTIVATIONS = {"relu": ReLU, "gelu": GELU, "tanh": Tanh, "sigmoid": Sigmoid}
+for _name, _cls in ACTIVATIONS.items():
+    register_layer(_name, _cls)
 
 
 def make_activation(name: str) -> Module:
     """An activation layer by name.
 
-    Parameters
-    ----------
-    name
-        'relu', 'gelu', 'tanh' or 'sigmoid' (case ignored).
+    ``name``: 'relu', 'gelu', 'tanh' or 'sigmoid' (case ignored).
     """
     try:
         return ACTIVATIONS[name]()

@@ -41,22 +41,11 @@ class Conv2d(Module):
     """2-D cross-correlation (PyTorch convention): x (N, C, H, W), weight (O, C, KH, KW),
     y (N, O, HO, WO), HO = ⌊(H + 2·pad − KH)/stride⌋ + 1. Init U(±1/√(C·KH·KW)) as PyTorch.
 
-    Parameters
-    ----------
-    in_channels
-        Channels C of the input.
-    out_channels
-        Channels O of the output.
-    kernel_size
-        Kernel width (int, or (kh, kw) for 2-D).
-    padding
-        Zeros added on each side of every spatial axis.
-    bias
-        Add a learned bias.
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
-    seed
-        Initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
+    ``in_channels``: channels C of the input. ``out_channels``: channels O of the output.
+    ``kernel_size``: kernel width (int, or (kh, kw) for 2-D). ``padding``: zeros added on each side
+    of every spatial axis. ``bias``: add a learned bias. ``dtype``: float32 or float64: the dtype of
+    the parameters (and of the outputs). ``seed``: initialisation seed; None draws from the
+    process-wide stream (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
@@ -94,24 +83,12 @@ class Conv2d(Module):
 class Conv1d(Conv2d):
     """1-D convolution over (N, C, T): the H = 1 case of Conv2d; weight (O, C, 1, K).
 
-    Parameters
-    ----------
-    in_channels
-        Channels C of the input.
-    out_channels
-        Channels O of the output.
-    kernel_size
-        Kernel width (int, or (kh, kw) for 2-D).
-    stride
-        Step between kernel positions, >= 1.
-    padding
-        Zeros added on each side of every spatial axis.
-    bias
-        Add a learned bias.
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
-    seed
-        Initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
+    ``in_channels``: channels C of the input. ``out_channels``: channels O of the output.
+    ``kernel_size``: kernel width (int, or (kh, kw) for 2-D). ``stride``: step between kernel
+    positions, >= 1. ``padding``: zeros added on each side of every spatial axis. ``bias``: add a
+    learned bias. ``dtype``: float32 or float64: the dtype of the parameters (and of the outputs).
+    ``seed``: initialisation seed; None draws from the process-wide stream
+    (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
@@ -177,18 +154,10 @@ class ConvEncoder1d(Sequential):
     """Sequence extractor for (N, C, T): [Conv1d(k, padding k//2) → activation] per entry of
     ``channels``, then global average pooling over time; ``out_features = channels[-1]``.
 
-    Parameters
-    ----------
-    in_channels
-        Channels C of the input.
-    kernel_size
-        Kernel width (int, or (kh, kw) for 2-D).
-    act
-        Activation name: 'relu', 'gelu', 'tanh' or 'sigmoid'.
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
-    seed
-        Initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
+    ``in_channels``: channels C of the input. ``kernel_size``: kernel width (int, or (kh, kw) for
+    2-D). ``act``: activation name: 'relu', 'gelu', 'tanh' or 'sigmoid'. ``dtype``: float32 or
+    float64: the dtype of the parameters (and of the outputs). ``seed``: initialisation seed; None
+    draws from the process-wide stream (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, in_channels: int, channels=(32, 64), kernel_size: int = 5, act: str = "relu",
@@ -210,16 +179,10 @@ class ConvEncoder2d(Sequential):
     """Image extractor for (N, C, H, W): [Conv2d 3×3 (stride 2 after the first) → activation] per
     entry of ``channels``, then global average pooling; ``out_features = channels[-1]``.
 
-    Parameters
-    ----------
-    in_channels
-        Channels C of the input.
-    act
-        Activation name: 'relu', 'gelu', 'tanh' or 'sigmoid'.
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
-    seed
-        Initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
+    ``in_channels``: channels C of the input. ``act``: activation name: 'relu', 'gelu', 'tanh' or
+    'sigmoid'. ``dtype``: float32 or float64: the dtype of the parameters (and of the outputs).
+    ``seed``: initialisation seed; None draws from the process-wide stream
+    (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, in_channels: int, channels=(32, 64), act: str = "relu", dtype=np.float32, seed=None):

@@ -19,18 +19,9 @@ class Linear(Module):
     dx = dy Wᵀ, dW += xᵀ dy, db += Σₙ dy.
     Initialisation follows PyTorch: W, b ~ U(−1/√I, 1/√I).
 
-    Parameters
-    ----------
-    in_features
-        Input width D.
-    out_features
-        Output width O.
-    bias
-        Add a learned bias.
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
-    seed
-        Initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
+    ``in_features``: input width D. ``out_features``: output width O. ``bias``: add a learned bias.
+    ``dtype``: float32 or float64: the dtype of the parameters (and of the outputs). ``seed``:
+    initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,

@@ -35,14 +35,9 @@ class MLP(Sequential):
     With ``residual=True`` every hidden block whose input and output widths agree becomes
     ``x + act(norm(Linear(x)))`` (a residual MLP block).
 
-    Parameters
-    ----------
-    dims
-        Widths [input, hidden..., output] (at least two).
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
-    seed
-        Initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
+    ``dims``: widths [input, hidden..., output] (at least two). ``dtype``: float32 or float64: the
+    dtype of the parameters (and of the outputs). ``seed``: initialisation seed; None draws from the
+    process-wide stream (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, dims, norm="batch", act="relu", dropout: float = 0.0, dtype=np.float32, seed=None,

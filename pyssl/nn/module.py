@@ -27,6 +27,9 @@ def layer_input(layer, x, dtype=None) -> np.ndarray:
     of the layer's weights, for layers whose kernel needs the input in it (a TypeError says how to
     cast otherwise).
     """
+    if type(x) is np.ndarray and x.dtype.isnative and x.dtype.kind in "biuc":
+        raise TypeError(f"{type(layer).__name__} needs x of dtype float32 or float64, got {x.dtype}; cast with "
+                        f"x.astype(np.float32)")
     if type(x) is not np.ndarray or not x.dtype.isnative or x.dtype.kind != "f":
         x = check_array(x, "x", dtype=None if isinstance(x, np.ndarray) else (dtype or layer.dtype),
                         allow_empty=True, finite=False)
@@ -363,10 +366,7 @@ class Residual(Module):
     """Skip connection ``y = x + f(x)`` (He et al., 2016); ``f`` must keep the shape.
     Backward: dx = g + f'(x)ᵀ g.
 
-    Parameters
-    ----------
-    inner
-        The wrapped module f (output shape = input shape).
+    ``inner``: the wrapped module f (output shape = input shape).
     """
 
     def __init__(self, inner: Module):

@@ -49,14 +49,8 @@ class LayerNorm(Module):
     The context saved for backward is ``(x, mean, rstd)`` with one mean and one
     1/√(σ² + ε) per row, so two forwards can be in flight.
 
-    Parameters
-    ----------
-    num_features
-        D, the size of the normalised last axis.
-    eps
-        Added to the variance.
-    dtype
-        float32 or float64: the dtype of the parameters (and of the outputs).
+    ``num_features``: D, the size of the normalised last axis. ``eps``: added to the variance.
+    ``dtype``: float32 or float64: the dtype of the parameters (and of the outputs).
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, dtype=np.float32, *,

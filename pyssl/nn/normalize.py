@@ -15,10 +15,7 @@ from .module import Module, layer_input, register_layer
 def l2_normalize(z) -> np.ndarray:
     """Rows of a (N, D) float array scaled to unit L2 norm (zero rows stay zero).
 
-    Parameters
-    ----------
-    z
-        Rows to normalise, (N, D).
+    ``z``: rows to normalise, (N, D).
     """
     z = check_array(z, "z", allow_empty=True, finite=False)
     return _core.nn.l2_normalize_forward(z)[0]

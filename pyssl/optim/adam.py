@@ -48,10 +48,8 @@ class Adam(Optimizer):
     ``exclude_bias_and_norm=True`` skips weight decay for parameters whose ``decay`` flag is
     False (the DINO / MoCo v3 parameter groups); the default decays all parameters, as torch does.
 
-    Parameters
-    ----------
-    params
-        The parameters to update: a Module, or a list of Parameters (or of parameter groups).
+    ``params``: the parameters to update: a Module, or a list of Parameters (or of parameter
+    groups).
     """
 
     hyperparameter_names = ("betas", "eps", "weight_decay", "exclude_bias_and_norm")
@@ -100,18 +98,10 @@ class AdamW(Adam):
        unscaled λ, and Keras/TF-addons' ``AdamW`` uses λ without α. So λ = 0.05 here (DINO,
        torch) equals λ·α in the paper's notation.
 
-    Parameters
-    ----------
-    params
-        The parameters to update: a Module, or a list of Parameters (or of parameter groups).
-    lr
-        Learning rate α (a float or a schedule).
-    betas
-        (β₁, β₂) of the moment averages.
-    eps
-        ε of the denominator.
-    exclude_bias_and_norm
-        Apply no weight decay to biases and normalisation parameters.
+    ``params``: the parameters to update: a Module, or a list of Parameters (or of parameter
+    groups). ``lr``: learning rate α (a float or a schedule). ``betas``: (β₁, β₂) of the moment
+    averages. ``eps``: ε of the denominator. ``exclude_bias_and_norm``: apply no weight decay to
+    biases and normalisation parameters.
     """
 
     _decoupled = True

@@ -33,10 +33,8 @@ class SGD(Optimizer):
     False (biases, normalisation parameters); the default decays every parameter, as torch does
     for a single parameter group.
 
-    Parameters
-    ----------
-    params
-        The parameters to update: a Module, or a list of Parameters (or of parameter groups).
+    ``params``: the parameters to update: a Module, or a list of Parameters (or of parameter
+    groups).
     """
 
     hyperparameter_names = ("momentum", "dampening", "nesterov", "weight_decay", "exclude_bias_and_norm")

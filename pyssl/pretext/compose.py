@@ -33,19 +33,8 @@ __all__ = ["TRANSFORMS", "register_transform", "Transform", "Compose", "RandomAp
 TRANSFORMS = Registry("transform")
 
 
-def register_transform(name: str, obj=None, **meta):
-    """Register a transform ``t(x, seed) -> x̃`` under ``name`` (usable as a class decorator).
-
-    Parameters
-    ----------
-    name : str
-        The registry key.
-    obj : class or callable, optional
-        The transform class or view factory; omit to decorate.
-    **meta
-        ``data`` ("rows", "sequences" or "images") and ``example`` (a zero-argument factory).
-    """
-    return TRANSFORMS.register(name, obj, **meta)
+#: ``@register_transform(name, data=..., example=...)``: :meth:`pyssl._registry.Registry.register` of ``TRANSFORMS``
+register_transform = TRANSFORMS.register
 
 
 class Transform:
@@ -151,12 +140,7 @@ class Identity(Transform):
 class FeatureMask(Transform):
     """:func:`pyssl.pretext.mask_features` as a transform.
 
-    Parameters
-    ----------
-    ratio
-        Fraction of entries masked, in [0, 1].
-    fill
-        Value written into masked entries.
+    ``ratio``: fraction of entries masked, in [0, 1]. ``fill``: value written into masked entries.
     """
 
     def __init__(self, ratio=0.15, fill=0.0):
@@ -261,12 +245,8 @@ class Mixup(Transform):
 class SpanMask(Transform):
     """None
 
-    Parameters
-    ----------
-    ratio
-        Fraction of the last axis masked as one span.
-    fill
-        Value written into masked entries.
+    ``ratio``: fraction of the last axis masked as one span. ``fill``: value written into masked
+    entries.
     """
     def __init__(self, ratio=0.15, fill=0.0):
         self.ratio, self.fill = _ratio(ratio), fill
@@ -281,12 +261,7 @@ class SpanMask(Transform):
 class SequenceCrop(Transform):
     """None
 
-    Parameters
-    ----------
-    scale
-        Range of the crop length as a fraction of T.
-    size
-        Output length (None: T).
+    ``scale``: range of the crop length as a fraction of T. ``size``: output length (None: T).
     """
     def __init__(self, scale=(0.5, 1.0), size=None):
         self.scale, self.size = scale, size
@@ -299,10 +274,7 @@ class SequenceCrop(Transform):
 class Jitter(Transform):
     """None
 
-    Parameters
-    ----------
-    sigma
-        Standard deviation of the random perturbation.
+    ``sigma``: standard deviation of the random perturbation.
     """
     def __init__(self, sigma=0.03):
         self.sigma = sigma
@@ -315,10 +287,7 @@ class Jitter(Transform):
 class Scaling(Transform):
     """None
 
-    Parameters
-    ----------
-    sigma
-        Standard deviation of the per-channel scale factor around 1.
+    ``sigma``: standard deviation of the per-channel scale factor around 1.
     """
     def __init__(self, sigma=0.1):
         self.sigma = sigma
@@ -331,10 +300,7 @@ class Scaling(Transform):
 class SegmentPermutation(Transform):
     """None
 
-    Parameters
-    ----------
-    segments
-        Number of segments the time axis is cut into.
+    ``segments``: number of segments the time axis is cut into.
     """
     def __init__(self, segments=5):
         self.segments = segments
@@ -347,12 +313,8 @@ class SegmentPermutation(Transform):
 class TimeWarp(Transform):
     """None
 
-    Parameters
-    ----------
-    sigma
-        Standard deviation of the random perturbation.
-    knots
-        Knots of the smooth random warp.
+    ``sigma``: standard deviation of the random perturbation. ``knots``: knots of the smooth random
+    warp.
     """
     def __init__(self, sigma=0.2, knots=4):
         self.sigma, self.knots = sigma, knots
@@ -365,12 +327,7 @@ class TimeWarp(Transform):
 class TimeMask(Transform):
     """None
 
-    Parameters
-    ----------
-    ratio
-        Fraction of the time steps masked.
-    fill
-        Value written into masked entries.
+    ``ratio``: fraction of the time steps masked. ``fill``: value written into masked entries.
     """
     def __init__(self, ratio=0.1, fill=0.0):
         self.ratio, self.fill = _ratio(ratio), fill
@@ -395,10 +352,7 @@ class RandomRotation(Transform):
 class HorizontalFlip(Transform):
     """None
 
-    Parameters
-    ----------
-    p
-        Probability of flipping each image.
+    ``p``: probability of flipping each image.
     """
     def __init__(self, p=0.5):
         self.p = _ratio(p, "p")
@@ -411,14 +365,8 @@ class HorizontalFlip(Transform):
 class RandomResizedCrop(Transform):
     """None
 
-    Parameters
-    ----------
-    size
-        Output (H, W) (None: the input's).
-    scale
-        Range of the crop area as a fraction of the image.
-    ratio
-        Range of the crop's aspect ratio.
+    ``size``: output (H, W) (None: the input's). ``scale``: range of the crop area as a fraction of
+    the image. ``ratio``: range of the crop's aspect ratio.
     """
     def __init__(self, size=None, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
         self.size, self.scale, self.ratio = size, scale, ratio
@@ -431,14 +379,8 @@ class RandomResizedCrop(Transform):
 class ColorJitter(Transform):
     """None
 
-    Parameters
-    ----------
-    brightness
-        β: brightness factor b ~ U[1 − β, 1 + β].
-    contrast
-        γ: contrast factor c ~ U[1 − γ, 1 + γ].
-    clip
-        Clip to [0, 1] after each step.
+    ``brightness``: β: brightness factor b ~ U[1 − β, 1 + β]. ``contrast``: γ: contrast factor c ~
+    U[1 − γ, 1 + γ]. ``clip``: clip to [0, 1] after each step.
     """
     def __init__(self, brightness=0.4, contrast=0.4, clip=True):
         self.brightness, self.contrast, self.clip = brightness, contrast, clip
@@ -451,12 +393,8 @@ class ColorJitter(Transform):
 class GaussianBlur(Transform):
     """None
 
-    Parameters
-    ----------
-    kernel_size
-        Kernel width (int, or (kh, kw) for 2-D).
-    sigma
-        (low, high) range of the blur's standard deviation.
+    ``kernel_size``: kernel width (int, or (kh, kw) for 2-D). ``sigma``: (low, high) range of the
+    blur's standard deviation.
     """
     def __init__(self, kernel_size=3, sigma=(0.1, 2.0)):
         self.kernel_size, self.sigma = kernel_size, sigma
@@ -469,14 +407,8 @@ class GaussianBlur(Transform):
 class PatchMask(Transform):
     """None
 
-    Parameters
-    ----------
-    patch_size
-        Side of the square patches.
-    ratio
-        Fraction of patches masked.
-    fill
-        Value written into masked entries.
+    ``patch_size``: side of the square patches. ``ratio``: fraction of patches masked. ``fill``:
+    value written into masked entries.
     """
     def __init__(self, patch_size=4, ratio=0.75, fill=0.0):
         self.patch_size, self.ratio, self.fill = patch_size, _ratio(ratio), fill

@@ -43,10 +43,8 @@ def hflip(images, flags=None):
 def random_hflip(images, seed, p=0.5):
     """Mirror each image with probability p; returns ``(images, flags (N,) int64)``.
 
-    Parameters
-    ----------
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
     """
     images = as_images(images)
     p = _ratio(p, "p")
@@ -60,10 +58,8 @@ def random_crop_boxes(n, height, width, seed, scale=(0.08, 1.0), ratio=(3 / 4, 4
     aspect ratio ~ U[log ratio], up to 10 attempts, else a central crop. Returns (n, 4) int64
     boxes (top, left, height, width).
 
-    Parameters
-    ----------
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
     """
     s0, s1 = interval(scale, "scale", low=0.0, high=1.0)
     r0, r1 = interval(ratio, "ratio", low=0.0)
@@ -87,12 +83,8 @@ def resized_crop(images, boxes, size=None):
     """Crop each image to its box (top, left, height, width) and resize bilinearly to ``size``
     (default: the input size). The box must lie inside the image.
 
-    Parameters
-    ----------
-    images
-        Batch (N, C, H, W).
-    boxes
-        (N, 4) int boxes (top, left, height, width), one per image.
+    ``images``: batch (N, C, H, W). ``boxes``: (N, 4) int boxes (top, left, height, width), one per
+    image.
     """
     images = as_images(images)
     n, _, h, w = images.shape
@@ -115,14 +107,9 @@ def random_resized_crop(images, seed, size=None, scale=(0.08, 1.0), ratio=(3 / 4
     """RandomResizedCrop (torchvision; SimCLR's main augmentation, Chen et al. 2020).
     Returns ``(images (N, C, *size), boxes (N, 4))``.
 
-    Parameters
-    ----------
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
-    scale
-        Range of the crop area as a fraction of the image.
-    ratio
-        Range of the crop's aspect ratio.
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count. ``scale``: range of the crop area as a fraction of the image. ``ratio``: range
+    of the crop's aspect ratio.
     """
     images = as_images(images)
     n, _, h, w = images.shape
@@ -174,10 +161,7 @@ def jigsaw_permutation_set(grid=3, count=30, seed=0, pool=4096):
     distance to the chosen set is largest (first on ties). Deterministic: the same arguments give
     the same (count, grid²) int64 array (default: 30 permutations of 9 tiles).
 
-    Parameters
-    ----------
-    grid
-        Tiles per side (grid² tiles).
+    ``grid``: tiles per side (grid² tiles).
     """
     g = positive_int(grid, "grid")
     c = positive_int(count, "count")
@@ -236,14 +220,8 @@ def patch_mask(images, patch_size, ratio, seed, fill=0.0):
     Returns ``(images_masked, mask (N, L), kept (N, L_keep) int64, masked (N, L − L_keep) int64)``,
     indices ascending; mask is 1 at masked patches.
 
-    Parameters
-    ----------
-    images
-        Batch (N, C, H, W).
-    patch_size
-        Side of the square patches.
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``images``: batch (N, C, H, W). ``patch_size``: side of the square patches. ``seed``: seed of
+    the random draws (a non-negative int): the result depends on it alone, not on the thread count.
     """
     images = as_images(images)
     p = positive_int(patch_size, "patch_size")
@@ -261,12 +239,8 @@ def color_jitter(images, seed, brightness=0.4, contrast=0.4, clip=True):
     gray = 0.299R + 0.587G + 0.114B for 3 channels, else the channel mean); clipped to [0, 1]
     after each step when clip. Returns ``(images, factors (N, 2))``.
 
-    Parameters
-    ----------
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
-    brightness
-        Strength of the brightness change.
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count. ``brightness``: strength of the brightness change.
     """
     images = as_images(images)
     return _A.color_jitter(images, non_negative(brightness, "brightness"), non_negative(contrast, "contrast"),
@@ -278,12 +252,8 @@ def gaussian_blur(images, seed, kernel_size=3, sigma=(0.1, 2.0)):
     (torchvision GaussianBlur; SimCLR uses kernel ≈ 10% of the image side). Returns
     ``(images, sigmas (N,))``.
 
-    Parameters
-    ----------
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
-    kernel_size
-        Odd side of the blur kernel.
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count. ``kernel_size``: odd side of the blur kernel.
     """
     images = as_images(images)
     k = positive_int(kernel_size, "kernel_size")

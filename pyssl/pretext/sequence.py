@@ -20,12 +20,8 @@ def crop_resize(x, seed, scale=(0.5, 1.0), size=None):
     torch's F.interpolate(mode="linear")). Returns ``(x_out (N, C, size), windows (N, 2))`` with
     windows = (start, length).
 
-    Parameters
-    ----------
-    x
-        Sequences (N, C, T).
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``x``: sequences (N, C, T). ``seed``: seed of the random draws (a non-negative int): the result
+    depends on it alone, not on the thread count.
     """
     x = as_sequences(x)
     lo, hi = interval(scale, "scale", low=0.0, high=1.0)
@@ -36,12 +32,8 @@ def crop_resize(x, seed, scale=(0.5, 1.0), size=None):
 def jitter(x, sigma, seed):
     """Jitter: additive Gaussian noise x + σ·ε (Um et al. 2017); same draws as gaussian_noise.
 
-    Parameters
-    ----------
-    sigma
-        Standard deviation of the random perturbation.
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``sigma``: standard deviation of the random perturbation. ``seed``: seed of the random draws (a
+    non-negative int): the result depends on it alone, not on the thread count.
     """
     return gaussian_noise(as_sequences(x), sigma, seed)
 
@@ -49,14 +41,9 @@ def jitter(x, sigma, seed):
 def scaling(x, sigma, seed):
     """Scaling: each channel of each sample multiplied by 1 + σ·z, z ~ N(0, 1) (Um et al. 2017).
 
-    Parameters
-    ----------
-    x
-        Sequences (N, C, T).
-    sigma
-        Standard deviation of the per-channel scale around 1.
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``x``: sequences (N, C, T). ``sigma``: standard deviation of the per-channel scale around 1.
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
     """
     return _A.scaling(as_sequences(x), non_negative(sigma, "sigma"), check_seed(seed))
 
@@ -66,12 +53,8 @@ def segment_permutation(x, segments, seed):
     uniform random order (Um et al. 2017). Returns ``(x_out, perms (N, M))`` where output segment
     position q holds input segment perms[i, q].
 
-    Parameters
-    ----------
-    x
-        Sequences (N, C, T).
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``x``: sequences (N, C, T). ``seed``: seed of the random draws (a non-negative int): the result
+    depends on it alone, not on the thread count.
     """
     x = as_sequences(x)
     m = positive_int(segments, "segments")
@@ -89,12 +72,8 @@ def time_warp(x, sigma, seed, knots=4):
     the cumulative positions p_j = Σ_{l<j} max(s(u_l), 0.1) are rescaled so that p_{T−1} = T − 1,
     and out[..., j] = x read at p_j by linear interpolation (endpoints are kept).
 
-    Parameters
-    ----------
-    sigma
-        Standard deviation of the random perturbation.
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``sigma``: standard deviation of the random perturbation. ``seed``: seed of the random draws (a
+    non-negative int): the result depends on it alone, not on the thread count.
     """
     return _A.time_warp(as_sequences(x), non_negative(sigma, "sigma"),
                         positive_int(knots, "knots", low=0), check_seed(seed))
@@ -104,11 +83,7 @@ def time_mask(x, ratio, seed, fill=0.0):
     """Time masking: one span of max(1, ⌊ratio·T⌋) steps set to fill in all channels
     (see :func:`pyssl.pretext.span_mask`). Returns ``(x_masked, mask)``.
 
-    Parameters
-    ----------
-    x
-        Sequences (N, C, T).
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``x``: sequences (N, C, T). ``seed``: seed of the random draws (a non-negative int): the result
+    depends on it alone, not on the thread count.
     """
     return span_mask(as_sequences(x), ratio, seed, fill)

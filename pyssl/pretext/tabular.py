@@ -61,13 +61,17 @@ def gaussian_noise(x, std, seed):
     ε is drawn by Box–Muller from the sample's Philox stream in float precision (24-bit uniforms,
     polynomial log/sin/cos accurate to about 1 ulp). Returns an array of x's shape and dtype.
 
-    Parameters
-    ----------
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
     """
     x = as_batch(x)
-    return _A.gaussian_noise(x, non_negative(std, "std"), check_seed(seed))
+    std = non_negative(std, "std")
+    # |ε| < 6 (Box–Muller from 24-bit uniforms): a larger std could overflow x's dtype
+    limit = float(np.finfo(x.dtype).max) / 8
+    if std > limit:
+        raise ValueError(f"The 'std' parameter must be <= {limit:.3g} for {x.dtype} inputs (x + std·ε overflows "
+                         f"beyond), got {std!r}; pass float64 inputs or a smaller std")
+    return _A.gaussian_noise(x, std, check_seed(seed))
 
 
 def scarf_corrupt(x, reference, ratio, seed):
@@ -107,10 +111,8 @@ def vime_corrupt(x, p_m, seed):
     ``x̃ = (1 − m) ⊙ x + m ⊙ x̄``. Returns ``(x̃, m_new)`` with VIME's label ``m_new = 1[x̃ ≠ x]``
     (an entry swapped with an equal value is not counted as corrupted).
 
-    Parameters
-    ----------
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
     """
     x = as_batch(x)
     return _A.vime_corrupt(x, _ratio(p_m, "p_m"), check_seed(seed))
@@ -126,12 +128,8 @@ def mixup(x, alpha, seed, positive_only=False):
 
     Returns ``(x_mixed, lam (N,), partner (N,) int64)``.
 
-    Parameters
-    ----------
-    alpha
-        Beta(α, α) parameter of the mixing weight λ, α > 0.
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``alpha``: beta(α, α) parameter of the mixing weight λ, α > 0. ``seed``: seed of the random
+    draws (a non-negative int): the result depends on it alone, not on the thread count.
     """
     x = as_batch(x)
     a = float(check_scalar(alpha, "alpha", low=0.0, low_inclusive=False))
@@ -141,14 +139,9 @@ def mixup(x, alpha, seed, positive_only=False):
 def dacl_mixup(x, alpha, seed):
     """DACL positive: :func:`mixup` with λ ← max(λ, 1 − λ) (Verma et al. 2021, §3).
 
-    Parameters
-    ----------
-    x
-        Batch (N, ...).
-    alpha
-        Beta(α, α) parameter of the mixing weight λ, α > 0.
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``x``: batch (N, ...). ``alpha``: beta(α, α) parameter of the mixing weight λ, α > 0. ``seed``:
+    seed of the random draws (a non-negative int): the result depends on it alone, not on the thread
+    count.
     """
     return mixup(x, alpha, seed, positive_only=True)
 
@@ -160,12 +153,8 @@ def span_mask(x, ratio, seed, fill=0.0):
     steps (``L = 0`` when ratio = 0) starting at a uniform position is set to ``fill`` in every
     channel (time masking). Returns ``(x_masked, mask)``, mask 1 where masked.
 
-    Parameters
-    ----------
-    x
-        Rows (N, D) or sequences (N, C, T).
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``x``: rows (N, D) or sequences (N, C, T). ``seed``: seed of the random draws (a non-negative
+    int): the result depends on it alone, not on the thread count.
     """
     x = as_batch(x)
     if x.ndim not in (2, 3):
@@ -179,10 +168,8 @@ def span_mask(x, ratio, seed, fill=0.0):
 def random_permutations(count, n, seed):
     """``count`` uniform permutations of 0..n−1, row r from stream (Permutation, r): (count, n) int64.
 
-    Parameters
-    ----------
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
     """
     return _A.permutations(positive_int(count, "count", low=0), positive_int(n, "n"), check_seed(seed))
 
@@ -190,10 +177,8 @@ def random_permutations(count, n, seed):
 def random_integers(count, high, seed):
     """``count`` integers uniform in [0, high), entry i from stream (Integers, i): (count,) int64.
 
-    Parameters
-    ----------
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
     """
     return _A.integers(positive_int(count, "count", low=0), positive_int(high, "high"), check_seed(seed))
 
@@ -208,10 +193,7 @@ def feature_subsets(x, n_subsets=4, overlap=0.75, seed=None):
 
     Returns ``(views, columns)``: a list of K arrays (N, |S_k|) and the list of column indices.
 
-    Parameters
-    ----------
-    x
-        Rows (N, D).
+    ``x``: rows (N, D).
     """
     x = as_batch(x, ndim=2)
     n, d = x.shape
@@ -240,10 +222,8 @@ def shuffle_tokens(x, ratio, seed):
     token moves when m ≥ 2; with m = 1 nothing moves and nothing is labelled).
     Returns ``(x_shuffled, z)`` with z (N, L) 1 at the moved positions.
 
-    Parameters
-    ----------
-    seed
-        Seed of the random draws (a non-negative int): the result depends on it alone, not on the thread count.
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
     """
     x = as_batch(x, ndim=3)
     l = x.shape[1]

@@ -32,19 +32,8 @@ __all__ = ["TASKS", "register_task", "PretextTask", "RotationPredictionTask", "J
 TASKS = Registry("pretext task")
 
 
-def register_task(name: str, obj=None, **meta):
-    """Register a pretext task class under ``name`` (usable as a class decorator).
-
-    Parameters
-    ----------
-    name : str
-        The registry key.
-    obj : class, optional
-        The :class:`PretextTask` subclass; omit to decorate.
-    **meta
-        ``data`` (the input kind, see ``TASKS``) and ``example`` (a zero-argument factory).
-    """
-    return TASKS.register(name, obj, **meta)
+#: ``@register_task(name, data=..., example=...)``: :meth:`pyssl._registry.Registry.register` of ``TASKS``
+register_task = TASKS.register
 
 
 def _features(shape) -> int:
@@ -200,12 +189,8 @@ class InstanceDiscrimination(PretextTask):
     views concatenated (V·N, ...), view v from ``derive_seed(seed, "view", v)``; z (V·N,) = sample
     index (rows with equal z belong together). Head: ``projection_dim``; loss "nt_xent".
 
-    Parameters
-    ----------
-    transform
-        The augmentation ``t(x, seed) -> x̃`` each view applies.
-    n_views
-        V >= 2 views per sample.
+    ``transform``: the augmentation ``t(x, seed) -> x̃`` each view applies. ``n_views``: V >= 2
+    views per sample.
     """
 
     loss = "nt_xent"
@@ -253,10 +238,7 @@ class DACLTask(PretextTask):
     λ ← max(λ, 1 − λ), view v from ``derive_seed(seed, "view", v)``. inputs (2N, ...); z = sample
     index. Head: ``projection_dim``; loss "nt_xent".
 
-    Parameters
-    ----------
-    alpha
-        Beta(α, α) parameter of the mixing weight λ, α > 0.
+    ``alpha``: beta(α, α) parameter of the mixing weight λ, α > 0.
     """
 
     loss = "nt_xent"

@@ -83,15 +83,7 @@ class FineTune(Adapter):
         self.sync_batchnorm = sync_batchnorm
 
     def fit(self, X, y):
-        """Train a copy of the encoder and the head on (X, y).
-
-        Parameters
-        ----------
-        X : array (N, ...)
-            Inputs of the encoder.
-        y : array (N,)
-            Class labels or regression targets.
-        """
+        """Train a copy of the encoder and the head on (X, y)."""
         from ..nn import Linear
         from ..nn.losses import cross_entropy, mse
         from ..optim import AdamW

@@ -39,15 +39,7 @@ class KNN(Adapter):
         self.batch_size = batch_size
 
     def fit(self, X, y):
-        """Store the normalised embeddings of X and the labels y.
-
-        Parameters
-        ----------
-        X : array (N, ...)
-            Inputs of the encoder.
-        y : array (N,)
-            Class labels or regression targets.
-        """
+        """Store the normalised embeddings of X and the labels y."""
         self.params_ = p = self._validate_params()
         X = self._check_X(X)
         self.y_ = self._check_y(X, y)

@@ -36,15 +36,7 @@ class LinearProbe(Adapter):
         self.max_iter = max_iter
 
     def fit(self, X, y):
-        """Fit the linear head on h_θ*(X) and y.
-
-        Parameters
-        ----------
-        X : array (N, ...)
-            Inputs of the encoder.
-        y : array (N,)
-            Class labels or regression targets.
-        """
+        """Fit the linear head on h_θ*(X) and y."""
         p = self._validate_params()
         X = self._check_X(X)
         yc = self._check_y(X, y)

@@ -25,10 +25,7 @@ def sample_labels(y, fraction: float, seed: int = 0, classification: bool = True
     label per class (classification), or a uniform subset of at least 2 rows (regression).
     Sorted; fixed by ``seed``.
 
-    Parameters
-    ----------
-    y
-        All labels (N,).
+    ``y``: all labels (N,).
     """
     check_scalar(fraction, "fraction", low=0.0, high=1.0, low_inclusive=False)
     seed = check_seed(seed)

@@ -39,16 +39,8 @@ def lbfgs(fun, x0, max_iter=500, tol=1e-6, history=10):
     """Minimise ``fun(x) -> (f, g)`` by L-BFGS with backtracking (Armijo, c1=1e-4).
     Returns (x, f, iterations, converged).
 
-    Parameters
-    ----------
-    x0
-        Starting point (1-D float64).
-    max_iter
-        Most iterations.
-    tol
-        Stop when the gradient's max-norm falls below it.
-    history
-        Number of correction pairs kept.
+    ``x0``: starting point (1-D float64). ``max_iter``: most iterations. ``tol``: stop when the
+    gradient's max-norm falls below it. ``history``: number of correction pairs kept.
     """
     x = x0.copy()
     f, g = fun(x)
@@ -98,14 +90,8 @@ def lbfgs(fun, x0, max_iter=500, tol=1e-6, history=10):
 class LogisticRegressionSolver:
     """Multinomial logistic regression on standardised features, to convergence.
 
-    Parameters
-    ----------
-    l2
-        L2 penalty on the weights, >= 0.
-    max_iter
-        Most solver iterations, >= 1.
-    tol
-        Convergence tolerance on the gradient norm.
+    ``l2``: L2 penalty on the weights, >= 0. ``max_iter``: most solver iterations, >= 1. ``tol``:
+    convergence tolerance on the gradient norm.
     """
 
     def __init__(self, l2: float = 1e-4, max_iter: int = 500, tol: float = 1e-6):
@@ -140,10 +126,7 @@ class LogisticRegressionSolver:
 class RidgeSolver:
     """Ridge regression on standardised features (closed form through the normal equations).
 
-    Parameters
-    ----------
-    l2
-        L2 penalty on the weights, >= 0.
+    ``l2``: L2 penalty on the weights, >= 0.
     """
 
     def __init__(self, l2: float = 1e-4):
