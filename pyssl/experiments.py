@@ -58,8 +58,9 @@ def make_method(name: str, encoder, **kw):
     if not isinstance(name, str):
         raise TypeError(f"method must be a method name (str), got {name!r} ({type(name).__name__})")
     key = name.lower().replace("-", "_")
-    if key not in METHOD_NAMES:
-        raise ValueError(f"unknown method {name!r}; choose from {sorted(METHOD_NAMES)}")
+    names = _method_names()  # read live: a method registered after import is accepted too
+    if key not in names:
+        raise ValueError(f"unknown method {name!r}; choose from {sorted(names)}")
     return METHODS.get(key)(encoder, **kw)
 
 

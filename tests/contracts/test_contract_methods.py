@@ -97,3 +97,25 @@ def test_nan_float_arguments_are_refused_by_name(name):
     for k in floats:
         with pytest.raises(ValueError, match=k):
             entry.obj(_encoder(entry), **{k: float("nan")})
+
+
+def test_every_public_method_class_is_registered():
+    bases = {M.Method, M.JointEmbedding, M.PretextTaskMethod}
+    registered = {M.METHODS.get(n) for n in NAMES}
+    for name in M.__all__:
+        obj = getattr(M, name)
+        if isinstance(obj, type) and issubclass(obj, M.Method) and obj not in bases:
+            assert obj in registered, f"pyssl.methods.{name} is not registered in pyssl.methods.METHODS"
+
+
+def test_a_method_registered_later_is_made_by_name():
+    from pyssl.experiments import make_method
+
+    @M.register_method("contract_probe_method", example=lambda e: Late(e))
+    class Late(M.SimCLR):
+        """SimCLR under another name (``encoder`` and the rest as SimCLR)."""
+
+    try:
+        assert isinstance(make_method("contract-probe-method", MLP([6, 4], seed=0)), Late)
+    finally:
+        M.METHODS._entries.pop("contract_probe_method")

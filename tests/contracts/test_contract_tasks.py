@@ -73,3 +73,11 @@ def test_a_loss_without_a_task_adapter_is_refused_at_construction():
 
 def test_no_class_name_is_shared_by_methods_and_pretext():
     assert not set(methods.__all__) & set(pretext.__all__)
+
+
+def test_every_public_task_class_is_registered():
+    registered = {pretext.TASKS.get(n) for n in pretext.TASKS.names()}
+    for name in pretext.__all__:
+        obj = getattr(pretext, name)
+        if isinstance(obj, type) and issubclass(obj, pretext.PretextTask) and obj is not pretext.PretextTask:
+            assert obj in registered, f"pyssl.pretext.{name} is not registered in pyssl.pretext.TASKS"

@@ -86,3 +86,11 @@ def test_sample_offset_is_restored_after_an_error_and_checked():
     with pytest.raises(ValueError, match="k"):
         with P.sample_offset(-1):
             pass
+
+
+def test_every_public_transform_class_is_registered():
+    registered = {P.TRANSFORMS.get(n) for n in P.TRANSFORMS.names()}
+    for name in P.__all__:
+        obj = getattr(P, name)
+        if isinstance(obj, type) and issubclass(obj, P.Transform) and obj is not P.Transform:
+            assert obj in registered, f"pyssl.pretext.{name} is not registered in pyssl.pretext.TRANSFORMS"
