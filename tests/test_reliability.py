@@ -282,16 +282,7 @@ def test_checkpoint_round_trip_still_loads(tmp_path):
 
 # -- layer inputs and arguments -----------------------------------------------------------------------
 
-LAYERS = [lambda: nn.Linear(2, 3, seed=0), nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.Softmax, nn.LogSoftmax,
-          nn.L2Normalize, lambda: nn.Dropout(0.5).eval(), lambda: nn.Sequential(nn.Linear(2, 2, seed=0), nn.ReLU()),
-          lambda: nn.Residual(nn.Linear(2, 2, seed=0)), lambda: nn.LayerNorm(2)]
-
-
-@pytest.mark.parametrize("make", LAYERS)
-def test_layers_take_lists_like_arrays(make):
-    layer = make()
-    rows = [[1.0, -2.0], [0.5, 3.0]]
-    np.testing.assert_array_equal(layer(rows), make()(np.array(rows, np.float32)))
+# (every registered layer takes nested lists like arrays: tests/contracts/test_contract_layers.py)
 
 
 def test_layers_take_big_endian_input_as_native():

@@ -92,3 +92,9 @@ def test_bad_inputs_are_refused(name):
         layer.forward(None)
     with pytest.raises(TypeError):
         layer.forward(np.full(nn.LAYERS.entry(name).input, "a"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nested_lists_are_taken_like_arrays(name):
+    x = _x(name, np.float32)
+    np.testing.assert_array_equal(_layer(name, np.float32)(x.tolist()), _layer(name, np.float32)(x))

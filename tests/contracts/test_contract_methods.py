@@ -119,3 +119,9 @@ def test_a_method_registered_later_is_made_by_name():
         assert isinstance(make_method("contract-probe-method", MLP([6, 4], seed=0)), Late)
     finally:
         M.METHODS._entries.pop("contract_probe_method")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_encoder_is_refused_by_name(name):
+    with pytest.raises(TypeError, match="encoder"):
+        M.METHODS.get(name)("not a module")

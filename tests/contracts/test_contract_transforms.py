@@ -94,3 +94,11 @@ def test_every_public_transform_class_is_registered():
         obj = getattr(P, name)
         if isinstance(obj, type) and issubclass(obj, P.Transform) and obj is not P.Transform:
             assert obj in registered, f"pyssl.pretext.{name} is not registered in pyssl.pretext.TRANSFORMS"
+
+
+@pytest.mark.parametrize("name", P.TRANSFORMS.names())
+def test_bit_identical_for_any_input_alignment(name):
+    from ._helpers import assert_alignment_independent
+
+    view, x = _example(name)
+    assert_alignment_independent(lambda a: view(a, 5), [x], name)
