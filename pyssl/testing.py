@@ -46,12 +46,11 @@ def check_gradients(fun: Callable, inputs: Sequence[np.ndarray], wrt: Sequence[i
 
     Parameters
     ----------
-    eps
-        Finite-difference step.
-    rtol
-        Relative tolerance of the comparison.
-    atol
-        Absolute tolerance of the comparison.
+    fun, inputs, wrt
+        As above.
+    eps, rtol, atol
+        The finite-difference step, and the comparison's tolerance: |analytic − numeric| <=
+        atol + rtol·|numeric| entrywise.
     """
     inputs = [np.array(a, dtype=np.float64, copy=True) for a in inputs]
     wrt = list(range(len(inputs))) if wrt is None else list(wrt)
@@ -80,16 +79,8 @@ def check_module_gradients(module, x: np.ndarray, seed: int = 0, eps: float = 1e
     """Finite-difference check of a float64 Module: input gradient and every parameter gradient,
     for the scalar L = Σ r ⊙ module(x) with a fixed random r.
 
-    Parameters
-    ----------
-    seed
-        Seed of the random projection r of the output.
-    eps
-        Finite-difference step.
-    rtol
-        Relative tolerance of the comparison.
-    atol
-        Absolute tolerance of the comparison.
+    ``seed`` draws the random projection r of the output; ``eps``, ``rtol`` and ``atol`` as in
+    :func:`check_gradients`.
     """
     x = np.array(x, dtype=np.float64, copy=True)
     y, ctx = module.forward(x)

@@ -56,18 +56,8 @@ class DenoisingAutoencoder(_EncoderDecoder):
     """Denoising autoencoder (Vincent et al., ICML 2008): reconstruct x from x + N(0, σ²)
     (:class:`pyssl.pretext.Denoising` with the ``mse`` loss).
 
-    Parameters
-    ----------
-    encoder : pyssl.nn.Module
-        h_θ.
-    decoder : Module, optional
-        The reconstruction head.
-    noise_std : float
-        σ, >= 0.
-    hidden_dim : int, optional
-        The default decoder's hidden width.
-    seed : int
-        Head initialisation.
+    ``noise_std``: σ, >= 0; ``encoder``, ``decoder``, ``hidden_dim`` and ``seed`` as in
+    :class:`MaskedModeling`.
     """
 
     def __init__(self, encoder, decoder=None, noise_std: float = 0.5, hidden_dim: int | None = None,

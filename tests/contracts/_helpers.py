@@ -47,3 +47,13 @@ def assert_thread_identical(f, label, threads=(1, 2, 3)):
         pyssl.set_num_threads(before)
     for t, r in zip(threads[1:], runs[1:]):
         assert r == runs[0], f"{label}: {t} threads differ from {threads[0]}"
+
+
+def assert_every_public_class_registered(module, base, registry, exclude=()):
+    """Every subclass of ``base`` in ``module.__all__`` (but ``base`` and ``exclude``) is an entry of
+    ``registry``: a new one that forgot its registration line fails here."""
+    registered = {registry.get(n) for n in registry.names()}
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if isinstance(obj, type) and issubclass(obj, base) and obj is not base and obj not in exclude:
+            assert obj in registered, f"{module.__name__}.{name} is not registered in its registry"

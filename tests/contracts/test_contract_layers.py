@@ -8,7 +8,7 @@ import pytest
 from pyssl import nn
 from pyssl.testing import check_module_gradients
 
-from ._helpers import assert_alignment_independent, assert_thread_identical
+from ._helpers import assert_alignment_independent, assert_every_public_class_registered, assert_thread_identical
 
 NAMES = nn.LAYERS.names()
 FD_NAMES = [e.name for e in nn.LAYERS.entries(lambda e: e.fd is not False)]
@@ -30,12 +30,8 @@ def _forward_backward(layer, x, seed=1):
     return [y, dx] + [p.grad.copy() for p in layer.parameters()]
 
 
-def test_registry_lists_the_layers_of_pyssl_nn():
-    classes = {nn.LAYERS.get(n) for n in NAMES}
-    for name in nn.__all__:
-        obj = getattr(nn, name)
-        if isinstance(obj, type) and issubclass(obj, nn.Module) and obj is not nn.Module:
-            assert obj in classes, f"pyssl.nn.{name} is a layer but not registered in pyssl.nn.LAYERS"
+def test_every_public_layer_class_is_registered():
+    assert_every_public_class_registered(nn, nn.Module, nn.LAYERS)
 
 
 @pytest.mark.parametrize("name", FD_NAMES)

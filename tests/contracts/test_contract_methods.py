@@ -12,7 +12,7 @@ import pyssl
 from pyssl import methods as M
 from pyssl.nn import ConvEncoder2d, MLP
 
-from ._helpers import assert_thread_identical
+from ._helpers import assert_every_public_class_registered, assert_thread_identical
 
 NAMES = M.METHODS.names()
 
@@ -100,12 +100,7 @@ def test_nan_float_arguments_are_refused_by_name(name):
 
 
 def test_every_public_method_class_is_registered():
-    bases = {M.Method, M.JointEmbedding, M.PretextTaskMethod}
-    registered = {M.METHODS.get(n) for n in NAMES}
-    for name in M.__all__:
-        obj = getattr(M, name)
-        if isinstance(obj, type) and issubclass(obj, M.Method) and obj not in bases:
-            assert obj in registered, f"pyssl.methods.{name} is not registered in pyssl.methods.METHODS"
+    assert_every_public_class_registered(M, M.Method, M.METHODS, exclude=(M.JointEmbedding, M.PretextTaskMethod))
 
 
 def test_a_method_registered_later_is_made_by_name():

@@ -8,6 +8,8 @@ import pyssl
 from pyssl import methods, nn, pretext
 from pyssl.losses import LOSSES
 
+from ._helpers import assert_every_public_class_registered
+
 DATA = {"rows": (12, 6), "sequences": (12, 2, 16), "images": (12, 1, 8, 8), "tokens": (12, 5, 3)}
 
 
@@ -76,8 +78,4 @@ def test_no_class_name_is_shared_by_methods_and_pretext():
 
 
 def test_every_public_task_class_is_registered():
-    registered = {pretext.TASKS.get(n) for n in pretext.TASKS.names()}
-    for name in pretext.__all__:
-        obj = getattr(pretext, name)
-        if isinstance(obj, type) and issubclass(obj, pretext.PretextTask) and obj is not pretext.PretextTask:
-            assert obj in registered, f"pyssl.pretext.{name} is not registered in pyssl.pretext.TASKS"
+    assert_every_public_class_registered(pretext, pretext.PretextTask, pretext.TASKS)

@@ -11,6 +11,8 @@ import pytest
 from pyssl import pretext as P
 from pyssl.testing import assert_seeded_and_thread_invariant
 
+from ._helpers import assert_alignment_independent, assert_every_public_class_registered
+
 DATA = {"rows": np.random.default_rng(0).standard_normal((13, 10)).astype(np.float32),
         "sequences": np.random.default_rng(1).standard_normal((13, 2, 24)).astype(np.float32),
         "images": np.random.default_rng(2).random((13, 3, 8, 8)).astype(np.float32)}
@@ -89,16 +91,10 @@ def test_sample_offset_is_restored_after_an_error_and_checked():
 
 
 def test_every_public_transform_class_is_registered():
-    registered = {P.TRANSFORMS.get(n) for n in P.TRANSFORMS.names()}
-    for name in P.__all__:
-        obj = getattr(P, name)
-        if isinstance(obj, type) and issubclass(obj, P.Transform) and obj is not P.Transform:
-            assert obj in registered, f"pyssl.pretext.{name} is not registered in pyssl.pretext.TRANSFORMS"
+    assert_every_public_class_registered(P, P.Transform, P.TRANSFORMS)
 
 
 @pytest.mark.parametrize("name", P.TRANSFORMS.names())
 def test_bit_identical_for_any_input_alignment(name):
-    from ._helpers import assert_alignment_independent
-
     view, x = _example(name)
     assert_alignment_independent(lambda a: view(a, 5), [x], name)
