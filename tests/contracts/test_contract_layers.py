@@ -18,8 +18,11 @@ def _layer(name, dtype):
     return nn.LAYERS.entry(name).example(dtype)
 
 
-def _x(name, dtype, seed=0, scale=1.0):
-    return (scale * np.random.default_rng(seed).standard_normal(nn.LAYERS.entry(name).input)).astype(dtype)
+def _x(name, dtype, seed=0, scale=1.0, batch=None):
+    shape = nn.LAYERS.entry(name).input
+    if batch:
+        shape = (batch,) + shape[1:]
+    return (scale * np.random.default_rng(seed).standard_normal(shape)).astype(dtype)
 
 
 def _forward_backward(layer, x, seed=1):
@@ -51,7 +54,7 @@ def test_float32_matches_float64(name):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", NAMES)
 def test_bit_identical_for_any_thread_count(name, dtype):
-    x = _x(name, dtype)
+    x = _x(name, dtype, batch=4099)  # enough rows for every parallel loop to split, an odd count
     # a fresh layer each run: Dropout's random stream restarts
     assert_thread_identical(lambda: _forward_backward(_layer(name, dtype), x), name)
 

@@ -79,7 +79,10 @@ def test_float32_matches_float64(name):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", NAMES)
 def test_bit_identical_for_any_thread_count(name, dtype):
-    args = _inputs(name, dtype, 37, 53)  # odd sizes: every vector loop has a remainder
+    # pyssl's own row loops split across threads at these sizes while every matrix product stays
+    # below csrc/blas's split threshold (a split product is bit-stable only at a fixed thread count:
+    # its slices follow the thread count); odd sizes leave loop remainders
+    args = _inputs(name, dtype, 101, 9)
     assert_thread_identical(lambda: LOSSES.get(name)(*args), name)
 
 
