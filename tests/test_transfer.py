@@ -164,3 +164,17 @@ def test_adapters_accept_numpy_scalars_and_validate_in_fit(rng):
         bad.fit(X, y)
     with pytest.raises(TypeError, match="freeze_encoder"):
         FineTune(Ident(), freeze_encoder="yes").fit(X, y)
+
+
+@pytest.mark.parametrize("make", [lambda: LinearProbe(Ident(), l2=np.float64(0.5), max_iter=7),
+                                  lambda: KNN(Ident(), k=np.int64(3)),
+                                  lambda: FineTune(Ident(), epochs=2, encoder_lr=None, init="random")])
+def test_adapters_clone_with_their_parameters_unchanged(make):
+    # scikit-learn's clone rebuilds an unfitted copy from get_params and checks that every
+    # parameter comes back as the very object given (so __init__ must neither cast nor validate)
+    base = pytest.importorskip("sklearn.base")
+    est = make()
+    copy = base.clone(est)
+    assert type(copy) is type(est)
+    for k, v in est.get_params().items():
+        assert copy.get_params()[k] is v or k == "encoder"
