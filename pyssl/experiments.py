@@ -81,7 +81,7 @@ def raw_logreg_score(Xtr, ytr, Xte, yte, l2=1e-3):
 
 def compare(Xtr, ytr, Xte, yte, encoder_spec, method="simclr", fractions=(0.01, 0.1, 1.0), seed=0,
             epochs=100, batch_size=256, lr=1e-3, finetune_epochs=60, method_kw=None, progress=False,
-            with_finetune=True):
+            with_finetune=True, precision="32"):
     """Run the protocol for one method and seed; returns (rows, pretrain_seconds, history).
 
     ``Xtr``: training samples (unlabeled for pretraining; their labels are sampled by fraction).
@@ -91,6 +91,7 @@ def compare(Xtr, ytr, Xte, yte, encoder_spec, method="simclr", fractions=(0.01, 
     learning rate of pretraining and fine-tuning. ``finetune_epochs``: epochs of fine-tuning and of
     the from-scratch baseline. ``method_kw``: extra keyword arguments of the method. ``progress``:
     print pretraining progress. ``with_finetune``: also fine-tune the pretrained encoder (LP-FT).
+    ``precision``: passed to ``pretrain`` (``"32"`` or ``"bf16-mixed"``).
     """
     from .train import pretrain
     from .transfer import FineTune, LinearProbe, sample_labels
@@ -98,7 +99,8 @@ def compare(Xtr, ytr, Xte, yte, encoder_spec, method="simclr", fractions=(0.01, 
     enc = make_encoder({**encoder_spec, "seed": derive_seed(seed, 1)})
     m = make_method(method, enc, seed=derive_seed(seed, 2), **(method_kw or {}))
     t0 = time.perf_counter()
-    hist = pretrain(m, Xtr, epochs=epochs, batch_size=batch_size, seed=seed, lr=lr, progress=progress)
+    hist = pretrain(m, Xtr, epochs=epochs, batch_size=batch_size, seed=seed, lr=lr, progress=progress,
+                    precision=precision)
     t_pre = time.perf_counter() - t0
     rows = []
     for frac in fractions:

@@ -9,6 +9,7 @@ from .softmax import Softmax, LogSoftmax
 from .losses import cross_entropy, mse, CrossEntropyLoss, MSELoss
 from .mlp import MLP
 from .normalize import L2Normalize, l2_normalize
+from . import precision
 from .init import manual_seed
 from .checkpoint import save, load, save_state, load_state
 
