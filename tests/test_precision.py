@@ -146,3 +146,11 @@ def test_pretrain_bf16_mixed_refuses_float64_encoders():
     with pytest.raises(ValueError, match="float32 encoders"):
         pyssl.pretrain(m, np.random.default_rng(0).standard_normal((32, 8)), epochs=1, batch_size=16,
                        progress=False, precision="bf16-mixed")
+
+
+@pytest.mark.skipif(precision.available(), reason="this build has the bf16 engine")
+def test_portable_build_refuses_bf16_mixed_with_the_install_command():
+    m = pyssl.methods.SimCLR(MLP([8, 16], seed=0), projector=MLP([16, 8], seed=1))
+    X = np.random.default_rng(0).standard_normal((32, 8)).astype(np.float32)
+    with pytest.raises(RuntimeError, match="onednn-cpu-gomp"):
+        pyssl.pretrain(m, X, epochs=1, batch_size=16, progress=False, precision="bf16-mixed")
