@@ -2,6 +2,8 @@
 scoring (accuracy for classification, R² for regression)."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from .._validation import check_array
@@ -10,6 +12,9 @@ TASKS = ("auto", "classification", "regression")
 
 
 class Adapter:
+    # every concrete adapter defines predict(X) -> (N,) predictions; score() relies on it
+    predict: Callable[[Any], np.ndarray]
+
     def __init__(self, encoder, task: str = "auto"):
         from ..nn.module import Module
 
