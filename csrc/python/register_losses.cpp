@@ -26,22 +26,35 @@ Array<const T> batch(const py::array& a, const char* name, index_t min_rows, con
   return v;
 }
 
-// The second view of a pair: same shape as the first.
+// Two (N, D) views of one batch (z1/z2, scores1/scores2), validated together, with a gradient
+// output for each.
 template <class T>
-Array<const T> partner(const py::array& b, const char* nb, const Array<const T>& a, const char* na) {
-  return arg<T>(b, nb, a.shape(), (std::string(nb) + " (must match " + na + ")").c_str());
+struct ViewPair {
+  Array<const T> a, b;
+  index_t n, d;
+  Out<T> ga, gb;
+};
+
+template <class T>
+ViewPair<T> view_pair(const py::array& a, const char* na, const py::array& b, const char* nb, index_t min_rows,
+                      const char* why) {
+  ViewPair<T> v;
+  v.a = batch<T>(a, na, min_rows, why);
+  v.b = arg<T>(b, nb, v.a.shape(), (std::string(nb) + " (must match " + na + ")").c_str());
+  v.n = v.a.dim(0);
+  v.d = v.a.dim(1);
+  v.ga = out<T>({v.n, v.d});
+  v.gb = out<T>({v.n, v.d});
+  return v;
 }
 
 template <class T>
 py::tuple nt_xent(const py::array& z1_, const py::array& z2_, double temperature) {
-  auto z1 = batch<T>(z1_, "z1", 2, "NT-Xent needs negatives");
-  auto z2 = partner<T>(z2_, "z2", z1, "z1");
+  auto v = view_pair<T>(z1_, "z1", z2_, "z2", 2, "NT-Xent needs negatives");
   positive(temperature, "temperature");
-  const index_t n = z1.dim(0), d = z1.dim(1);
-  auto d1 = out<T>({n, d}), d2 = out<T>({n, d});
-  Workspace ws(loss::nt_xent_workspace<T>(n, d));
-  const double l = nogil([&] { return loss::nt_xent<T>(z1, z2, n, d, T(temperature), d1, d2, ws); });
-  return py::make_tuple(l, d1.array(), d2.array());
+  Workspace ws(loss::nt_xent_workspace<T>(v.n, v.d));
+  const double l = nogil([&] { return loss::nt_xent<T>(v.a, v.b, v.n, v.d, T(temperature), v.ga, v.gb, ws); });
+  return py::make_tuple(l, v.ga.array(), v.gb.array());
 }
 
 template <class T>
@@ -101,31 +114,26 @@ py::tuple negative_cosine(const py::array& p_, const py::array& z_, double shift
 
 template <class T>
 py::tuple barlow_twins(const py::array& z1_, const py::array& z2_, double lambd, double scale, double eps) {
-  auto z1 = batch<T>(z1_, "z1", 2, "batch statistics need two samples");
-  auto z2 = partner<T>(z2_, "z2", z1, "z1");
+  auto v = view_pair<T>(z1_, "z1", z2_, "z2", 2, "batch statistics need two samples");
   nonnegative(lambd, "lambd");
   finite(scale, "scale");
   positive(eps, "eps");
-  const index_t n = z1.dim(0), d = z1.dim(1);
-  auto d1 = out<T>({n, d}), d2 = out<T>({n, d});
-  Workspace ws(loss::barlow_twins_workspace<T>(n, d));
-  const double l =
-      nogil([&] { return loss::barlow_twins<T>(z1, z2, n, d, T(lambd), T(scale), T(eps), d1, d2, ws); });
-  return py::make_tuple(l, d1.array(), d2.array());
+  Workspace ws(loss::barlow_twins_workspace<T>(v.n, v.d));
+  const double l = nogil(
+      [&] { return loss::barlow_twins<T>(v.a, v.b, v.n, v.d, T(lambd), T(scale), T(eps), v.ga, v.gb, ws); });
+  return py::make_tuple(l, v.ga.array(), v.gb.array());
 }
 
 template <class T>
 py::tuple vicreg(const py::array& z1_, const py::array& z2_, double sim_w, double var_w, double cov_w, double eps) {
-  auto z1 = batch<T>(z1_, "z1", 2, "the unbiased variance needs two samples");
-  auto z2 = partner<T>(z2_, "z2", z1, "z1");
+  auto v = view_pair<T>(z1_, "z1", z2_, "z2", 2, "the unbiased variance needs two samples");
   positive(eps, "eps");
-  const index_t n = z1.dim(0), d = z1.dim(1);
-  auto d1 = out<T>({n, d}), d2 = out<T>({n, d});
-  Workspace ws(loss::vicreg_workspace<T>(n, d));
+  Workspace ws(loss::vicreg_workspace<T>(v.n, v.d));
   double terms[3];
-  const double l = nogil(
-      [&] { return loss::vicreg<T>(z1, z2, n, d, T(sim_w), T(var_w), T(cov_w), T(eps), d1, d2, ws, terms); });
-  return py::make_tuple(l, d1.array(), d2.array(), py::make_tuple(terms[0], terms[1], terms[2]));
+  const double l = nogil([&] {
+    return loss::vicreg<T>(v.a, v.b, v.n, v.d, T(sim_w), T(var_w), T(cov_w), T(eps), v.ga, v.gb, ws, terms);
+  });
+  return py::make_tuple(l, v.ga.array(), v.gb.array(), py::make_tuple(terms[0], terms[1], terms[2]));
 }
 
 void check_sinkhorn_args(double epsilon, int iterations) {
@@ -146,17 +154,15 @@ py::array sinkhorn(const py::array& scores_, double epsilon, int iterations) {
 
 template <class T>
 py::tuple swav(const py::array& s1_, const py::array& s2_, double temperature, double epsilon, int iterations) {
-  auto s1 = batch<T>(s1_, "scores1", 1, "one sample at least");
-  auto s2 = partner<T>(s2_, "scores2", s1, "scores1");
-  const index_t n = s1.dim(0), k = s1.dim(1);
-  if (k < 2) fail("scores1 needs at least 2 prototypes, got ", describe(s1_));
+  auto v = view_pair<T>(s1_, "scores1", s2_, "scores2", 1, "one sample at least");
+  if (v.d < 2) fail("scores1 needs at least 2 prototypes, got ", describe(s1_));
   positive(temperature, "temperature");
   check_sinkhorn_args(epsilon, iterations);
-  auto d1 = out<T>({n, k}), d2 = out<T>({n, k});
-  Workspace ws(loss::swav_workspace<T>(n, k));
-  const double l = nogil(
-      [&] { return loss::swav<T>(s1, s2, n, k, T(temperature), T(epsilon), iterations, d1, d2, ws); });
-  return py::make_tuple(l, d1.array(), d2.array());
+  Workspace ws(loss::swav_workspace<T>(v.n, v.d));
+  const double l = nogil([&] {
+    return loss::swav<T>(v.a, v.b, v.n, v.d, T(temperature), T(epsilon), iterations, v.ga, v.gb, ws);
+  });
+  return py::make_tuple(l, v.ga.array(), v.gb.array());
 }
 
 template <class T>
