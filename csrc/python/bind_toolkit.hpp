@@ -55,20 +55,32 @@ using Shape = std::vector<index_t>;
 inline Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
 
 // A validated numpy array seen as T* (T const for read-only inputs). Converts to T* so it can be
-// passed straight to a kernel; the py::array member keeps the memory alive.
+// passed straight to a kernel; `obj` keeps the array alive (a default-constructed py::array would
+// allocate an empty numpy array, so the view holds a plain object and reads the array header).
 template <class T>
 struct Array {
   T* data = nullptr;
-  py::array arr;
+  py::object obj;
   bool given = false;
 
   operator T*() const { return data; }
-  int ndim() const { return int(arr.ndim()); }
-  index_t dim(int i) const { return index_t(arr.shape(i < 0 ? arr.ndim() + i : i)); }
-  index_t size() const { return index_t(arr.size()); }
-  Shape shape() const { return shape_of(arr); }
+  py::array array() const { return py::reinterpret_borrow<py::array>(obj); }
+  int ndim() const { return py::detail::array_proxy(obj.ptr())->nd; }
+  index_t dim(int i) const {
+    const auto* a = py::detail::array_proxy(obj.ptr());
+    return index_t(a->dimensions[i < 0 ? a->nd + i : i]);
+  }
+  index_t size() const {
+    index_t n = 1;
+    for (int i = 0; i < ndim(); ++i) n *= dim(i);
+    return n;
+  }
+  Shape shape() const {
+    const auto* a = py::detail::array_proxy(obj.ptr());
+    return Shape(a->dimensions, a->dimensions + a->nd);
+  }
   // Last axis, and the number of rows of length last() (1 for a 0-D array).
-  index_t last() const { return arr.ndim() >= 1 ? dim(-1) : 1; }
+  index_t last() const { return ndim() >= 1 ? dim(-1) : 1; }
   index_t rows() const { return last() > 0 ? size() / last() : 0; }
 };
 
@@ -77,7 +89,7 @@ template <class T>
 Array<T> view(const py::array& a, T* p) {
   Array<T> v;
   v.data = p;
-  v.arr = a;
+  v.obj = a;
   v.given = true;
   return v;
 }
@@ -132,20 +144,21 @@ Array<T> opt_inplace(const py::object& o, const char* name, const Shape& shape) 
 
 template <class T>
 struct Out {
-  py::array_t<T> arr;
+  py::object obj;  // the array (a plain object: see Array)
   T* data = nullptr;
 
   operator T*() const { return data; }
-  py::array array() { return std::move(arr); }
-  py::object or_none() { return data != nullptr ? py::object(std::move(arr)) : py::object(py::none()); }
+  py::array array() { return py::reinterpret_steal<py::array>(obj.release()); }
+  py::object or_none() { return data != nullptr ? std::move(obj) : py::object(py::none()); }
 };
 
 // A fresh C-contiguous array from the buffer cache (see convert.hpp's empty()).
 template <class T>
 Out<T> out(const Shape& shape) {
   Out<T> o;
-  o.arr = empty<T>(shape);
-  o.data = o.arr.mutable_data();
+  py::array_t<T> a = empty<T>(shape);
+  o.data = a.mutable_data();
+  o.obj = std::move(a);
   return o;
 }
 

@@ -60,7 +60,7 @@ py::tuple mask_features(const py::array& x_, double ratio, std::uint64_t seed, d
   Array<const T> pf;
   if (present(fill_pf)) {
     pf = arg_nd<T>(fill_pf.cast<py::array>(), "fill");
-    if (pf.size() != d) fail("fill must have one value per feature (", d, "), got ", describe(pf.arr));
+    if (pf.size() != d) fail("fill must have one value per feature (", d, "), got ", describe(pf.array()));
   }
   auto out_ = out<T>(x.shape()), mask = out<T>(x.shape());
   nogil([&] { augment::mask_features<T>(x, out_, mask, n, d, ratio, T(fill), pf, seed); });

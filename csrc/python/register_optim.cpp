@@ -52,7 +52,7 @@ FlatLayout make_layout(const py::array& offsets_, const py::object& decay_) {
     auto d = arg_nd<std::uint8_t>(decay_.cast<py::array>(), "decay", 1);
     dec.assign(d.data, d.data + d.size());
     if (off.empty() || index_t(dec.size()) != index_t(off.size()) - 1)
-      fail("decay must have one flag per parameter (", off.empty() ? 0 : off.size() - 1, "), got ", describe(d.arr));
+      fail("decay must have one flag per parameter (", off.empty() ? 0 : off.size() - 1, "), got ", describe(d.array()));
   }
   return FlatLayout(std::move(off), std::move(dec));
 }
@@ -67,10 +67,12 @@ bool sgd_step(const FlatLayout& L, py::array& param_, const py::array& grad_, co
   auto param = flat_inplace<T>(param_, L, "param");
   auto grad = flat_arg<T>(grad_, L, "grad");
   auto buffer = opt_inplace<T>(buffer_, "momentum_buffer", {L.size()});
-  if (buffer.given)
-    check_disjoint({{&param_, "param"}, {&grad_, "grad"}, {&buffer.arr, "momentum_buffer"}});
-  else
+  if (buffer.given) {
+    const py::array b = buffer.array();
+    check_disjoint({{&param_, "param"}, {&grad_, "grad"}, {&b, "momentum_buffer"}});
+  } else {
     check_disjoint({{&param_, "param"}, {&grad_, "grad"}});
+  }
   if (momentum != 0.0 && !buffer.given) fail("momentum_buffer is required when momentum != 0 (got None)");
   const optim::SGDHyper h{lr, momentum, dampening, weight_decay, nesterov, first_step, use_decay_mask};
   return nogil([&] { return optim::sgd_step<T>(L, param, grad, buffer, h); });
