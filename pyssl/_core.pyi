@@ -93,6 +93,24 @@ class nn:
     def dense_forward(x: _Array, weight: _Array, bias: _Array | None = None) -> _Array:
         """y = x @ weight + bias; x (N, I), weight (I, O), bias (O,) or None."""
     @staticmethod
+    def dense_backward_bf16(x_bf16: _Array, weight_bf16: _Array, grad_output: _Array, weight_grad: _Array, bias_grad: _Array | None = None, accumulate: bool = False, need_dx: bool = True) -> _Array | None:
+        """dX = bf16(dY)·bf16(W)ᵀ (or None); dW (+)= bf16(X)ᵀ·bf16(dY) and db (+)= Σ dY in place"""
+    @staticmethod
+    def dense_forward_bf16(x: _Array, weight: _Array, bias: _Array | None = None) -> tuple[_Array, _Array, _Array]:
+        """Y = b + bf16(X)·bf16(W), float32 sums; returns (Y, bf16(X), bf16(W))"""
+    @staticmethod
+    def has_bf16_gemm() -> bool:
+        """True when pyssl was built with oneDNN (bf16 GEMM engine)"""
+    @staticmethod
+    def bf16_gemm_impl() -> str:
+        """oneDNN implementation of the most recent bf16 GEMM primitive ('' before the first call)"""
+    @staticmethod
+    def to_bf16(x: _Array) -> _Array:
+        """float32 → bfloat16 bits (uint16), round to nearest even"""
+    @staticmethod
+    def from_bf16(x: _Array) -> _Array:
+        """bfloat16 bits (uint16) → float32 (exact)"""
+    @staticmethod
     def dropout_backward(grad_output: _Array, mask: _Array, p: float) -> _Array:
         """dx = grad_output * mask / (1 - p)."""
     @staticmethod

@@ -69,6 +69,8 @@ class ProcessGroup:
     world_size : number of processes.
     is_main : ``rank == 0`` (the one that writes checkpoints and draws progress bars).
     timeout : seconds a collective may wait before the job is aborted.
+
+    ``comm``: an mpi4py communicator (None: a group of this process alone).
     """
 
     def __init__(self, comm=None, timeout: float | None = None):
@@ -316,7 +318,10 @@ def resolve(distributed) -> ProcessGroup:
 
 
 def checksum(X: np.ndarray) -> int:
-    """CRC-32 of an array's bytes and shape (to check that every rank holds the same data)."""
+    """CRC-32 of an array's bytes and shape (to check that every rank holds the same data).
+
+    ``X``: the array to fingerprint.
+    """
     import zlib
 
     a = np.ascontiguousarray(X)

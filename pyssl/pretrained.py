@@ -165,6 +165,8 @@ def load_encoder(path) -> PretrainedEncoder:
     applied inside — and works with ``transform``, ``pyssl.transfer`` and ``pyssl.sklearn``.
 
     Example: ``enc = pyssl.load_encoder("encoder.npz"); Z = enc.transform(X)``.
+
+    ``path``: an encoder file written by ``pyssl pretrain --out`` or :func:`pyssl.nn.save`.
     """
     from .experiments import make_encoder
     from .nn.checkpoint import load_state

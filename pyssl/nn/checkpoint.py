@@ -88,7 +88,10 @@ def save_state(path, arrays: dict[str, np.ndarray], meta: dict | None = None) ->
 
 
 def load_state(path) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a checkpoint; returns (arrays, meta). Raises ValueError for foreign or newer files."""
+    """Read a checkpoint; returns (arrays, meta). Raises ValueError for foreign or newer files.
+
+    ``path``: A file written by :func:`save_state` or :func:`save`.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}")
@@ -103,7 +106,10 @@ def load_state(path) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def save(module, path, meta: dict | None = None) -> None:
-    """Save a module's ``state_dict`` to ``path`` (atomic, versioned)."""
+    """Save a module's ``state_dict`` to ``path`` (atomic, versioned).
+
+    ``meta``: JSON-able metadata stored with the state (returned by :func:`load`).
+    """
     save_state(path, module.state_dict(), meta)
 
 

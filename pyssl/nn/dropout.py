@@ -6,9 +6,10 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar, check_seed
 from .init import rng
-from .module import Module, layer_input
+from .module import Module, layer_input, register_layer
 
 
+@register_layer("dropout", example=lambda dt: Dropout(0.3, seed=0).astype(dt), fd=False)
 class Dropout(Module):
     """Inverted dropout (Srivastava et al. 2014): in training mode each element is zeroed with
     probability ``p`` and the survivors are scaled by 1/(1 − p), so evaluation mode is the

@@ -8,7 +8,7 @@ import numpy as np
 from .. import _core
 from .. import distributed as _distributed
 from .._validation import check_scalar
-from .module import Module, Parameter, grads_for_backward, layer_input
+from .module import Module, Parameter, grads_for_backward, layer_input, register_layer
 
 
 def _check_common(num_features, eps, dtype):
@@ -34,6 +34,7 @@ def _check_input(layer, x, pattern, ok):
         raise ValueError(f"{name} got an empty x of shape {x.shape}; x must not be empty")
 
 
+@register_layer("layer_norm", example=lambda dt: LayerNorm(4, dtype=dt))
 class LayerNorm(Module):
     """Layer normalisation over the last dimension (Ba, Kiros & Hinton 2016, §3).
 
@@ -47,6 +48,9 @@ class LayerNorm(Module):
 
     The context saved for backward is ``(x, mean, rstd)`` with one mean and one
     1/√(σ² + ε) per row, so two forwards can be in flight.
+
+    ``num_features``: D, the size of the normalised last axis. ``eps``: added to the variance.
+    ``dtype``: float32 or float64: the dtype of the parameters (and of the outputs).
     """
 
     weight: Parameter | None  # None without the affine transform
@@ -94,6 +98,7 @@ class LayerNorm(Module):
         return f"{self.num_features}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
+@register_layer("batch_norm1d", example=lambda dt: BatchNorm1d(4, dtype=dt))
 class BatchNorm1d(Module):
     """Batch normalisation of (N, D) features (Ioffe & Szegedy 2015, Algorithms 1 and 2).
 

@@ -32,6 +32,9 @@ class SGD(Optimizer):
     ``exclude_bias_and_norm=True`` skips weight decay for parameters whose ``decay`` flag is
     False (biases, normalisation parameters); the default decays every parameter, as torch does
     for a single parameter group.
+
+    ``params``: the parameters to update: a Module, or a list of Parameters (or of parameter
+    groups).
     """
 
     hyperparameter_names = ("momentum", "dampening", "nesterov", "weight_decay", "exclude_bias_and_norm")
