@@ -77,7 +77,9 @@ class VIME(Method):
     """VIME self-supervision (Yoon et al., NeurIPS 2020): mask m ~ Bernoulli(p_m) per entry,
     masked entries swapped with the same feature of a random row of the batch (the empirical
     marginal); one head estimates the mask (BCE), another reconstructs the clean features (MSE);
-    L = L_mask + α·L_feature with α = 2 (paper default)."""
+    L = L_mask + α·L_feature with α = 2 (paper default). With a :class:`pyssl.tables.TabularEncoder`
+    whole table columns are swapped and reconstructed by type (MSE for numeric, cross-entropy for
+    categorical columns; :mod:`pyssl.tables.vime`)."""
 
     trainable_names = ("encoder", "mask_head", "feature_head")
 
@@ -89,6 +91,11 @@ class VIME(Method):
         self.mask_head, self.feature_head = mask_head, feature_head
 
     def build_heads(self, feature_dim, X):
+        from ..tables import table_layout_of, vime as table_vime  # mixed-type tables: per-column heads
+
+        self._table_layout = table_layout_of(self.encoder)
+        if self._table_layout is not None:
+            return table_vime.build_heads(self, feature_dim, self._table_layout)
         d_in = int(np.prod(X.shape[1:]))
         if self.mask_head is None:
             self.mask_head = self.mlp([feature_dim, d_in], key=1)
@@ -98,6 +105,10 @@ class VIME(Method):
     def training_step(self, X, seed):
         from .. import pretext
 
+        if getattr(self, "_table_layout", None) is not None:
+            from ..tables import vime as table_vime
+
+            return table_vime.training_step(self, X, seed, self._table_layout)
         x2 = np.ascontiguousarray(X.reshape(X.shape[0], -1))
         xc, mask = pretext.vime_corrupt(x2, self.p_m, seed)
         mask = np.ascontiguousarray(mask, dtype=x2.dtype)

@@ -21,6 +21,13 @@ class ScarfView:
         self.ratio = check_scalar(ratio, "ratio", low=0.0, high=1.0)
         self.noise = check_scalar(noise, "noise", low=0.0)
         self.reference = None
+        self.table_layout = None
+
+    def set_table_layout(self, layout) -> None:
+        """Corrupt whole table columns of packed mixed-type rows (a numeric value with its missing
+        flag, or a category code) instead of single entries (:func:`pyssl.pretext.table_scarf_corrupt`);
+        noise then goes to the numeric values only. Methods call it for a table encoder."""
+        self.table_layout = layout
 
     def fit(self, X):
         X = np.ascontiguousarray(X)
@@ -36,6 +43,13 @@ class ScarfView:
             raise RuntimeError("ScarfView needs fit(X) with the training set before use")
         shape = x.shape
         x2 = np.ascontiguousarray(x.reshape(shape[0], -1))
+        if self.table_layout is not None:
+            out, _ = pretext.table_scarf_corrupt(x2, self.reference, self.table_layout, self.ratio, seed)
+            if self.noise > 0:
+                a = self.table_layout.n_numeric
+                noisy = pretext.gaussian_noise(np.ascontiguousarray(out[:, :a]), self.noise, seed ^ 0x5DEECE66D)
+                out[:, :a] = np.where(out[:, a:2 * a] > 0, out[:, :a], noisy)
+            return out.reshape(shape)
         out, _ = pretext.scarf_corrupt(x2, self.reference, self.ratio, seed)
         if self.noise > 0:
             out = pretext.gaussian_noise(out, self.noise, seed ^ 0x5DEECE66D)

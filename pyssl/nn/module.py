@@ -227,7 +227,12 @@ class Module:
                 self.set_buffer(name, np.ascontiguousarray(b, dtype=dtype))
 
     def transform(self, X, batch_size: int = 1024) -> np.ndarray:
-        """Embeddings h(X) in evaluation mode, computed in batches; the mode is restored after."""
+        """Embeddings h(X) in evaluation mode, computed in batches; the mode is restored after.
+        A pandas DataFrame is packed by the module's :class:`pyssl.tables.TabularEncoder`."""
+        if not isinstance(X, np.ndarray):
+            from ..tables import as_model_input
+
+            X = as_model_input(self, X)
         X = check_array(X, "X", dtype=self.dtype, min_ndim=2)
         batch_size = check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)
         was_training = self.training
