@@ -109,3 +109,17 @@ def test_table_corruptions_reject_bad_layouts():
         pretext.table_scarf_corrupt(x, np.zeros((3, 5), np.float32), _layout(1, (3, 3)), 0.5, 0)
     with pytest.raises(ValueError, match="p_m"):
         pretext.table_vime_corrupt(x, _layout(1, (3, 3)), 1.5, 0)
+
+
+def test_table_scarf_rows_of_a_shard_match_the_whole_batch():
+    """Per-sample draws: rows [k, k + m) corrupted alone under sample_offset(k) equal the same rows
+    of the whole batch (what a data-parallel rank does)."""
+    rng = np.random.default_rng(8)
+    lay = _layout(2, (3, 5))
+    ref = _table(rng, 50)
+    x = _table(rng, 40)
+    full = pretext.table_scarf_corrupt(x, ref, lay, 0.5, seed=9)
+    with pretext.sample_offset(25):
+        part = pretext.table_scarf_corrupt(x[25:], ref, lay, 0.5, seed=9)
+    for a, b in zip(full, part):
+        assert a[25:].tobytes() == b.tobytes()

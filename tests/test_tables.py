@@ -263,3 +263,21 @@ def test_missing_pandas_gives_an_import_error_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match=r"pyssl\[tables\]"):
         TableSchema().fit(df)
+
+
+def test_scarf_view_on_a_table_moves_whole_columns_and_noises_values_only():
+    from pyssl.methods import ScarfView
+
+    df, _ = _frame(50)
+    s = TableSchema().fit(df)
+    X = s.transform(df)
+    view = ScarfView(ratio=0.6, noise=0.5)
+    view.set_table_layout(s.layout)
+    view.fit(X)
+    out = view(X, seed=3)
+    codes = out[:, 4:]
+    assert np.all(codes == np.round(codes)) and np.all(codes >= 0)
+    assert np.all(codes < np.array(s.cardinalities))
+    assert set(np.unique(out[:, 2:4]).tolist()) <= {0.0, 1.0}  # flags stay 0/1
+    assert np.all(out[:, :2][out[:, 2:4] > 0] == 0)  # missing numerics are not noised
+    assert np.any(out[:, :2][out[:, 2:4] == 0] != X[:, :2][out[:, 2:4] == 0])
