@@ -68,7 +68,9 @@ class MixedInput(Module):
             c = np.asarray(codes)
             if not np.all(c == np.floor(c)) or (c.size and (c.min() < 0 or np.any(c >= self.cardinalities))):
                 raise ValueError("the categorical codes of x must be whole numbers in [0, cardinality) per column; "
-                                 "encode the table with its TableSchema")
+                                 "encode the table with its TableSchema, and train with views that keep codes "
+                                 "whole (SCARF's column corruption, VIME, masking) rather than noise or mixup "
+                                 "(DenoisingAutoencoder, DACL, GaussianNoise)")
             idx = codes.astype(np.int64) + self.offsets
             e, idx_ctx = self.embedding.forward(idx)
             parts.append(e.reshape(n, -1))
