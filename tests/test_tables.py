@@ -131,6 +131,21 @@ def test_dataframe_through_pretrain_and_probe(method):
         assert m.views.table_layout is not None
 
 
+def test_a_scarf_corruption_inside_composed_views_gets_the_table_layout():
+    from pyssl.methods import SimCLR
+    from pyssl.pretext import Compose, FeatureMask, RandomApply, ScarfCorruption
+
+    df, _ = _frame(64)
+    enc = TabularEncoder(hidden=(16, 8), seed=0)
+    scarf = ScarfCorruption(0.5)
+    m = SimCLR(enc, views=Compose([RandomApply(scarf, p=0.9), FeatureMask(0.1)]))
+    assert scarf.table_layout is None
+    hist = pyssl.pretrain(m, df, epochs=1, batch_size=32, seed=0)  # whole codes reach MixedInput
+    assert np.all(np.isfinite(hist["loss"]))
+    assert scarf.table_layout is not None
+    np.testing.assert_array_equal(scarf.table_layout.group_cols, enc.schema.layout.group_cols)
+
+
 def test_pretrain_on_frames_is_seeded_and_lowers_the_vime_loss():
     from pyssl.methods import VIME
 
@@ -265,16 +280,21 @@ def test_missing_pandas_gives_an_import_error_naming_the_extra(monkeypatch):
         TableSchema().fit(df)
 
 
-def test_scarf_view_on_a_table_moves_whole_columns_and_noises_values_only():
-    from pyssl.methods import ScarfView
+@pytest.mark.parametrize("nested", [False, True])
+def test_scarf_view_on_a_table_moves_whole_columns_and_noises_values_only(nested):
+    from pyssl.pretext import Compose, Identity, RandomApply, ScarfCorruption
+    from pyssl.pretext.compose import _set_table_layout
 
     df, _ = _frame(50)
     s = TableSchema().fit(df)
     X = s.transform(df)
-    view = ScarfView(ratio=0.6, noise=0.5)
-    view.set_table_layout(s.layout)
+    view = ScarfCorruption(ratio=0.6, noise=0.5)
+    views = Compose([RandomApply(view, p=1.0), Identity()]) if nested else view
+    layout = s.layout
+    _set_table_layout(views, layout)  # what Method.setup does for a table encoder
+    assert view.table_layout is layout
     view.fit(X)
-    out = view(X, seed=3)
+    out = views(X, seed=3)
     codes = out[:, 4:]
     assert np.all(codes == np.round(codes)) and np.all(codes >= 0)
     assert np.all(codes < np.array(s.cardinalities))
