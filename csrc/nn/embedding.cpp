@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "core/instantiate.hpp"
 #include "parallel/parallel.hpp"
@@ -26,18 +25,19 @@ void embedding_forward(const T* weight, const std::int64_t* idx, T* out, index_t
 
 template <class T>
 void embedding_backward(const std::int64_t* idx, const T* grad, T* dweight, index_t n_idx, index_t num,
-                        index_t dim, bool accumulate) {
+                        index_t dim, bool accumulate, void* workspace) {
   embedding_check_indices(idx, n_idx, num);
+  WorkspaceCarver carver(workspace);
+  const EmbeddingBackwardWork w = embedding_backward_layout(carver, n_idx, num);
   // Stable counting sort of the positions by table row: positions of row r are
   // order[start[r] .. start[r + 1]), in increasing order.
-  std::vector<index_t> start(size_t(num) + 1, 0);
+  index_t* start = w.start;
+  index_t* order = w.order;
+  std::fill(start, start + num + 1, index_t(0));
   for (index_t p = 0; p < n_idx; ++p) ++start[size_t(idx[p]) + 1];
   for (index_t r = 0; r < num; ++r) start[size_t(r) + 1] += start[size_t(r)];
-  std::vector<index_t> order(size_t(std::max<index_t>(n_idx, 1)));
-  {
-    std::vector<index_t> fill(start.begin(), start.end() - 1);
-    for (index_t p = 0; p < n_idx; ++p) order[size_t(fill[size_t(idx[p])]++)] = p;
-  }
+  std::copy(start, start + num, w.fill);
+  for (index_t p = 0; p < n_idx; ++p) order[size_t(w.fill[size_t(idx[p])]++)] = p;
   const index_t avg = num > 0 ? (n_idx + num - 1) / num : 0;
   parallel_for(num, dim * (avg + 1), [&](index_t r0, index_t r1) {
     for (index_t r = r0; r < r1; ++r) {
@@ -54,7 +54,7 @@ void embedding_backward(const std::int64_t* idx, const T* grad, T* dweight, inde
 
 #define PYSSL_EMBEDDING(T)                                                                              \
   template void embedding_forward<T>(const T*, const std::int64_t*, T*, index_t, index_t, index_t);    \
-  template void embedding_backward<T>(const std::int64_t*, const T*, T*, index_t, index_t, index_t, bool);
+  template void embedding_backward<T>(const std::int64_t*, const T*, T*, index_t, index_t, index_t, bool, void*);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_EMBEDDING)
 #undef PYSSL_EMBEDDING
 

@@ -1,7 +1,9 @@
-// Bindings for the embedding lookup (csrc/nn/embedding.hpp), used by pyssl.nn.Embedding:
-// convert, check shapes, allocate the output, release the GIL, call the kernel. No math here.
+// Bindings for the embedding lookup (csrc/nn/embedding.hpp), used by pyssl.nn.Embedding.
+// Toolkit: python/bind_toolkit.hpp. No math here.
+#include <cstdint>
+
 #include "nn/embedding.hpp"
-#include "python/convert.hpp"
+#include "python/bind_toolkit.hpp"
 
 namespace pyssl::bind {
 
@@ -9,58 +11,40 @@ namespace {
 
 using i64 = std::int64_t;
 
-const i64* indices(const py::array& idx) {
-  if (!has_dtype<i64>(idx)) throw py::type_error("indices must have dtype int64, got " + describe(idx));
-  check_contiguous(idx, "indices");
-  return static_cast<const i64*>(idx.data());
-}
-
 // out[..., :] = weight[indices[...], :]; out has shape indices.shape + (dim,).
-py::array embedding_forward(const py::array& weight, const py::array& idx) {
-  return dispatch_float(weight, "weight", [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    const T* pw = in<T>(weight, "weight", 2);
-    const i64* pi = indices(idx);
-    const index_t num = dim(weight, 0), d = dim(weight, 1);
-    std::vector<index_t> shape(idx.shape(), idx.shape() + idx.ndim());
-    shape.push_back(d);
-    auto out = empty<T>(shape);
-    T* po = out.mutable_data();
-    const index_t n = index_t(idx.size());
-    {
-      py::gil_scoped_release nogil;
-      nn::embedding_forward<T>(pw, pi, po, n, num, d);
-    }
-    return std::move(out);
-  });
+template <class T>
+py::array embedding_forward(const py::array& w_, const py::array& idx_) {
+  auto w = arg_nd<T>(w_, "weight", 2);
+  auto idx = arg_nd<i64>(idx_, "indices");
+  const index_t num = w.dim(0), d = w.dim(1);
+  Shape shape = idx.shape();
+  shape.push_back(d);
+  auto y = out<T>(shape);
+  nogil([&] { nn::embedding_forward<T>(w, idx, y, idx.size(), num, d); });
+  return y.array();
 }
 
 // grad_weight (+)= scatter-add of grad_output rows by indices (deterministic order).
-void embedding_backward(const py::array& idx, const py::array& grad, py::array& grad_weight, bool accumulate) {
-  dispatch_float(grad_weight, "grad_weight", [&](auto tag) {
-    using T = decltype(tag);
-    T* pdw = inout<T>(grad_weight, "grad_weight", 2);
-    const i64* pi = indices(idx);
-    const index_t num = dim(grad_weight, 0), d = dim(grad_weight, 1);
-    const T* pg = in<T>(grad, "grad_output");
-    std::vector<index_t> shape(idx.shape(), idx.shape() + idx.ndim());
-    shape.push_back(d);
-    check_shape(grad, shape, "grad_output");
-    const index_t n = index_t(idx.size());
-    {
-      py::gil_scoped_release nogil;
-      nn::embedding_backward<T>(pi, pg, pdw, n, num, d, accumulate);
-    }
-  });
+template <class T>
+void embedding_backward(const py::array& idx_, const py::array& g_, py::array& dw_, bool accumulate) {
+  auto dw = inplace_nd<T>(dw_, "grad_weight", 2);
+  auto idx = arg_nd<i64>(idx_, "indices");
+  const index_t num = dw.dim(0), d = dw.dim(1);
+  Shape shape = idx.shape();
+  shape.push_back(d);
+  auto g = arg<T>(g_, "grad_output", shape, "grad_output (must be indices.shape + (dim,))");
+  const index_t n = idx.size();
+  Workspace ws(nn::embedding_backward_workspace<T>(n, num));
+  nogil([&] { nn::embedding_backward<T>(idx, g, dw, n, num, d, accumulate, ws); });
 }
 
 }  // namespace
 
 void register_embedding(py::module_& m) {
-  m.def("embedding_forward", &embedding_forward, py::arg("weight"), py::arg("indices"),
-        "out[..., :] = weight[indices[...], :]; weight (num, dim), indices int64 of any shape.");
-  m.def("embedding_backward", &embedding_backward, py::arg("indices"), py::arg("grad_output"),
-        py::arg("grad_weight"), py::arg("accumulate") = true,
+  m.def("embedding_forward", by_dtype(PYSSL_FLOATS(embedding_forward), "weight"), py::arg("weight"),
+        py::arg("indices"), "out[..., :] = weight[indices[...], :]; weight (num, dim), indices int64 of any shape.");
+  m.def("embedding_backward", by_dtype<2>(PYSSL_FLOATS(embedding_backward), "grad_weight"), py::arg("indices"),
+        py::arg("grad_output"), py::arg("grad_weight"), py::arg("accumulate") = true,
         "grad_weight[r] (+)= sum of grad_output rows whose index is r, summed in increasing position "
         "(bit-identical for any thread count).");
 }
