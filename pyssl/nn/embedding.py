@@ -8,7 +8,7 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar, describe
 from .init import rng
-from .module import Module, Parameter, grads_for_backward
+from .module import Module, Parameter, grads_for_backward, register_layer
 
 
 def check_indices(idx, num: int, name: str = "indices") -> np.ndarray:
@@ -26,6 +26,8 @@ def check_indices(idx, num: int, name: str = "indices") -> np.ndarray:
     return arr
 
 
+@register_layer("embedding", example=lambda dt: Embedding(7, 3, dtype=dt, seed=0), input=(5, 2), fd="parameters",
+                sample=lambda rng, shape: rng.integers(0, 7, size=shape))
 class Embedding(Module):
     """Lookup table ``y[..., :] = W[idx[...], :]`` (Bengio et al., 2003, "A Neural Probabilistic
     Language Model"; for categorical table columns: Guo & Berkhahn, 2016, "Entity Embeddings of
@@ -34,7 +36,8 @@ class Embedding(Module):
     Shapes: idx integer codes of any shape (N, ...), W (num_embeddings, embedding_dim),
     y idx.shape + (embedding_dim,). Backward (C++): ``dW[r] += Σ_{p: idx[p] = r} dy[p]``, a
     scatter-add summed per row in a fixed order (bit-identical for any thread count; no atomics).
-    There is no gradient for the integer input (``backward`` returns None).
+    The integer input has gradient 0 (``backward`` returns zeros of the codes' shape, or None
+    when ``need_input_grad`` is False).
     Initialisation: W ~ N(0, 1) (PyTorch's default for nn.Embedding).
 
     Parameters
@@ -60,7 +63,8 @@ class Embedding(Module):
         (wg,), acc = grads_for_backward(self.weight)
         g = np.ascontiguousarray(grad_output, dtype=self.weight.data.dtype)
         _core.nn.embedding_backward(ctx, g, wg, accumulate=acc)
-        return None
+        # the codes are piecewise constant: their gradient is 0 (as MixedInput's for its code columns)
+        return np.zeros(ctx.shape, dtype=g.dtype) if need_input_grad else None
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -8,9 +8,20 @@ import numpy as np
 
 from .._validation import check_array, check_scalar, describe
 from .embedding import Embedding
-from .module import Module, Parameter, grads_for_backward
+from .module import Module, Parameter, grads_for_backward, register_layer
 
 
+def _mixed_sample(rng, shape):
+    """Packed rows of 2 numeric columns (values, missing flags) and codes of 2 categorical columns."""
+    n = shape[0]
+    flags = (rng.random((n, 2)) < 0.3).astype(float)
+    values = rng.standard_normal((n, 2)) * (1 - flags)
+    codes = np.stack([rng.integers(0, 3, n), rng.integers(0, 5, n)], axis=1)
+    return np.concatenate([values, flags, codes], axis=1)
+
+
+@register_layer("mixed_input", example=lambda dt: MixedInput(2, (3, 5), embedding_dim=2, dtype=dt, seed=0),
+                input=(6, 6), fd="parameters", sample=_mixed_sample)
 class MixedInput(Module):
     r"""Numeric values, missing indicators and category embeddings of a packed table row.
 
