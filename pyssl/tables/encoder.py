@@ -35,6 +35,15 @@ class TabularEncoder(Module):
     seed : initialisation seed.
     """
 
+    # Set in __init__ through object.__setattr__ (settings, not parameters or submodules).
+    schema: TableSchema
+    hidden: list[int]
+    norm: str | None
+    act: str
+    embedding_dim: int
+    seed: int
+    _dtype: np.dtype
+
     def __init__(self, schema: TableSchema | None = None, hidden=(256, 256), norm="batch", act="relu",
                  embedding_dim: int = 8, dtype=np.float32, seed: int | None = 0):
         super().__init__()

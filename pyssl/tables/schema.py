@@ -173,9 +173,12 @@ class TableSchema:
                 scale.append(sd if sd > 1e-12 * max(1.0, abs(mu)) and sd > 0 else 1.0)
             else:
                 text, miss = self._text_values(s)
-                values, counts = np.unique(text[~miss].astype(str), return_counts=True) if (~miss).any() else ([], [])
                 categorical.append(name)
-                cats.append(sorted(str(v) for v, c in zip(values, counts) if c >= self.min_frequency))
+                kept: list[str] = []
+                if (~miss).any():
+                    values, counts = np.unique(text[~miss].astype(str), return_counts=True)
+                    kept = [str(v) for v, c in zip(values, counts) if c >= self.min_frequency]
+                cats.append(sorted(kept))
         self.columns_ = cols
         self.numeric_ = numeric
         self.categorical_ = categorical
