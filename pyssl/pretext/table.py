@@ -73,6 +73,19 @@ def table_vime_corrupt(x, layout, p_m, seed, reference=None):
     those of row r of ``reference`` (default: the batch x itself, VIME's per-column shuffle), r
     uniform. Returns ``(x̃ (N, W), m (N, C))`` with VIME's label m = 1 where the column changed (a
     swap with an equal entry is not a corruption).
+
+    Parameters
+    ----------
+    x : array (N, W)
+        Packed rows.
+    layout : pyssl.tables.TableLayout
+        The packing (``schema.layout``).
+    p_m : float
+        Corruption probability per table column, in [0, 1].
+    seed : int
+        Fixes the draws (Philox streams keyed by seed and row).
+    reference : array (R, W), optional
+        Donor rows (default: the batch x itself).
     """
     x = as_batch(x, ndim=2)
     ref = x if reference is None else as_batch(reference, "reference", ndim=2)
