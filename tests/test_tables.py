@@ -301,3 +301,17 @@ def test_scarf_view_on_a_table_moves_whole_columns_and_noises_values_only(nested
     assert set(np.unique(out[:, 2:4]).tolist()) <= {0.0, 1.0}  # flags stay 0/1
     assert np.all(out[:, :2][out[:, 2:4] > 0] == 0)  # missing numerics are not noised
     assert np.any(out[:, :2][out[:, 2:4] == 0] != X[:, :2][out[:, 2:4] == 0])
+
+
+def test_scarf_noise_on_a_categorical_only_table_leaves_the_codes_whole():
+    from pyssl.pretext import ScarfCorruption
+
+    df = pd.DataFrame({"c": list("abcabcab"), "d": list("xxyyxxyz")})
+    s = TableSchema().fit(df)
+    X = s.transform(df)
+    view = ScarfCorruption(0.5, noise=0.3)  # no numeric column to noise
+    view.set_table_layout(s.layout)
+    view.fit(X)
+    out = view(X, seed=2)
+    assert np.all(out == np.round(out)) and np.all(out < np.array(s.cardinalities))
+    assert np.any(out != X)

@@ -69,8 +69,8 @@ def _set_table_layout(views, layout) -> None:
         views.set_table_layout(layout)
     for child in getattr(views, "transforms", None) or ():
         _set_table_layout(child, layout)
-    inner = getattr(views, "transform", None)
-    if inner is not None and inner is not views and not isinstance(views, type):
+    inner = getattr(views, "transform", None)  # RandomApply, MultiView
+    if isinstance(inner, Transform) or hasattr(inner, "set_table_layout"):
         _set_table_layout(inner, layout)
 
 
@@ -247,8 +247,8 @@ class ScarfCorruption(Transform):
         layout = getattr(self, "_table_layout", None)
         if layout is not None:
             out = _table.table_scarf_corrupt(x2, ref, layout, self.ratio, seed)[0]
-            if self.noise > 0:
-                a = layout.n_numeric
+            a = layout.n_numeric
+            if self.noise > 0 and a > 0:  # categorical-only tables: no value to noise
                 noisy = _tab.gaussian_noise(np.ascontiguousarray(out[:, :a]), self.noise,
                                             check_seed(seed) ^ 0x5DEECE66D)
                 out[:, :a] = np.where(out[:, a:2 * a] > 0, out[:, :a], noisy)
