@@ -6,8 +6,11 @@ from .simsiam import SimSiam
 from .clustering import SwAV, DINO
 from .reconstruction import MaskedModeling, DenoisingAutoencoder, VIME
 from .tasks import PretextTaskMethod, RotationPrediction, Jigsaw
+from .mae import MAE
+from .moco_v3 import MoCoV3
 from .views import ScarfView, MaskView, NoiseView, MixupView, IdentityView, sequence_views, image_views
 
 __all__ = ["Method", "JointEmbedding", "SimCLR", "BarlowTwins", "VICReg", "SCARF", "DACL", "MoCo", "BYOL",
            "SimSiam", "SwAV", "DINO", "MaskedModeling", "DenoisingAutoencoder", "VIME", "PretextTaskMethod", "RotationPrediction", "Jigsaw",
            "ScarfView", "MaskView", "NoiseView", "MixupView", "IdentityView", "sequence_views", "image_views"]
+__all__ += ["MAE", "MoCoV3"]
