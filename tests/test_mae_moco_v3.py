@@ -233,3 +233,28 @@ def test_moco_v3_step_matches_reference_loss(rng):
     k = m.key_projector(m.key_encoder(x))
     ref = moco_v3_loss_ref(q[:8], k[8:], 0.2) + moco_v3_loss_ref(q[8:], k[:8], 0.2)
     assert loss == pytest.approx(ref, rel=1e-10)
+
+
+@pytest.mark.parametrize("name", ["mae", "moco_v3"])
+def test_resume_continues_exactly(name, tmp_path, rng):
+    X = rng.standard_normal((48, 3, 8, 8)).astype(np.float32)
+    ck = tmp_path / "ck.npz"
+
+    def make(seed):
+        vit = ViT(8, 4, 3, 16, 1, 2, dropout=0.1, seed=seed)
+        if name == "mae":
+            return vit, MAE(vit, mask_ratio=0.5, decoder_dim=8, decoder_depth=1, decoder_heads=2)
+        return vit, MoCoV3(vit, projection_dim=8, hidden_dim=16)
+
+    def stop_at(epoch, history, method):
+        return "stop" if epoch == 1 else None
+
+    full, m = make(3)
+    pyssl.pretrain(m, X, epochs=3, batch_size=16, seed=5, progress=False)
+    _, m = make(3)
+    pyssl.pretrain(m, X, epochs=3, batch_size=16, seed=5, progress=False, checkpoint=ck, callbacks=[stop_at])
+    resumed, m = make(99)  # different init: everything must come from the checkpoint
+    hist = pyssl.pretrain(m, X, epochs=3, batch_size=16, seed=5, progress=False, resume=ck)
+    assert len(hist["loss"]) == 3
+    for a, b in zip(full.parameters(), resumed.parameters()):
+        assert np.array_equal(a.data, b.data)

@@ -288,3 +288,41 @@ def test_bad_inputs_raise_clear_errors():
         MultiHeadAttention(4, 2)(np.zeros((1, 2, 4)))
     with pytest.raises(ValueError, match="pool"):
         TransformerEncoder(8, 1, 2, num_tokens=2, pool="max")
+
+
+def test_encoder_matches_torch_prenorm_blocks(rng):
+    """The whole encoder (positions, CLS, pre-norm blocks, final norm) against torch modules holding
+    the same weights."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    d, heads, L = 8, 2, 5
+    enc = TransformerEncoder(d, 2, heads, mlp_ratio=2.0, num_tokens=L, dtype=np.float64, seed=4)
+    for p in enc.parameters():  # non-trivial LayerNorm affines and biases
+        p.data += 0.1 * rng.standard_normal(p.data.shape)
+
+    def T(a):
+        return torch.from_numpy(np.ascontiguousarray(a))
+
+    def lin(layer):
+        m = nn.Linear(*layer.weight.shape, dtype=torch.float64)
+        m.weight.data, m.bias.data = T(layer.weight.data.T), T(layer.bias.data)
+        return m
+
+    def ln(layer):
+        m = nn.LayerNorm(d, eps=1e-6, dtype=torch.float64)
+        m.weight.data, m.bias.data = T(layer.weight.data), T(layer.bias.data)
+        return m
+
+    x = rng.standard_normal((3, L, d))
+    with torch.no_grad():
+        t = T(x) + T(enc.pos.data)
+        t = torch.cat([T(enc.cls_token.data)[None].expand(3, 1, d), t], dim=1)
+        for b in enc.blocks:
+            mha = nn.MultiheadAttention(d, heads, batch_first=True, dtype=torch.float64)
+            mha.in_proj_weight.data, mha.in_proj_bias.data = T(b.attn.qkv.weight.data.T), T(b.attn.qkv.bias.data)
+            mha.out_proj.weight.data, mha.out_proj.bias.data = T(b.attn.proj.weight.data.T), T(b.attn.proj.bias.data)
+            h = ln(b.norm1)(t)
+            t = t + mha(h, h, h, need_weights=False)[0]
+            t = t + lin(b.fc2)(nn.functional.gelu(lin(b.fc1)(ln(b.norm2)(t))))
+        ref = ln(enc.norm)(t)[:, 0].numpy()
+    np.testing.assert_allclose(enc(x), ref, rtol=1e-10, atol=1e-12)
