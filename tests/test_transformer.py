@@ -326,3 +326,23 @@ def test_encoder_matches_torch_prenorm_blocks(rng):
             t = t + lin(b.fc2)(nn.functional.gelu(lin(b.fc1)(ln(b.norm2)(t))))
         ref = ln(enc.norm)(t)[:, 0].numpy()
     np.testing.assert_allclose(enc(x), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_gelu_float32_accuracy():
+    """The float32 GELU (vectorised erfc fit) against the float64 erf form: forward and derivative."""
+    from math import erfc, exp, pi, sqrt
+
+    from pyssl.nn import GELU
+
+    x64 = np.concatenate([np.linspace(-12, 12, 20001), [0.0, -0.0, 1e-30, -1e-30, 40.0, -40.0]])
+    x = x64.astype(np.float32)
+    xd = x.astype(np.float64)
+    cdf = 0.5 * np.vectorize(erfc)(-xd / sqrt(2))  # Φ without the cancellation of 1 + erf
+    ref = xd * cdf
+    dref = cdf + xd * np.vectorize(lambda v: exp(-v * v / 2))(xd) / sqrt(2 * pi)
+    layer = GELU()
+    y, ctx = layer.forward(x)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, ref, rtol=5e-7, atol=1e-37)
+    d = layer.backward(np.ones_like(x), ctx)
+    np.testing.assert_allclose(d, dref, rtol=1e-6, atol=2e-7)
