@@ -168,6 +168,8 @@ def test_mae_bad_inputs():
         MAE(ViT(8, 4, 1, 8, 1, 2), mask_ratio=1.0)
     with pytest.raises(ValueError, match="decoder_heads"):
         MAE(ViT(8, 4, 1, 8, 1, 2), decoder_dim=6, decoder_heads=4)
+    with pytest.raises(ValueError, match="decoder_pos_embed"):
+        MAE(ViT(8, 4, 1, 8, 1, 2), decoder_pos_embed="rope")
 
 
 @pytest.mark.parametrize("kind", ["image", "series", "table"])

@@ -134,6 +134,8 @@ class MAE(Method):
         self.decoder_heads = int(check_scalar(decoder_heads, "decoder_heads", kind=numbers.Integral, low=1))
         if self.decoder_dim % self.decoder_heads:
             raise ValueError(f"decoder_dim={self.decoder_dim} is not divisible by decoder_heads={self.decoder_heads}")
+        if decoder_pos_embed not in ("learnable", "sinusoidal"):
+            raise ValueError(f"decoder_pos_embed must be 'learnable' or 'sinusoidal', got {decoder_pos_embed!r}")
         self.decoder_pos_embed = decoder_pos_embed
         self.norm_pix_loss = bool(norm_pix_loss)
         if self.norm_pix_loss and encoder.tokenizer.patch_dim < 2:
