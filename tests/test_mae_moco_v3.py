@@ -230,11 +230,26 @@ def test_moco_v3_step_matches_reference_loss(rng):
     m.setup(X)
     loss = m.training_step(X, 4)
     x1, x2 = m.make_views(X, 4)
-    x = np.concatenate([x1, x2])
-    q = m.predictor(m.projector(m.encoder(x)))
-    k = m.key_projector(m.key_encoder(x))
-    ref = moco_v3_loss_ref(q[:8], k[8:], 0.2) + moco_v3_loss_ref(q[8:], k[:8], 0.2)
+    q1, q2 = (m.predictor(m.projector(m.encoder(x))) for x in (x1, x2))
+    k1, k2 = (m.key_projector(m.key_encoder(x)) for x in (x1, x2))
+    ref = moco_v3_loss_ref(q1, k2, 0.2) + moco_v3_loss_ref(q2, k1, 0.2)
     assert loss == pytest.approx(ref, rel=1e-10)
+
+
+def test_moco_v3_gradients_fd(rng):
+    """The accumulated gradients of a whole MoCo v3 step (two backward passes through the shared
+    online network) against finite differences of its loss."""
+    X = rng.standard_normal((6, 3, 8, 8))
+    m = MoCoV3(ViT(8, 4, 3, 4, 1, 2, mlp_ratio=1.0, dtype=np.float64, seed=0), projection_dim=3, hidden_dim=4)
+    m.setup(X)
+    params = {"encoder.pos": m.encoder.pos, "encoder.qkv": m.encoder.block0.attn.qkv.weight,
+              "predictor": m.predictor.parameters()[0]}
+    for name, p in params.items():
+        m.zero_grad()
+        m.training_step(X, 2)
+        analytic = p.grad.copy()
+        num = numerical_gradient(lambda: m.training_step(X, 2), p.data)
+        np.testing.assert_allclose(analytic, num, rtol=1e-5, atol=1e-8, err_msg=name)
 
 
 @pytest.mark.parametrize("name", ["mae", "moco_v3"])

@@ -70,11 +70,14 @@ class MoCoV3(_MomentumMethod):
 
     def training_step(self, X, seed):
         x1, x2 = self.make_views(X, seed)
-        n = x1.shape[0]
-        x = np.concatenate([x1, x2])
+        # each view through the networks on its own, as the paper's Algorithm 1 (BatchNorm
+        # statistics of the heads are per view)
         chain = [self.encoder, self.projector, self.predictor]
-        q, ctx = forward_chain(chain, x)
-        k, _ = forward_chain([self.key_encoder, self.key_projector], x)
+        q1, ctx1 = forward_chain(chain, x1)
+        q2, ctx2 = forward_chain(chain, x2)
+        keys = [self.key_encoder, self.key_projector]
+        k1, _ = forward_chain(keys, x1)
+        k2, _ = forward_chain(keys, x2)
         tau = self.temperature
 
         def loss_fn(q1, q2, k1, k2):
@@ -82,6 +85,7 @@ class MoCoV3(_MomentumMethod):
             l2, d2 = moco_v3_loss(q2, k1, tau)
             return l1 + l2, d1, d2, None, None
 
-        loss, dq1, dq2, _, _ = self.global_loss(loss_fn, q[:n], q[n:], k[:n], k[n:])
-        backward_chain(chain, np.concatenate([dq1, dq2]), ctx)
+        loss, dq1, dq2, _, _ = self.global_loss(loss_fn, q1, q2, k1, k2)
+        backward_chain(chain, dq2, ctx2)
+        backward_chain(chain, dq1, ctx1)
         return float(loss)
