@@ -275,3 +275,52 @@ def test_resume_continues_exactly(name, tmp_path, rng):
     assert len(hist["loss"]) == 3
     for a, b in zip(full.parameters(), resumed.parameters()):
         assert np.array_equal(a.data, b.data)
+
+
+def test_mae_decoder_matches_torch_reference(rng):
+    """MAE's decoder against torch modules holding the same weights, written from the paper's
+    description: embed the kept tokens, put them back among mask tokens at their positions, add
+    the decoder's own (sinusoidal) positions, pre-norm blocks, final norm, per-patch linear head."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    from pyssl.nn.transformer import sinusoidal_positions
+
+    X = rng.standard_normal((3, 2, 8, 8))
+    m = built(MAE(ViT(8, 2, 2, 8, 1, 2, dtype=np.float64, seed=0), mask_ratio=0.75, decoder_dim=6, decoder_depth=2,
+                  decoder_heads=3), X)
+    dec = m.decoder
+    for p in dec.parameters():
+        p.data += 0.1 * rng.standard_normal(p.data.shape)
+    keep, mask = m.masks(3, 11)
+    latent, _ = m.encoder.forward_tokens(X, keep=keep)
+    pred, _ = dec.forward(latent, keep, 1)
+
+    def T(a):
+        return torch.from_numpy(np.ascontiguousarray(a))
+
+    def lin(layer):
+        out = nn.Linear(*layer.weight.shape, dtype=torch.float64)
+        out.weight.data, out.bias.data = T(layer.weight.data.T), T(layer.bias.data)
+        return out
+
+    def ln(layer):
+        out = nn.LayerNorm(layer.num_features, eps=1e-6, dtype=torch.float64)
+        out.weight.data, out.bias.data = T(layer.weight.data), T(layer.bias.data)
+        return out
+
+    with torch.no_grad():
+        z = lin(dec.embed)(T(latent[:, 1:]))  # the CLS output is not passed on
+        full = T(dec.mask_token.data).expand(3, 16, 6).clone()
+        for n in range(3):
+            full[n, T(keep[n])] = z[n]
+        t = full + T(sinusoidal_positions(16, 6))
+        for b in dec.blocks.blocks:
+            mha = nn.MultiheadAttention(6, 3, batch_first=True, dtype=torch.float64)
+            mha.in_proj_weight.data, mha.in_proj_bias.data = T(b.attn.qkv.weight.data.T), T(b.attn.qkv.bias.data)
+            mha.out_proj.weight.data, mha.out_proj.bias.data = T(b.attn.proj.weight.data.T), T(b.attn.proj.bias.data)
+            h = ln(b.norm1)(t)
+            t = t + mha(h, h, h, need_weights=False)[0]
+            t = t + lin(b.fc2)(nn.functional.gelu(lin(b.fc1)(ln(b.norm2)(t))))
+        ref = lin(dec.head)(ln(dec.blocks.norm)(t)).numpy()
+    assert pred.shape == (3, 16, 2 * 2 * 2)
+    np.testing.assert_allclose(pred, ref, rtol=1e-10, atol=1e-12)
