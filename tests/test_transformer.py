@@ -346,3 +346,15 @@ def test_gelu_float32_accuracy():
     np.testing.assert_allclose(y, ref, rtol=5e-7, atol=1e-37)
     d = layer.backward(np.ones_like(x), ctx)
     np.testing.assert_allclose(d, dref, rtol=1e-6, atol=2e-7)
+
+
+def test_vit_pickles_and_deep_copies(rng):
+    import copy
+    import pickle
+
+    vit = ViT(8, 4, 3, 12, 1, 3, dropout=0.2, pos_embed="sinusoidal", pool="mean", seed=0)
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    a, b = pickle.loads(pickle.dumps(vit)), copy.deepcopy(vit)
+    assert a(x).tobytes() == b(x).tobytes()  # same weights and the same dropout stream position
+    a.eval(), b.eval()
+    assert a(x).tobytes() == vit.eval()(x).tobytes()
