@@ -245,19 +245,22 @@ def test_vit_shapes_and_float32():
 
 def test_attention_thread_invariant():
     rng = np.random.default_rng(0)
-    qkv = rng.standard_normal((7, 17, 3 * 48)).astype(np.float32)
-    g = rng.standard_normal((7, 17, 48)).astype(np.float32)
+    qkv = rng.standard_normal((7, 70, 3 * 48)).astype(np.float32)  # 70 tokens: two row blocks
+    g = rng.standard_normal((7, 70, 48)).astype(np.float32)
     before = pyssl.get_num_threads()
     runs = []
     try:
         for t in (1, 2, 3):
             pyssl.set_num_threads(t)
             out, probs = _core.nn.attention_forward(qkv, 3)
-            runs.append((out, _core.nn.attention_backward(qkv, probs, g, 3)))
+            out2, lse = _core.nn.attention_forward(qkv, 3, None, False)
+            runs.append((out, _core.nn.attention_backward(qkv, probs, g, 3), out2,
+                         _core.nn.attention_backward_recompute(qkv, lse, out2, g, 3)))
     finally:
         pyssl.set_num_threads(before)
-    for out, dq in runs[1:]:
-        assert out.tobytes() == runs[0][0].tobytes() and dq.tobytes() == runs[0][1].tobytes()
+    for run in runs[1:]:
+        for a, b in zip(run, runs[0]):
+            assert a.tobytes() == b.tobytes()
 
 
 def test_bad_inputs_raise_clear_errors():
@@ -358,3 +361,48 @@ def test_vit_pickles_and_deep_copies(rng):
     assert a(x).tobytes() == b(x).tobytes()  # same weights and the same dropout stream position
     a.eval(), b.eval()
     assert a(x).tobytes() == vit.eval()(x).tobytes()
+
+
+@given(n=st.integers(1, 2), l=st.sampled_from([1, 3, 7, 64, 65, 130]), heads=st.integers(1, 2),
+       dh=st.integers(1, 3), masked=st.booleans(), seed=st.integers(0, 1000))
+@settings(max_examples=20)
+def test_recompute_attention_matches_saved_probs(n, l, heads, dh, masked, seed):
+    """The memory-light path (row log-sum-exp, probabilities recomputed in row blocks of 64) gives
+    the outputs and gradients of the path that keeps the probabilities (row blocks cross 64)."""
+    rng = np.random.default_rng(seed)
+    qkv = rng.standard_normal((n, l, 3 * heads * dh))
+    mask = _mask(rng, n, l) if masked else None
+    g = rng.standard_normal((n, l, heads * dh))
+    out, probs = _core.nn.attention_forward(qkv, heads, mask)
+    out2, lse = _core.nn.attention_forward(qkv, heads, mask, False)
+    assert lse.shape == (n, heads, l)
+    np.testing.assert_allclose(out2, out, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(lse, np.log(np.exp(attention_scores(qkv, heads, mask)).sum(-1)), rtol=1e-12,
+                               atol=1e-12)
+    np.testing.assert_allclose(_core.nn.attention_backward_recompute(qkv, lse, out2, g, heads, mask),
+                               _core.nn.attention_backward(qkv, probs, g, heads), rtol=1e-10, atol=1e-12)
+
+
+def attention_scores(qkv, heads, mask):
+    n, l, d3 = qkv.shape
+    d = d3 // 3
+    q, k = (qkv[:, :, i * d:(i + 1) * d].reshape(n, l, heads, -1).transpose(0, 2, 1, 3) for i in range(2))
+    s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(d // heads)
+    return s if mask is None else np.where(mask[:, None, None, :], -np.inf, s)
+
+
+@settings(max_examples=8)
+@given(n=st.integers(1, 2), l=st.integers(1, 5), masked=st.booleans(), seed=st.integers(0, 1000))
+def test_mha_recompute_gradients_fd(n, l, masked, seed):
+    rng = np.random.default_rng(seed)
+    layer = MultiHeadAttention(4, 2, dtype=np.float64, seed=seed, save_probs=False)
+    mask = _mask(rng, n, l) if masked else None
+
+    class Masked(MultiHeadAttention):
+        def forward(self, x):
+            return super().forward(x, mask)
+
+    layer.__class__ = Masked
+    check_module_gradients(layer, rng.standard_normal((n, l, 4)), seed=seed)
+    with pytest.raises(ValueError, match="save_probs"):
+        MultiHeadAttention(4, 2, save_probs="never")

@@ -14,10 +14,11 @@ namespace pyssl::nn {
 namespace {
 using blas::Trans;
 
-// Row softmax of s (l × l) in place, padded keys (mask[j] != 0) at probability 0.
+// Row softmax of s (rows × l) in place, padded keys (mask[j] != 0) at probability 0; lse (may be
+// null) gets each row's log-sum-exp m + log Σ e^{s − m}.
 template <class T>
-void masked_softmax_rows(T* s, index_t l, const std::uint8_t* mask) {
-  for (index_t i = 0; i < l; ++i) {
+void masked_softmax_rows(T* s, index_t rows, index_t l, const std::uint8_t* mask, T* lse = nullptr) {
+  for (index_t i = 0; i < rows; ++i) {
     T* r = s + i * l;
     T m = -std::numeric_limits<T>::infinity();
     if (mask) {
@@ -45,6 +46,7 @@ void masked_softmax_rows(T* s, index_t l, const std::uint8_t* mask) {
     const T inv = T(1) / sum;
 #pragma omp simd
     for (index_t j = 0; j < l; ++j) r[j] *= inv;
+    if (lse) lse[i] = m + std::log(sum);
   }
 }
 }  // namespace
@@ -64,7 +66,7 @@ void attention_forward(const T* qkv, const std::uint8_t* key_mask, T* out, T* pr
       const T* v = q + 2 * d;
       T* p = probs + t * l * l;
       blas::gemm<T>(Trans::No, Trans::Yes, l, l, dh, scale, q, ld, k, ld, T(0), p, l);
-      masked_softmax_rows(p, l, key_mask ? key_mask + s * l : nullptr);
+      masked_softmax_rows(p, l, l, key_mask ? key_mask + s * l : nullptr);
       blas::gemm<T>(Trans::No, Trans::No, l, dh, l, T(1), p, l, v, ld, T(0), out + s * l * d + h * dh, d);
     }
   });
@@ -98,6 +100,80 @@ void attention_backward(const T* qkv, const T* probs, const T* dout, T* dqkv, in
       }
       blas::gemm<T>(Trans::No, Trans::No, l, dh, l, T(1), ds, l, k, ld, T(0), dq, ld);    // dQ = dS K
       blas::gemm<T>(Trans::Yes, Trans::No, l, dh, l, T(1), ds, l, q, ld, T(0), dk, ld);   // dK = dSᵀ Q
+    }
+  });
+}
+
+namespace {
+constexpr index_t kRowBlock = 64;  // query rows per block of the memory-light variant
+}  // namespace
+
+template <class T>
+void attention_forward_lse(const T* qkv, const std::uint8_t* key_mask, T* out, T* lse, index_t n, index_t l,
+                           index_t heads, index_t dh) {
+  const index_t d = heads * dh, ld = 3 * d;
+  const T scale = T(1) / std::sqrt(T(dh));
+  const index_t br = l < kRowBlock ? l : kRowBlock;
+  parallel_for(n * heads, 4 * l * l * dh + 12 * l * l, [&](index_t t0, index_t t1) {
+    std::vector<T> scratch(std::size_t(br * l));
+    T* p = scratch.data();
+    for (index_t t = t0; t < t1; ++t) {
+      const index_t s = t / heads, h = t % heads;
+      const T* q = qkv + s * l * ld + h * dh;
+      const T* k = q + d;
+      const T* v = q + 2 * d;
+      const std::uint8_t* mask = key_mask ? key_mask + s * l : nullptr;
+      for (index_t i0 = 0; i0 < l; i0 += br) {
+        const index_t rows = l - i0 < br ? l - i0 : br;
+        blas::gemm<T>(Trans::No, Trans::Yes, rows, l, dh, scale, q + i0 * ld, ld, k, ld, T(0), p, l);
+        masked_softmax_rows(p, rows, l, mask, lse + t * l + i0);
+        blas::gemm<T>(Trans::No, Trans::No, rows, dh, l, T(1), p, l, v, ld, T(0), out + (s * l + i0) * d + h * dh, d);
+      }
+    }
+  });
+}
+
+template <class T>
+void attention_backward_recompute(const T* qkv, const std::uint8_t* key_mask, const T* lse, const T* out,
+                                  const T* dout, T* dqkv, index_t n, index_t l, index_t heads, index_t dh) {
+  const index_t d = heads * dh, ld = 3 * d;
+  const T scale = T(1) / std::sqrt(T(dh));
+  const index_t br = l < kRowBlock ? l : kRowBlock;
+  parallel_for(n * heads, 10 * l * l * dh + 16 * l * l, [&](index_t t0, index_t t1) {
+    std::vector<T> scratch(std::size_t(2 * br * l));
+    T* p = scratch.data();
+    T* ds = p + br * l;
+    for (index_t t = t0; t < t1; ++t) {
+      const index_t s = t / heads, h = t % heads;
+      const index_t off = s * l * ld + h * dh;
+      const T *q = qkv + off, *k = q + d, *v = q + 2 * d;
+      T *dq = dqkv + off, *dk = dq + d, *dv = dq + 2 * d;
+      const std::uint8_t* mask = key_mask ? key_mask + s * l : nullptr;
+      const T* lr = lse + t * l;
+      for (index_t i0 = 0; i0 < l; i0 += br) {
+        const index_t rows = l - i0 < br ? l - i0 : br;
+        const T* go = dout + (s * l + i0) * d + h * dh;
+        const T* o = out + (s * l + i0) * d + h * dh;
+        blas::gemm<T>(Trans::No, Trans::Yes, rows, l, dh, scale, q + i0 * ld, ld, k, ld, T(0), p, l);  // S
+        blas::gemm<T>(Trans::No, Trans::Yes, rows, l, dh, T(1), go, d, v, ld, T(0), ds, l);           // dP
+        for (index_t i = 0; i < rows; ++i) {
+          T* pr = p + i * l;
+          T* r = ds + i * l;
+          const T li = lr[i0 + i];
+          for (index_t j = 0; j < l; ++j) pr[j] = (mask && mask[j]) ? T(0) : fast_exp(pr[j] - li);
+          T dot = 0;
+          const T* gi = go + i * d;
+          const T* oi = o + i * d;
+#pragma omp simd reduction(+ : dot)
+          for (index_t c = 0; c < dh; ++c) dot += gi[c] * oi[c];
+#pragma omp simd
+          for (index_t j = 0; j < l; ++j) r[j] = pr[j] * (r[j] - dot) * scale;
+        }
+        const T beta = i0 == 0 ? T(0) : T(1);  // dK, dV summed over the row blocks, in order
+        blas::gemm<T>(Trans::Yes, Trans::No, l, dh, rows, T(1), p, l, go, d, beta, dv, ld);          // dV += Pᵀ dO
+        blas::gemm<T>(Trans::No, Trans::No, rows, dh, l, T(1), ds, l, k, ld, T(0), dq + i0 * ld, ld);  // dQ = dS K
+        blas::gemm<T>(Trans::Yes, Trans::No, l, dh, rows, T(1), ds, l, q + i0 * ld, ld, beta, dk, ld);  // dK += dSᵀ Q
+      }
     }
   });
 }
@@ -165,6 +241,10 @@ void feature_tokenizer_backward(const T* x, const T* w, const T* dy, T* dx, T* d
   template void attention_forward<T>(const T*, const std::uint8_t*, T*, T*, index_t, index_t, index_t,      \
                                      index_t);                                                               \
   template void attention_backward<T>(const T*, const T*, const T*, T*, index_t, index_t, index_t, index_t); \
+  template void attention_forward_lse<T>(const T*, const std::uint8_t*, T*, T*, index_t, index_t, index_t,  \
+                                         index_t);                                                           \
+  template void attention_backward_recompute<T>(const T*, const std::uint8_t*, const T*, const T*, const T*, \
+                                                T*, index_t, index_t, index_t, index_t);                     \
   template void feature_tokenizer_forward<T>(const T*, const T*, const T*, T*, index_t, index_t, index_t);  \
   template void feature_tokenizer_backward<T>(const T*, const T*, const T*, T*, T*, T*, index_t, index_t,   \
                                               index_t, bool);

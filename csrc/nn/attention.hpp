@@ -30,6 +30,19 @@ template <class T>
 void attention_backward(const T* qkv, const T* probs, const T* dout, T* dqkv, index_t n, index_t l,
                         index_t heads, index_t dh);
 
+// Memory-light variant (the recomputation of FlashAttention, Dao et al., NeurIPS 2022, without its
+// tiling of the keys): forward keeps only the row log-sum-exp lse (N, H, L) of S, working on
+// blocks of query rows (a kRowBlock × L scratch per thread); backward recomputes
+// P = exp(S − lse) block by block and uses Dᵢ = rowsum(dOᵢ ∘ Oᵢ) (= rowsum(P ∘ dP)) from the saved
+// output out (N, L, D), accumulating dK and dV over the blocks of one (n, h) in order.
+template <class T>
+void attention_forward_lse(const T* qkv, const std::uint8_t* key_mask, T* out, T* lse, index_t n, index_t l,
+                           index_t heads, index_t dh);
+
+template <class T>
+void attention_backward_recompute(const T* qkv, const std::uint8_t* key_mask, const T* lse, const T* out,
+                                  const T* dout, T* dqkv, index_t n, index_t l, index_t heads, index_t dh);
+
 // Feature tokenizer: x (N, F), weight and bias (F, D) -> y (N, F, D), y[n,f,:] = x[n,f]·W[f,:] + b[f,:].
 // Backward: dx[n,f] = Σ_d dy[n,f,d] W[f,d]; dW[f,d] (+)= Σ_n dy[n,f,d] x[n,f]; db[f,d] (+)= Σ_n dy[n,f,d]
 // (sums over n in order, one task per feature: thread-count invariant). dx / db may be null.

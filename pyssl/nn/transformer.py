@@ -96,10 +96,20 @@ class MultiHeadAttention(Module):
     precision (fp32 for float32). ``forward(x, key_padding_mask)``: an optional (N, L) bool
     array, True for padded tokens, which then get attention weight 0 as keys (PyTorch's
     ``nn.MultiheadAttention`` convention); every sample must keep at least one token.
+
+    ``save_probs``: True keeps the probabilities for backward (H·L² values per sample); False
+    keeps only each row's log-sum-exp (H·L) and recomputes the probabilities in backward, one
+    block of 64 query rows at a time (FlashAttention's recomputation, Dao et al. 2022: ≈ 25 %
+    more attention FLOPs, no L×L buffer beyond a 64×L scratch per thread); ``"auto"`` (default)
+    keeps them while H·L ≤ 4·D, i.e. while they take about as much memory as the qkv activations.
     """
 
-    def __init__(self, dim: int, heads: int, bias: bool = True, dtype=np.float32, seed=None):
+    def __init__(self, dim: int, heads: int, bias: bool = True, dtype=np.float32, seed=None,
+                 save_probs="auto"):
         super().__init__()
+        if save_probs not in ("auto", True, False):
+            raise ValueError(f"save_probs must be 'auto', True or False, got {save_probs!r}")
+        self.save_probs = save_probs
         self.dim, self.heads = _int(dim, "dim"), _int(heads, "heads")
         if self.dim % self.heads:
             raise ValueError(f"dim={self.dim} is not divisible by heads={self.heads}; choose heads dividing dim "
@@ -119,17 +129,22 @@ class MultiHeadAttention(Module):
         mask = _check_mask(key_padding_mask, n, l)
         qkv, c1 = self.qkv.forward(x.reshape(n * l, d))
         qkv = qkv.reshape(n, l, 3 * d)
-        out, probs = _core.nn.attention_forward(qkv, self.heads, mask)
+        keep = self.heads * l <= 4 * d if self.save_probs == "auto" else self.save_probs
+        out, saved = _core.nn.attention_forward(qkv, self.heads, mask, keep)
         y, c2 = self.proj.forward(out.reshape(n * l, d))
-        return y.reshape(n, l, d), (c1, qkv, probs, c2)
+        return y.reshape(n, l, d), (c1, qkv, saved, None if keep else (out, mask), c2)
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
-        c1, qkv, probs, c2 = ctx
+        c1, qkv, saved, recompute, c2 = ctx
         n, l, d3 = qkv.shape
         d = d3 // 3
         g = np.ascontiguousarray(grad_output, dtype=qkv.dtype).reshape(n * l, d)
         gout = self.proj.backward(g, c2, need_input_grad=True).reshape(n, l, d)
-        dqkv = _core.nn.attention_backward(qkv, probs, gout, self.heads)
+        if recompute is None:
+            dqkv = _core.nn.attention_backward(qkv, saved, gout, self.heads)
+        else:
+            out, mask = recompute
+            dqkv = _core.nn.attention_backward_recompute(qkv, saved, out, gout, self.heads, mask)
         dx = self.qkv.backward(dqkv.reshape(n * l, d3), c1, need_input_grad=need_input_grad)
         return None if dx is None else dx.reshape(n, l, d)
 
