@@ -34,7 +34,10 @@ def _need(pkg: str, extra: str = "data"):
 
 
 def load_digits(as_images: bool = False):
-    """Digits, pixel values scaled to [0, 1]: X (1797, 64) or (1797, 1, 8, 8), y in 0..9."""
+    """Digits, pixel values scaled to [0, 1]: X (1797, 64) or (1797, 1, 8, 8), y in 0..9.
+
+    ``as_images``: return X as (1797, 1, 8, 8) images instead of (1797, 64) rows.
+    """
     _need("sklearn")
     from sklearn.datasets import load_digits as _ld
 
@@ -90,7 +93,11 @@ DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer, "wine": 
 
 
 def standardize(X_train, *others):
-    """Standardise features with the training part's mean and std (std 0 → 1)."""
+    """Standardise features with the training part's mean and std (std 0 → 1).
+
+    ``X_train``: the training part (N, D) or (N, C, T); its statistics standardise it and every
+    array in ``others``.
+    """
     axes = (0,) if X_train.ndim == 2 else (0, 2)
     mu = X_train.mean(axis=axes, keepdims=True)
     sd = X_train.std(axis=axes, keepdims=True)
@@ -101,18 +108,21 @@ def standardize(X_train, *others):
 
 def stratified_split(X, y, test_size: float = 0.3, seed: int = 0):
     """scikit-learn's ``train_test_split(..., stratify=y, random_state=seed)`` when available (the
-    protocol the benchmarks quote), else a seeded per-class split."""
+    protocol the benchmarks quote), else a seeded per-class split.
+
+    ``X``: samples (N, ...). ``test_size``: fraction of each class held out, in (0, 1).
+    """
     try:
         from sklearn.model_selection import train_test_split
 
         return train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
     except ImportError:
         rng = np.random.default_rng(seed)
-        test = []
+        per_class = []
         for c in np.unique(y):
             idx = np.flatnonzero(y == c)
-            test.append(rng.choice(idx, size=max(1, int(round(test_size * idx.size))), replace=False))
-        test = np.sort(np.concatenate(test))
+            per_class.append(rng.choice(idx, size=max(1, int(round(test_size * idx.size))), replace=False))
+        test = np.sort(np.concatenate(per_class))
         train = np.setdiff1d(np.arange(len(y)), test)
         return X[train], X[test], y[train], y[test]
 
@@ -124,6 +134,8 @@ def load_array(path, label_column=None):
     * .npz: keys ``X`` (required) and ``y`` (optional).
     * .csv: see :func:`load_csv`; ``label_column`` (name or index) is split off as y.
     Returns (X float32, y or None).
+
+    ``path``: A .npy, .npz or .csv file.
     """
     path = os.fspath(path)
     if not os.path.exists(path):

@@ -28,7 +28,8 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     Parameters
     ----------
     method : str, default="simclr"
-        One of ``pyssl.experiments.METHOD_NAMES`` (simclr, moco, byol, simsiam, barlow_twins,
+        One of ``pyssl.experiments.METHOD_NAMES`` (the domain-agnostic methods of
+        ``pyssl.methods.METHODS``: simclr, moco, byol, simsiam, barlow_twins,
         vicreg, swav, dino, scarf, dacl, masked, denoising, vime).
     hidden : tuple of int, default=(256, 256)
         Encoder widths after the input; the embedding size is ``hidden[-1]``.

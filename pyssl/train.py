@@ -16,6 +16,7 @@ import numpy as np
 
 from ._seeding import derive_seed
 from ._validation import NonFiniteError, check_array, check_scalar, check_seed
+from .nn import precision as _precision
 
 
 class History(dict):
@@ -119,7 +120,8 @@ def _check_optimizer_covers(optimizer, method) -> None:
 def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0, optimizer=None,
              lr: float = 1e-3, weight_decay: float = 1e-4, warmup_epochs: int = 0, callbacks=(),
              progress: bool | None = None, checkpoint=None, resume=None, max_grad_norm: float | None = None,
-             drop_last: bool = True, distributed=None, sync_batchnorm: bool = True) -> History:
+             drop_last: bool = True, distributed=None, sync_batchnorm: bool = True,
+             precision: str = "32") -> History:
     """Pretrain ``method`` (encoder h_θ + heads k_γ) on unlabeled ``X``.
 
     Parameters
@@ -154,6 +156,11 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
         on every rank and see the global loss.
     sync_batchnorm : with W > 1, BatchNorm layers normalise with the statistics of the global
         batch (default; required for the equivalence above). ``False`` keeps per-rank statistics.
+    precision : ``"32"`` (default, float32 throughout) or ``"bf16-mixed"``: the Linear layers'
+        matrix products read bfloat16 operands and sum in float32 (oneDNN, on the CPU's
+        AVX512-BF16/AMX units); parameters, optimizer state, norms and losses stay float32
+        (:mod:`pyssl.nn.precision`). Like PyTorch's bf16 autocast, losses differ from a float32
+        run in the third or fourth significant digit.
 
     Returns
     -------
@@ -166,6 +173,10 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
     X, batch_size, callbacks = _check_pretrain_args(method, X, epochs, batch_size, lr, weight_decay, warmup_epochs,
                                                     optimizer, callbacks, progress, max_grad_norm)
     seed = check_seed(seed)
+    precision = _precision.check_precision(precision)
+    if precision == "bf16-mixed" and X.dtype != np.float32:
+        raise ValueError(f"precision='bf16-mixed' applies to float32 encoders, got X of dtype {X.dtype}; "
+                         "use precision='32' for float64 runs")
     group = _distributed.resolve(distributed)
     world = group.world_size
     n = X.shape[0]
@@ -230,7 +241,8 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
                 idx = np.sort(order[b * batch_size:(b + 1) * batch_size])
                 xb = X[idx]
                 method.zero_grad()
-                loss = float(method.training_step(xb, derive_seed(seed, step)))
+                with _precision.autocast(precision):
+                    loss = float(method.training_step(xb, derive_seed(seed, step)))
                 if not math.isfinite(loss):
                     raise NonFiniteError(
                         f"{type(method).__name__}: the pretext loss became {loss} at epoch {epoch}, step {step}; "

@@ -12,6 +12,7 @@ void register_optim(py::module_& m);
 void register_losses(py::module_& m);
 void register_augment(py::module_& m);
 void register_cuda(py::module_& m);
+void register_precision(py::module_& m);
 void register_attention(py::module_& m);
 }  // namespace pyssl::bind
 
@@ -23,6 +24,7 @@ PYBIND11_MODULE(_core, m) {
   pyssl::bind::register_nn(nn);
   pyssl::bind::register_conv(nn);
   pyssl::bind::register_normalize(nn);
+  pyssl::bind::register_precision(nn);
   pyssl::bind::register_attention(nn);
   auto optim = m.def_submodule("optim", "fused optimizer updates");
   pyssl::bind::register_optim(optim);

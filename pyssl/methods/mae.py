@@ -12,8 +12,8 @@ from .._validation import check_scalar
 from ..nn.linear import Linear
 from ..nn.module import Module, Parameter, grads_for_backward
 from ..nn.transformer import TransformerEncoder, _xavier
-from .base import Method
-from .views import IdentityView
+from .base import Method, register_method
+from ..pretext.compose import Identity
 
 
 def random_keep(n: int, length: int, mask_ratio: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -94,6 +94,8 @@ def mae_targets(patches: np.ndarray, norm_pix_loss: bool, eps: float = 1e-6) -> 
     return np.ascontiguousarray((patches - mean) / np.sqrt(var + eps), dtype=patches.dtype)
 
 
+@register_method("mae", data="tokens",
+                 example=lambda e: MAE(e, mask_ratio=0.5, decoder_dim=8, decoder_depth=1, decoder_heads=2))
 class MAE(Method):
     """Masked autoencoder (He et al., CVPR 2022) over the tokens of a :class:`~pyssl.nn.TransformerEncoder`
     with a tokenizer (:class:`~pyssl.nn.PatchEmbed2d` images, :class:`~pyssl.nn.PatchEmbed1d`
@@ -145,7 +147,7 @@ class MAE(Method):
         random_keep(1, encoder.num_tokens, self.mask_ratio, 0)  # reject ratios that keep 0 or L tokens now
 
     def setup(self, X):
-        self.views = self.views or IdentityView()
+        self.views = self.views or Identity()
         super().setup(X)
 
     def build_heads(self, feature_dim, X):

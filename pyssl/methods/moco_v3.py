@@ -8,7 +8,7 @@ import numpy as np
 from .. import _core
 from ..nn.losses import cross_entropy
 from .momentum import _MomentumMethod
-from .base import backward_chain, forward_chain
+from .base import backward_chain, forward_chain, register_method
 from .._validation import check_array, check_scalar
 
 
@@ -38,6 +38,7 @@ def moco_v3_loss(q, k, temperature: float = 0.2):
     return scale * ce, _core.nn.l2_normalize_backward(qh, qn, np.ascontiguousarray(dqh))
 
 
+@register_method("moco_v3", example=lambda e: MoCoV3(e, projection_dim=16, hidden_dim=16), moving_target=True)
 class MoCoV3(_MomentumMethod):
     """MoCo v3 (Chen, Xie & He, ICCV 2021). Two views x₁, x₂; online q_v = pred(proj(f(x_v))), momentum
     keys k_v = proj′(f′(x_v)); loss ctr(q₁, k₂) + ctr(q₂, k₁) (:func:`moco_v3_loss`, in-batch

@@ -20,7 +20,7 @@ from .activation import GELU
 from .dropout import Dropout
 from .init import rng
 from .linear import Linear
-from .module import Module, Parameter, grads_for_backward, layer_input
+from .module import Module, Parameter, grads_for_backward, layer_input, register_layer
 from .norm import LayerNorm
 
 _POS = ("learnable", "sinusoidal", "none")
@@ -81,6 +81,9 @@ def _check_mask(mask, n, l):
     return np.ascontiguousarray(mask)
 
 
+@register_layer("multi_head_attention", example=lambda dt: MultiHeadAttention(4, 2, dtype=dt, seed=0), input=(3, 5, 4))
+@register_layer("multi_head_attention_recompute", input=(3, 5, 4),
+                example=lambda dt: MultiHeadAttention(4, 2, dtype=dt, seed=0, save_probs=False))
 class MultiHeadAttention(Module):
     """Multi-head self-attention (Vaswani et al., "Attention Is All You Need", NeurIPS 2017, §3.2).
 
@@ -152,6 +155,8 @@ class MultiHeadAttention(Module):
         return f"dim={self.dim}, heads={self.heads}"
 
 
+@register_layer("transformer_block", example=lambda dt: TransformerBlock(4, 2, mlp_ratio=2.0, dtype=dt, seed=0),
+                input=(3, 5, 4))
 class TransformerBlock(Module):
     """Pre-norm Transformer encoder block (the ViT form, Dosovitskiy et al., ICLR 2021, eq. 2–3):
 
@@ -232,6 +237,8 @@ def sinusoidal_positions(length: int, dim: int, dtype=np.float64) -> np.ndarray:
     return pe.astype(dtype)
 
 
+@register_layer("transformer_encoder", input=(3, 5, 4),
+                example=lambda dt: TransformerEncoder(4, 2, 2, mlp_ratio=2.0, num_tokens=5, dtype=dt, seed=0))
 class TransformerEncoder(Module):
     """A stack of pre-norm :class:`TransformerBlock` s with positions, an optional [CLS] token and
     pooling — an extractor h_θ for any modality once a tokenizer is given.
@@ -438,6 +445,7 @@ class _PatchTokenizer(Module):
         return None if gp is None else self.unpatchify(gp.reshape(pshape), xshape)
 
 
+@register_layer("patch_embed2d", example=lambda dt: PatchEmbed2d(4, 2, 2, 3, dtype=dt, seed=0), input=(3, 2, 4, 4))
 class PatchEmbed2d(_PatchTokenizer):
     """ViT tokenizer (Dosovitskiy et al., ICLR 2021, §3.1): an image (N, C, H, W) is cut into
     non-overlapping p×p patches, each flattened in (channel, row, column) order to C·p² values and
@@ -489,6 +497,7 @@ class PatchEmbed2d(_PatchTokenizer):
         return f"img_size={self.img_size}, patch_size={self.patch_size}, in_channels={self.in_channels}, dim={self.dim}"
 
 
+@register_layer("patch_embed1d", example=lambda dt: PatchEmbed1d(6, 2, 2, 3, dtype=dt, seed=0), input=(3, 2, 6))
 class PatchEmbed1d(_PatchTokenizer):
     """Series tokenizer in the manner of PatchTST (Nie et al., ICLR 2023, §3.1): a series
     (N, C, T) is cut into T/p non-overlapping windows of p steps, each window's C·p values
@@ -528,6 +537,7 @@ class PatchEmbed1d(_PatchTokenizer):
         return f"seq_len={self.seq_len}, patch_size={self.patch_size}, in_channels={self.in_channels}, dim={self.dim}"
 
 
+@register_layer("feature_tokenizer", example=lambda dt: FeatureTokenizer(3, 4, dtype=dt, seed=0), input=(5, 3))
 class FeatureTokenizer(Module):
     """Numerical feature tokenizer of FT-Transformer (Gorishniy et al., "Revisiting Deep Learning
     Models for Tabular Data", NeurIPS 2021, §3.3): one token per feature,
@@ -576,6 +586,8 @@ class FeatureTokenizer(Module):
         return f"num_features={self.num_features}, dim={self.dim}, bias={self.bias is not None}"
 
 
+@register_layer("vit", input=(3, 2, 4, 4),
+                example=lambda dt: ViT(4, 2, 2, 4, depth=1, heads=2, mlp_ratio=2.0, pool="mean", dtype=dt, seed=0))
 class ViT(TransformerEncoder):
     """Vision Transformer (Dosovitskiy et al., ICLR 2021): :class:`PatchEmbed2d` +
     :class:`TransformerEncoder` with learnable positions and a [CLS] token by default.
