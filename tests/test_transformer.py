@@ -406,3 +406,57 @@ def test_mha_recompute_gradients_fd(n, l, masked, seed):
     check_module_gradients(layer, rng.standard_normal((n, l, 4)), seed=seed)
     with pytest.raises(ValueError, match="save_probs"):
         MultiHeadAttention(4, 2, save_probs="never")
+
+
+# -- bf16-mixed ------------------------------------------------------------------------------------
+
+def _bf16(a):
+    """Round float32 to the nearest bfloat16 (ties to even), kept as float64."""
+    b = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    b = (b + 0x7FFF + ((b >> 16) & 1)) & 0xFFFF0000
+    return b.astype(np.uint32).view(np.float32).astype(np.float64)
+
+
+needs_bf16 = pytest.mark.skipif(not pyssl.nn.precision.available(), reason="pyssl built without oneDNN")
+
+
+@needs_bf16
+def test_bf16_mixed_attention_rounds_both_projections_and_keeps_the_attention_in_float32():
+    """Under bf16-mixed: qkv = bf16(x)·bf16(W_qkv) + b, the attention itself in float32, then
+    y = bf16(O)·bf16(W_o) + b_o — checked against that formula in float64, and away from fp32."""
+    rng = np.random.default_rng(3)
+    mha = MultiHeadAttention(16, 2, seed=1)
+    for p in mha.parameters():
+        p.data[...] = rng.standard_normal(p.data.shape).astype(np.float32) * 0.3
+    x = rng.standard_normal((2, 7, 16)).astype(np.float32)
+    with pyssl.nn.precision.autocast("bf16-mixed"):
+        y, _ = mha.forward(x)
+    y32, _ = mha.forward(x)
+    qkv = _bf16(x.reshape(14, 16)) @ _bf16(mha.qkv.weight.data) + mha.qkv.bias.data
+    o, _ = attention_ref(qkv.reshape(2, 7, 48), 2)
+    want = _bf16(o.reshape(14, 16).astype(np.float32)) @ _bf16(mha.proj.weight.data) + mha.proj.bias.data
+    np.testing.assert_allclose(y.reshape(14, 16), want, rtol=0, atol=2e-2 * np.abs(want).max())
+    assert np.abs(y - y32).max() > 1e-4  # the products were rounded: bf16 is in use
+
+
+@needs_bf16
+def test_bf16_mixed_sends_every_dense_projection_of_a_vit_to_the_bf16_kernel(monkeypatch):
+    calls = {"bf16": 0, "fp32": 0}
+    real16, real32 = _core.nn.dense_forward_bf16, _core.nn.dense_forward
+
+    def f16(*a, **k):
+        calls["bf16"] += 1
+        return real16(*a, **k)
+
+    def f32(*a, **k):
+        calls["fp32"] += 1
+        return real32(*a, **k)
+
+    monkeypatch.setattr(_core.nn, "dense_forward_bf16", f16)
+    monkeypatch.setattr(_core.nn, "dense_forward", f32)
+    vit = ViT(8, 4, 1, 16, depth=2, heads=2, seed=0)
+    x = np.random.default_rng(0).standard_normal((3, 1, 8, 8)).astype(np.float32)
+    with pyssl.nn.precision.autocast("bf16-mixed"):
+        y, ctx = vit.forward(x)
+    vit.backward(np.ones_like(y), ctx)
+    assert calls == {"bf16": 1 + 4 * 2, "fp32": 0}  # patch embedding + (qkv, proj, fc1, fc2) per block

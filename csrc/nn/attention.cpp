@@ -2,7 +2,8 @@
 
 #include <cmath>
 #include <limits>
-#include <vector>
+
+#include <omp.h>
 
 #include "blas/blas_api.hpp"
 #include "core/fast_math.hpp"
@@ -49,6 +50,14 @@ void masked_softmax_rows(T* s, index_t rows, index_t l, const std::uint8_t* mask
     if (lse) lse[i] = m + std::log(sum);
   }
 }
+// This thread's slice of a workspace of `slots` slices of `per` elements (attention.hpp).
+template <class T>
+T* thread_slice(void* workspace, index_t per, int slots) {
+  const int tid = omp_get_thread_num();
+  PYSSL_CHECK(tid < slots, "attention: the workspace holds ", slots, " thread slices but thread ", tid,
+              " runs; size it with the thread count of the call");
+  return static_cast<T*>(workspace) + index_t(tid) * attention_slice<T>(per);
+}
 }  // namespace
 
 template <class T>
@@ -74,12 +83,11 @@ void attention_forward(const T* qkv, const std::uint8_t* key_mask, T* out, T* pr
 
 template <class T>
 void attention_backward(const T* qkv, const T* probs, const T* dout, T* dqkv, index_t n, index_t l,
-                        index_t heads, index_t dh) {
+                        index_t heads, index_t dh, int slots, void* workspace) {
   const index_t d = heads * dh, ld = 3 * d;
   const T scale = T(1) / std::sqrt(T(dh));
   parallel_for(n * heads, 8 * l * l * dh + 6 * l * l, [&](index_t t0, index_t t1) {
-    std::vector<T> scratch(std::size_t(l * l));
-    T* ds = scratch.data();
+    T* ds = thread_slice<T>(workspace, attention_backward_scratch(l), slots);
     for (index_t t = t0; t < t1; ++t) {
       const index_t s = t / heads, h = t % heads;
       const index_t off = s * l * ld + h * dh;
@@ -104,19 +112,14 @@ void attention_backward(const T* qkv, const T* probs, const T* dout, T* dqkv, in
   });
 }
 
-namespace {
-constexpr index_t kRowBlock = 64;  // query rows per block of the memory-light variant
-}  // namespace
-
 template <class T>
 void attention_forward_lse(const T* qkv, const std::uint8_t* key_mask, T* out, T* lse, index_t n, index_t l,
-                           index_t heads, index_t dh) {
+                           index_t heads, index_t dh, int slots, void* workspace) {
   const index_t d = heads * dh, ld = 3 * d;
   const T scale = T(1) / std::sqrt(T(dh));
-  const index_t br = l < kRowBlock ? l : kRowBlock;
+  const index_t br = l < kAttentionRowBlock ? l : kAttentionRowBlock;
   parallel_for(n * heads, 4 * l * l * dh + 12 * l * l, [&](index_t t0, index_t t1) {
-    std::vector<T> scratch(std::size_t(br * l));
-    T* p = scratch.data();
+    T* p = thread_slice<T>(workspace, attention_forward_lse_scratch(l), slots);
     for (index_t t = t0; t < t1; ++t) {
       const index_t s = t / heads, h = t % heads;
       const T* q = qkv + s * l * ld + h * dh;
@@ -135,13 +138,13 @@ void attention_forward_lse(const T* qkv, const std::uint8_t* key_mask, T* out, T
 
 template <class T>
 void attention_backward_recompute(const T* qkv, const std::uint8_t* key_mask, const T* lse, const T* out,
-                                  const T* dout, T* dqkv, index_t n, index_t l, index_t heads, index_t dh) {
+                                  const T* dout, T* dqkv, index_t n, index_t l, index_t heads, index_t dh,
+                                  int slots, void* workspace) {
   const index_t d = heads * dh, ld = 3 * d;
   const T scale = T(1) / std::sqrt(T(dh));
-  const index_t br = l < kRowBlock ? l : kRowBlock;
+  const index_t br = l < kAttentionRowBlock ? l : kAttentionRowBlock;
   parallel_for(n * heads, 10 * l * l * dh + 16 * l * l, [&](index_t t0, index_t t1) {
-    std::vector<T> scratch(std::size_t(2 * br * l));
-    T* p = scratch.data();
+    T* p = thread_slice<T>(workspace, attention_backward_recompute_scratch(l), slots);
     T* ds = p + br * l;
     for (index_t t = t0; t < t1; ++t) {
       const index_t s = t / heads, h = t % heads;
@@ -240,11 +243,12 @@ void feature_tokenizer_backward(const T* x, const T* w, const T* dy, T* dx, T* d
 #define PYSSL_INST(T)                                                                                        \
   template void attention_forward<T>(const T*, const std::uint8_t*, T*, T*, index_t, index_t, index_t,      \
                                      index_t);                                                               \
-  template void attention_backward<T>(const T*, const T*, const T*, T*, index_t, index_t, index_t, index_t); \
+  template void attention_backward<T>(const T*, const T*, const T*, T*, index_t, index_t, index_t, index_t, \
+                                      int, void*);                                                           \
   template void attention_forward_lse<T>(const T*, const std::uint8_t*, T*, T*, index_t, index_t, index_t,  \
-                                         index_t);                                                           \
+                                         index_t, int, void*);                                               \
   template void attention_backward_recompute<T>(const T*, const std::uint8_t*, const T*, const T*, const T*, \
-                                                T*, index_t, index_t, index_t, index_t);                     \
+                                                T*, index_t, index_t, index_t, index_t, int, void*);         \
   template void feature_tokenizer_forward<T>(const T*, const T*, const T*, T*, index_t, index_t, index_t);  \
   template void feature_tokenizer_backward<T>(const T*, const T*, const T*, T*, T*, T*, index_t, index_t,   \
                                               index_t, bool);

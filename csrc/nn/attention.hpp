@@ -15,12 +15,50 @@
 // not depend on the thread count. The softmax runs in the input precision (fp32 for float32).
 // key_mask (N, L) uint8, nonzero = padded key (ignored), may be null; every sample must keep at
 // least one key (checked).
+//
+// Scratch: the kernels that need it (attention_backward, attention_forward_lse,
+// attention_backward_recompute) take a workspace of `slots` per-thread slices, sized by their
+// `<kernel>_workspace<T>(l, slots)`; slots is the thread count the caller sized it for
+// (pyssl::num_threads() at the call), and a region with more threads fails a check instead of
+// writing past the block.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "core/check.hpp"
+#include "core/workspace.hpp"
 
 namespace pyssl::nn {
+
+constexpr index_t kAttentionRowBlock = 64;  // query rows per block of the memory-light variant
+
+// Elements of one thread's slice (rounded up to whole cache lines, so slices never share one).
+template <class T>
+index_t attention_slice(index_t per_thread) {
+  const index_t line = index_t(WorkspaceCarver::kAlign / sizeof(T));
+  return (per_thread + line - 1) / line * line;
+}
+// Per-thread scratch of each kernel, in elements of T.
+inline index_t attention_backward_scratch(index_t l) { return l * l; }  // dS (L × L)
+inline index_t attention_forward_lse_scratch(index_t l) {             // S/P of one row block
+  return (l < kAttentionRowBlock ? l : kAttentionRowBlock) * l;
+}
+inline index_t attention_backward_recompute_scratch(index_t l) { return 2 * attention_forward_lse_scratch(l); }
+
+template <class T>
+std::size_t attention_backward_workspace(index_t l, int slots) {
+  return workspace_bytes([&](auto& c) { c.template take<T>(slots * attention_slice<T>(attention_backward_scratch(l))); });
+}
+template <class T>
+std::size_t attention_forward_lse_workspace(index_t l, int slots) {
+  return workspace_bytes(
+      [&](auto& c) { c.template take<T>(slots * attention_slice<T>(attention_forward_lse_scratch(l))); });
+}
+template <class T>
+std::size_t attention_backward_recompute_workspace(index_t l, int slots) {
+  return workspace_bytes(
+      [&](auto& c) { c.template take<T>(slots * attention_slice<T>(attention_backward_recompute_scratch(l))); });
+}
 
 template <class T>
 void attention_forward(const T* qkv, const std::uint8_t* key_mask, T* out, T* probs, index_t n, index_t l,
@@ -28,20 +66,21 @@ void attention_forward(const T* qkv, const std::uint8_t* key_mask, T* out, T* pr
 
 template <class T>
 void attention_backward(const T* qkv, const T* probs, const T* dout, T* dqkv, index_t n, index_t l,
-                        index_t heads, index_t dh);
+                        index_t heads, index_t dh, int slots, void* workspace);
 
 // Memory-light variant (the recomputation of FlashAttention, Dao et al., NeurIPS 2022, without its
 // tiling of the keys): forward keeps only the row log-sum-exp lse (N, H, L) of S, working on
-// blocks of query rows (a kRowBlock × L scratch per thread); backward recomputes
+// blocks of query rows (a kAttentionRowBlock × L scratch per thread); backward recomputes
 // P = exp(S − lse) block by block and uses Dᵢ = rowsum(dOᵢ ∘ Oᵢ) (= rowsum(P ∘ dP)) from the saved
 // output out (N, L, D), accumulating dK and dV over the blocks of one (n, h) in order.
 template <class T>
 void attention_forward_lse(const T* qkv, const std::uint8_t* key_mask, T* out, T* lse, index_t n, index_t l,
-                           index_t heads, index_t dh);
+                           index_t heads, index_t dh, int slots, void* workspace);
 
 template <class T>
 void attention_backward_recompute(const T* qkv, const std::uint8_t* key_mask, const T* lse, const T* out,
-                                  const T* dout, T* dqkv, index_t n, index_t l, index_t heads, index_t dh);
+                                  const T* dout, T* dqkv, index_t n, index_t l, index_t heads, index_t dh,
+                                  int slots, void* workspace);
 
 // Feature tokenizer: x (N, F), weight and bias (F, D) -> y (N, F, D), y[n,f,:] = x[n,f]·W[f,:] + b[f,:].
 // Backward: dx[n,f] = Σ_d dy[n,f,d] W[f,d]; dW[f,d] (+)= Σ_n dy[n,f,d] x[n,f]; db[f,d] (+)= Σ_n dy[n,f,d]

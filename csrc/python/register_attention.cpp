@@ -1,10 +1,11 @@
-// Bindings of the attention and feature-tokenizer kernels (csrc/nn/attention.hpp): validate,
-// allocate with the GIL held, release it around the kernel.
+// Bindings of the attention and feature-tokenizer kernels (csrc/nn/attention.hpp), written with the
+// binding toolkit (python/bind_toolkit.hpp): validate, allocate outputs and the kernels' own
+// workspaces, run the kernel with the GIL released.
 #include <cstdint>
-#include <tuple>
 
 #include "nn/attention.hpp"
-#include "python/convert.hpp"
+#include "parallel/parallel.hpp"
+#include "python/bind_toolkit.hpp"
 
 namespace pyssl::bind {
 
@@ -21,173 +22,122 @@ index_t check_qkv(const py::array& qkv, index_t heads) {
   return c / 3 / heads;
 }
 
-// Optional (N, L) bool/uint8 key padding mask; every sample must keep a key.
-const std::uint8_t* key_mask(const py::object& key_padding_mask, index_t n, index_t l, py::array& mask) {
-  if (!present(key_padding_mask)) return nullptr;
-  mask = key_padding_mask.cast<py::array>();
-  if (!py::isinstance<py::array_t<std::uint8_t>>(mask) && !py::isinstance<py::array_t<bool>>(mask))
-    throw py::type_error("key_padding_mask must be a bool or uint8 array, got " + describe(mask));
-  check_shape(mask, {n, l}, "key_padding_mask");
-  check_contiguous(mask, "key_padding_mask");
-  const auto* pm = static_cast<const std::uint8_t*>(mask.data());
+// Optional (N, L) bool/uint8 key padding mask (null view for None); every sample must keep a key.
+Array<const std::uint8_t> key_mask(const py::object& o, index_t n, index_t l) {
+  if (o.is_none()) return {};
+  py::array m = o.cast<py::array>();
+  if (!has_dtype<bool>(m) && !has_dtype<std::uint8_t>(m))
+    throw py::type_error("key_padding_mask must be a bool or uint8 array, got " + describe(m));
+  check_shape(m, {n, l}, "key_padding_mask");
+  check_contiguous(m, "key_padding_mask");
+  auto v = detail::view(m, static_cast<const std::uint8_t*>(m.data()));
   for (index_t s = 0; s < n; ++s) {
     bool any = false;
-    for (index_t j = 0; j < l && !any; ++j) any = pm[s * l + j] == 0;
+    for (index_t j = 0; j < l && !any; ++j) any = v.data[s * l + j] == 0;
     if (!any) fail("key_padding_mask masks every key of sample ", s, "; each sample must keep at least one token");
   }
-  return pm;
+  return v;
 }
 
-py::tuple attention_forward(const py::array& qkv, index_t heads, const py::object& key_padding_mask, bool save_probs) {
-  return dispatch_float(qkv, "qkv", [&](auto tag) -> py::tuple {
-    using T = decltype(tag);
-    const T* pq = in<T>(qkv, "qkv", 3);
-    const index_t dh = check_qkv(qkv, heads);
-    const index_t n = dim(qkv, 0), l = dim(qkv, 1), d = heads * dh;
-    py::array mask;
-    const std::uint8_t* pm = key_mask(key_padding_mask, n, l, mask);
-    auto out = empty<T>({n, l, d});
-    T* po = out.mutable_data();
-    if (!save_probs) {
-      auto lse = empty<T>({n, heads, l});
-      T* pl = lse.mutable_data();
-      {
-        py::gil_scoped_release nogil;
-        nn::attention_forward_lse<T>(pq, pm, po, pl, n, l, heads, dh);
-      }
-      return py::make_tuple(std::move(out), std::move(lse));
-    }
-    auto probs = empty<T>({n, heads, l, l});
-    T* pp = probs.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::attention_forward<T>(pq, pm, po, pp, n, l, heads, dh);
-    }
-    return py::make_tuple(std::move(out), std::move(probs));
-  });
+template <class T>
+py::tuple attention_forward(const py::array& qkv_, index_t heads, const py::object& key_padding_mask,
+                            bool save_probs) {
+  const index_t dh = check_qkv(qkv_, heads);
+  auto qkv = arg_nd<T>(qkv_, "qkv", 3);
+  const index_t n = qkv.dim(0), l = qkv.dim(1), d = heads * dh;
+  auto mask = key_mask(key_padding_mask, n, l);
+  auto o = out<T>({n, l, d});
+  if (!save_probs) {
+    auto lse = out<T>({n, heads, l});
+    const int slots = num_threads();
+    Workspace ws(nn::attention_forward_lse_workspace<T>(l, slots));
+    nogil([&] { nn::attention_forward_lse<T>(qkv, mask, o, lse, n, l, heads, dh, slots, ws); });
+    return py::make_tuple(o.array(), lse.array());
+  }
+  auto probs = out<T>({n, heads, l, l});
+  nogil([&] { nn::attention_forward<T>(qkv, mask, o, probs, n, l, heads, dh); });
+  return py::make_tuple(o.array(), probs.array());
 }
 
-py::array attention_backward(const py::array& qkv, const py::array& probs, const py::array& grad_output,
+template <class T>
+py::array attention_backward(const py::array& qkv_, const py::array& probs_, const py::array& grad_output_,
                              index_t heads) {
-  return dispatch_float(qkv, "qkv", [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    const T* pq = in<T>(qkv, "qkv", 3);
-    const index_t dh = check_qkv(qkv, heads);
-    const index_t n = dim(qkv, 0), l = dim(qkv, 1), d = heads * dh;
-    const T* pp = in<T>(probs, "probs", 4);
-    check_shape(probs, {n, heads, l, l}, "probs");
-    const T* pg = in<T>(grad_output, "grad_output", 3);
-    check_shape(grad_output, {n, l, d}, "grad_output");
-    auto dqkv = empty<T>({n, l, 3 * d});
-    T* pd = dqkv.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::attention_backward<T>(pq, pp, pg, pd, n, l, heads, dh);
-    }
-    return std::move(dqkv);
-  });
+  const index_t dh = check_qkv(qkv_, heads);
+  auto qkv = arg_nd<T>(qkv_, "qkv", 3);
+  const index_t n = qkv.dim(0), l = qkv.dim(1), d = heads * dh;
+  auto probs = arg<T>(probs_, "probs", {n, heads, l, l});
+  auto go = arg<T>(grad_output_, "grad_output", {n, l, d});
+  auto dqkv = out<T>({n, l, 3 * d});
+  const int slots = num_threads();
+  Workspace ws(nn::attention_backward_workspace<T>(l, slots));
+  nogil([&] { nn::attention_backward<T>(qkv, probs, go, dqkv, n, l, heads, dh, slots, ws); });
+  return dqkv.array();
 }
 
-py::array attention_backward_recompute(const py::array& qkv, const py::array& lse, const py::array& out,
-                                       const py::array& grad_output, index_t heads,
+template <class T>
+py::array attention_backward_recompute(const py::array& qkv_, const py::array& lse_, const py::array& out_,
+                                       const py::array& grad_output_, index_t heads,
                                        const py::object& key_padding_mask) {
-  return dispatch_float(qkv, "qkv", [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    const T* pq = in<T>(qkv, "qkv", 3);
-    const index_t dh = check_qkv(qkv, heads);
-    const index_t n = dim(qkv, 0), l = dim(qkv, 1), d = heads * dh;
-    py::array mask;
-    const std::uint8_t* pm = key_mask(key_padding_mask, n, l, mask);
-    const T* pl = in<T>(lse, "lse", 3);
-    check_shape(lse, {n, heads, l}, "lse");
-    const T* po = in<T>(out, "out", 3);
-    check_shape(out, {n, l, d}, "out");
-    const T* pg = in<T>(grad_output, "grad_output", 3);
-    check_shape(grad_output, {n, l, d}, "grad_output");
-    auto dqkv = empty<T>({n, l, 3 * d});
-    T* pd = dqkv.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::attention_backward_recompute<T>(pq, pm, pl, po, pg, pd, n, l, heads, dh);
-    }
-    return std::move(dqkv);
-  });
+  const index_t dh = check_qkv(qkv_, heads);
+  auto qkv = arg_nd<T>(qkv_, "qkv", 3);
+  const index_t n = qkv.dim(0), l = qkv.dim(1), d = heads * dh;
+  auto mask = key_mask(key_padding_mask, n, l);
+  auto lse = arg<T>(lse_, "lse", {n, heads, l});
+  auto o = arg<T>(out_, "out", {n, l, d});
+  auto go = arg<T>(grad_output_, "grad_output", {n, l, d});
+  auto dqkv = out<T>({n, l, 3 * d});
+  const int slots = num_threads();
+  Workspace ws(nn::attention_backward_recompute_workspace<T>(l, slots));
+  nogil([&] { nn::attention_backward_recompute<T>(qkv, mask, lse, o, go, dqkv, n, l, heads, dh, slots, ws); });
+  return dqkv.array();
 }
 
-py::array feature_tokenizer_forward(const py::array& x, const py::array& w, const py::object& b) {
-  return dispatch_float(x, "x", [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    const T* px = in<T>(x, "x", 2);
-    const T* pw = in<T>(w, "weight", 2);
-    const index_t n = dim(x, 0), f = dim(x, 1), d = dim(w, 1);
-    if (dim(w, 0) != f) fail("feature_tokenizer: x has ", f, " features but weight is ", describe(w), " (features, dim)");
-    const T* pb = nullptr;
-    py::array ba;
-    if (present(b)) {
-      ba = b.cast<py::array>();
-      pb = in<T>(ba, "bias", 2);
-      check_shape(ba, {f, d}, "bias");
-    }
-    auto y = empty<T>({n, f, d});
-    T* py_ = y.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::feature_tokenizer_forward<T>(px, pw, pb, py_, n, f, d);
-    }
-    return std::move(y);
-  });
+template <class T>
+py::array feature_tokenizer_forward(const py::array& x_, const py::array& w_, const py::object& b_) {
+  auto x = arg_nd<T>(x_, "x", 2);
+  auto w = arg_nd<T>(w_, "weight", 2);
+  const index_t n = x.dim(0), f = x.dim(1), d = w.dim(1);
+  if (w.dim(0) != f) fail("feature_tokenizer: x has ", f, " features but weight is ", describe(w_), " (features, dim)");
+  auto b = opt_arg<T>(b_, "bias", {f, d});
+  auto y = out<T>({n, f, d});
+  nogil([&] { nn::feature_tokenizer_forward<T>(x, w, b, y, n, f, d); });
+  return y.array();
 }
 
-py::object feature_tokenizer_backward(const py::array& x, const py::array& w, const py::array& dy, py::array& dw,
-                                      const py::object& db, bool accumulate, bool need_dx) {
-  return dispatch_float(x, "x", [&](auto tag) -> py::object {
-    using T = decltype(tag);
-    const T* px = in<T>(x, "x", 2);
-    const T* pw = in<T>(w, "weight", 2);
-    const index_t n = dim(x, 0), f = dim(x, 1), d = dim(w, 1);
-    check_shape(w, {f, d}, "weight");
-    const T* pdy = in<T>(dy, "grad_output", 3);
-    check_shape(dy, {n, f, d}, "grad_output");
-    T* pdw = inout<T>(dw, "weight_grad", 2);
-    check_shape(dw, {f, d}, "weight_grad");
-    T* pdb = nullptr;
-    py::array dba;
-    if (present(db)) {
-      dba = db.cast<py::array>();
-      pdb = inout<T>(dba, "bias_grad", 2);
-      check_shape(dba, {f, d}, "bias_grad");
-    }
-    py::array_t<T> dx;
-    T* pdx = nullptr;
-    if (need_dx) {
-      dx = empty<T>({n, f});
-      pdx = dx.mutable_data();
-    }
-    {
-      py::gil_scoped_release nogil;
-      nn::feature_tokenizer_backward<T>(px, pw, pdy, pdx, pdw, pdb, n, f, d, accumulate);
-    }
-    if (!need_dx) return py::none();
-    return std::move(dx);
-  });
+template <class T>
+py::object feature_tokenizer_backward(const py::array& x_, const py::array& w_, const py::array& dy_,
+                                      py::array& dw_, const py::object& db_, bool accumulate, bool need_dx) {
+  auto x = arg_nd<T>(x_, "x", 2);
+  const index_t n = x.dim(0), f = x.dim(1);
+  check_ndim(w_, 2, "weight");
+  const index_t d = dim(w_, 1);
+  auto w = arg<T>(w_, "weight", {f, d});
+  auto dy = arg<T>(dy_, "grad_output", {n, f, d});
+  auto dw = inplace<T>(dw_, "weight_grad", {f, d});
+  auto db = opt_inplace<T>(db_, "bias_grad", {f, d});
+  auto dx = out_if<T>(need_dx, {n, f});
+  nogil([&] { nn::feature_tokenizer_backward<T>(x, w, dy, dx, dw, db, n, f, d, accumulate); });
+  return dx.or_none();
 }
 
 }  // namespace
 
 void register_attention(py::module_& m) {
-  m.def("attention_forward", &attention_forward, py::arg("qkv"), py::arg("heads"),
+  m.def("attention_forward", by_dtype(PYSSL_FLOATS(attention_forward), "qkv"), py::arg("qkv"), py::arg("heads"),
         py::arg("key_padding_mask") = py::none(), py::arg("save_probs") = true,
         "Multi-head softmax(Q Kᵀ/√Dh) V from packed qkv (N, L, 3D); returns (out (N, L, D), probs (N, H, L, L)), "
         "or (out, lse (N, H, L)) with save_probs=False.");
-  m.def("attention_backward", &attention_backward, py::arg("qkv"), py::arg("probs"), py::arg("grad_output"),
-        py::arg("heads"), "Gradient of attention_forward with respect to qkv, from the saved probabilities.");
-  m.def("attention_backward_recompute", &attention_backward_recompute, py::arg("qkv"), py::arg("lse"), py::arg("out"),
-        py::arg("grad_output"), py::arg("heads"), py::arg("key_padding_mask") = py::none(),
+  m.def("attention_backward", by_dtype(PYSSL_FLOATS(attention_backward), "qkv"), py::arg("qkv"), py::arg("probs"),
+        py::arg("grad_output"), py::arg("heads"),
+        "Gradient of attention_forward with respect to qkv, from the saved probabilities.");
+  m.def("attention_backward_recompute", by_dtype(PYSSL_FLOATS(attention_backward_recompute), "qkv"), py::arg("qkv"),
+        py::arg("lse"), py::arg("out"), py::arg("grad_output"), py::arg("heads"),
+        py::arg("key_padding_mask") = py::none(),
         "Gradient with respect to qkv recomputing the probabilities from the row log-sum-exp.");
-  m.def("feature_tokenizer_forward", &feature_tokenizer_forward, py::arg("x"), py::arg("weight"),
-        py::arg("bias") = py::none(), "Tokens y[n,f,:] = x[n,f]·W[f,:] + b[f,:] of a (N, F) table.");
-  m.def("feature_tokenizer_backward", &feature_tokenizer_backward, py::arg("x"), py::arg("weight"),
-        py::arg("grad_output"), py::arg("weight_grad"), py::arg("bias_grad") = py::none(),
+  m.def("feature_tokenizer_forward", by_dtype(PYSSL_FLOATS(feature_tokenizer_forward), "x"), py::arg("x"),
+        py::arg("weight"), py::arg("bias") = py::none(), "Tokens y[n,f,:] = x[n,f]·W[f,:] + b[f,:] of a (N, F) table.");
+  m.def("feature_tokenizer_backward", by_dtype(PYSSL_FLOATS(feature_tokenizer_backward), "x"), py::arg("x"),
+        py::arg("weight"), py::arg("grad_output"), py::arg("weight_grad"), py::arg("bias_grad") = py::none(),
         py::arg("accumulate") = true, py::arg("need_dx") = true,
         "dx (or None); writes or accumulates dW, db of the feature tokenizer.");
 }

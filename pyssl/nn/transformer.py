@@ -105,6 +105,10 @@ class MultiHeadAttention(Module):
     block of 64 query rows at a time (FlashAttention's recomputation, Dao et al. 2022: ≈ 25 %
     more attention FLOPs, no L×L buffer beyond a 64×L scratch per thread); ``"auto"`` (default)
     keeps them while H·L ≤ 4·D, i.e. while they take about as much memory as the qkv activations.
+
+    Under ``precision="bf16-mixed"`` (:mod:`pyssl.nn.precision`) both projections are
+    :class:`~pyssl.nn.Linear` layers and take its bfloat16 product path; the attention products
+    QKᵀ, PV and the softmax stay in float32, as the normalisation layers and losses do.
     """
 
     def __init__(self, dim: int, heads: int, bias: bool = True, dtype=np.float32, seed=None,
