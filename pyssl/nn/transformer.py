@@ -436,6 +436,7 @@ class _PatchTokenizer(Module):
         self.embed = _xavier(Linear(self.patch_dim, self.dim, dtype=dtype), np.random.default_rng(_seed(seed)))
 
     def forward(self, x):
+        x = layer_input(self, x, self.embed.dtype)  # lists and other array-likes too (x.shape is kept)
         p = self.patchify(x)
         n, l, pd = p.shape
         y, c = self.embed.forward(p.reshape(n * l, pd))
