@@ -113,6 +113,25 @@ class MAE(Method):
     with t the patches of x (``tokenizer.patchify``), per-patch normalised when ``norm_pix_loss``
     (needs patches of at least two values). Views: the input itself by default (pass ``views``
     for crops / flips, as the paper's random resized crop).
+
+    Parameters
+    ----------
+    encoder : pyssl.nn.TransformerEncoder
+        With a tokenizer that has ``patchify`` (ViT, PatchEmbed1d, FeatureTokenizer).
+    mask_ratio : float
+        Fraction of tokens masked, in (0, 1).
+    decoder : MAEDecoder, optional
+        A prebuilt decoder (default: built at setup from the ``decoder_*`` settings).
+    decoder_dim, decoder_depth, decoder_heads : int
+        Width, blocks and heads of the decoder.
+    decoder_pos_embed : {"sinusoidal", "learnable"}
+        The decoder's positions.
+    norm_pix_loss : bool
+        Normalise each target patch by its own mean and variance.
+    views : pyssl.pretext transform, optional
+        Augmentation applied before masking (default: the input itself).
+    seed : int or None
+        Seed of the masks, views and decoder initialisation.
     """
 
     trainable_names = ("encoder", "decoder")

@@ -47,6 +47,26 @@ class MoCoV3(_MomentumMethod):
     (:func:`pyssl.optim.cosine_momentum`). Projector: 3-layer MLP with BatchNorm, predictor:
     2-layer MLP with BatchNorm (the paper's heads, narrower by default: ``hidden_dim``,
     ``projection_dim``). Any extractor works; the paper's is a ViT (:class:`pyssl.nn.ViT`).
+
+    Parameters
+    ----------
+    encoder : pyssl.nn.Module
+        The extractor f (copied for the momentum network f′).
+    projector, predictor : pyssl.nn.Module, optional
+        Heads to use instead of the default MLPs (built at setup from ``projection_dim``,
+        ``hidden_dim``).
+    temperature : float
+        τ of the contrastive loss.
+    momentum, final_momentum : float
+        Start and end of the cosine momentum schedule.
+    projection_dim : int
+        Output width of projector and predictor.
+    hidden_dim : int, optional
+        Hidden width of the heads (default: 2·max(feature width, projection_dim)).
+    views : pyssl.pretext transform, optional
+        The two-view augmentation (default: the views matching the input's rank).
+    seed : int or None
+        Seed of the views and head initialisation.
     """
 
     trainable_names = ("encoder", "projector", "predictor")

@@ -109,6 +109,21 @@ class MultiHeadAttention(Module):
     Under ``precision="bf16-mixed"`` (:mod:`pyssl.nn.precision`) both projections are
     :class:`~pyssl.nn.Linear` layers and take its bfloat16 product path; the attention products
     QKᵀ, PV and the softmax stay in float32, as the normalisation layers and losses do.
+
+    Parameters
+    ----------
+    dim : int
+        Token width D.
+    heads : int
+        Number of heads H (must divide D).
+    bias : bool
+        Learned biases on both projections.
+    dtype : numpy dtype
+        float32 or float64, the dtype of the parameters and outputs.
+    seed : int or None
+        Initialisation seed; None draws one from the process-wide stream (:func:`pyssl.manual_seed`).
+    save_probs : {"auto", True, False}
+        Keep the probabilities for backward, or only the row log-sum-exp (see above).
     """
 
     def __init__(self, dim: int, heads: int, bias: bool = True, dtype=np.float32, seed=None,
@@ -169,6 +184,21 @@ class TransformerBlock(Module):
         y = x' + \\operatorname{Drop}(W_2\\,\\operatorname{Drop}(\\operatorname{GELU}(W_1 \\operatorname{LN}_2(x'))))
 
     Shapes: (N, L, D) → (N, L, D); the MLP is D → ``mlp_ratio``·D → D.
+
+    Parameters
+    ----------
+    dim : int
+        Token width D.
+    heads : int
+        Attention heads (dividing D).
+    mlp_ratio : float
+        Hidden width of the MLP as a multiple of D.
+    dropout : float
+        Dropout rate in [0, 1) after attention, in the MLP and after it.
+    dtype : numpy dtype
+        float32 or float64, the dtype of the parameters and outputs.
+    seed : int or None
+        Initialisation seed; None draws one from the process-wide stream (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0, dropout: float = 0.0, dtype=np.float32,
@@ -459,6 +489,21 @@ class PatchEmbed2d(_PatchTokenizer):
     ``embed.weight.T.reshape(D, C, p, p)``, computed as a reshape and one GEMM.
 
     ``img_size`` int or (H, W), each divisible by ``patch_size``.
+
+    Parameters
+    ----------
+    img_size : int or (int, int)
+        Image height and width (H, W).
+    patch_size : int
+        Side p of the square patches (dividing H and W).
+    in_channels : int
+        Image channels C.
+    dim : int
+        Token width D.
+    dtype : numpy dtype
+        float32 or float64, the dtype of the parameters and outputs.
+    seed : int or None
+        Initialisation seed; None draws one from the process-wide stream (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, img_size, patch_size: int, in_channels: int, dim: int, dtype=np.float32, seed=None):
@@ -509,6 +554,21 @@ class PatchEmbed1d(_PatchTokenizer):
     (channel-major) mapped by one dense layer to a D-dim token: (N, C, T) → (N, T/p, D). (PatchTST
     proper tokenises each channel separately; with C = 1, or the channels stacked into the batch,
     this is that tokenizer.) ``seq_len`` must be divisible by ``patch_size``.
+
+    Parameters
+    ----------
+    seq_len : int
+        Series length T.
+    patch_size : int
+        Window length p (dividing T).
+    in_channels : int
+        Series channels C.
+    dim : int
+        Token width D.
+    dtype : numpy dtype
+        float32 or float64, the dtype of the parameters and outputs.
+    seed : int or None
+        Initialisation seed; None draws one from the process-wide stream (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, seq_len: int, patch_size: int, in_channels: int, dim: int, dtype=np.float32, seed=None):
@@ -552,6 +612,19 @@ class FeatureTokenizer(Module):
     Shapes: x (N, F) → (N, F, D). W and b initialised U(−1/√D, 1/√D) as in the reference code
     (rtdl). C++ kernel ``feature_tokenizer_forward`` / ``_backward``. For MAE, the "patch" of a
     token is its single value: :meth:`patchify` returns x as (N, F, 1).
+
+    Parameters
+    ----------
+    num_features : int
+        Table columns F (one token each).
+    dim : int
+        Token width D.
+    bias : bool
+        Learned per-feature bias b.
+    dtype : numpy dtype
+        float32 or float64, the dtype of the parameters and outputs.
+    seed : int or None
+        Initialisation seed; None draws one from the process-wide stream (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, num_features: int, dim: int, bias: bool = True, dtype=np.float32, seed=None):
@@ -596,7 +669,27 @@ class FeatureTokenizer(Module):
 class ViT(TransformerEncoder):
     """Vision Transformer (Dosovitskiy et al., ICLR 2021): :class:`PatchEmbed2d` +
     :class:`TransformerEncoder` with learnable positions and a [CLS] token by default.
-    x (N, C, H, W) → (N, D). ViT-Tiny: ``dim=192, depth=12, heads=3``."""
+    x (N, C, H, W) → (N, D). ViT-Tiny: ``dim=192, depth=12, heads=3``.
+
+    Parameters
+    ----------
+    img_size : int or (int, int)
+        Image height and width.
+    patch_size : int
+        Patch side p (dividing both).
+    in_channels : int
+        Image channels C.
+    dim, depth, heads, mlp_ratio, dropout : see :class:`TransformerEncoder`
+        Token width, number of blocks, heads, MLP ratio and dropout rate.
+    pos_embed : {"learnable", "sinusoidal", "none"}
+        Positions added to the patch tokens.
+    pool : {"cls", "mean", "none"}
+        Pooling of the output tokens.
+    dtype : numpy dtype
+        float32 or float64, the dtype of the parameters and outputs.
+    seed : int or None
+        Initialisation seed; None draws one from the process-wide stream (:func:`pyssl.manual_seed`).
+    """
 
     def __init__(self, img_size, patch_size: int, in_channels: int, dim: int, depth: int, heads: int,
                  mlp_ratio: float = 4.0, dropout: float = 0.0, *, pos_embed: str = "learnable", pool: str = "cls",
