@@ -3,6 +3,7 @@ CVPR 2022) for any tokenizer: image patches, series windows or table features.""
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -159,11 +160,12 @@ class MAE(Method):
             raise ValueError(f"decoder_pos_embed must be 'learnable' or 'sinusoidal', got {decoder_pos_embed!r}")
         self.decoder_pos_embed = decoder_pos_embed
         self.norm_pix_loss = bool(norm_pix_loss)
-        if self.norm_pix_loss and encoder.tokenizer.patch_dim < 2:
+        tok: Any = encoder.tokenizer
+        if self.norm_pix_loss and tok.patch_dim < 2:
             raise ValueError("norm_pix_loss normalises each patch by its own variance, which needs patches of at "
                              f"least 2 values; {type(encoder.tokenizer).__name__} makes patches of "
-                             f"{encoder.tokenizer.patch_dim}; pass norm_pix_loss=False")
-        random_keep(1, encoder.num_tokens, self.mask_ratio, 0)  # reject ratios that keep 0 or L tokens now
+                             f"{tok.patch_dim}; pass norm_pix_loss=False")
+        random_keep(1, int(tok.num_tokens), self.mask_ratio, 0)  # reject ratios that keep 0 or L tokens now
 
     def setup(self, X):
         self.views = self.views or Identity()
@@ -178,7 +180,8 @@ class MAE(Method):
 
     def masks(self, n: int, seed: int):
         """The (keep, mask) of a step's batch of n samples (:func:`random_keep`)."""
-        return random_keep(n, self.encoder.num_tokens, self.mask_ratio, derive_seed(seed, "mae_mask"))
+        enc: Any = self.encoder
+        return random_keep(n, enc.num_tokens, self.mask_ratio, derive_seed(seed, "mae_mask"))
 
     def forward_loss(self, x, keep, mask):
         """Loss and the contexts of one step on inputs x (local rows) with the given masks."""

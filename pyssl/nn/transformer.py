@@ -317,9 +317,13 @@ class TransformerEncoder(Module):
             if getattr(tokenizer, "dim", None) != self.dim:
                 raise ValueError(f"tokenizer makes tokens of dim {getattr(tokenizer, 'dim', None)}, the encoder has "
                                  f"dim={self.dim}; build both with the same dim")
-            if num_tokens is not None and int(num_tokens) != tokenizer.num_tokens:
-                raise ValueError(f"num_tokens={num_tokens} but the tokenizer makes {tokenizer.num_tokens} tokens")
-            num_tokens = tokenizer.num_tokens
+            tok_tokens = getattr(tokenizer, "num_tokens", None)
+            if tok_tokens is None:
+                raise TypeError(f"tokenizer {type(tokenizer).__name__} has no num_tokens; use PatchEmbed2d, "
+                                "PatchEmbed1d, FeatureTokenizer or a module with num_tokens and dim")
+            if num_tokens is not None and int(num_tokens) != tok_tokens:
+                raise ValueError(f"num_tokens={num_tokens} but the tokenizer makes {tok_tokens} tokens")
+            num_tokens = tok_tokens
         self.tokenizer = tokenizer
         self.num_tokens = None if num_tokens is None else _int(num_tokens, "num_tokens")
         if pos_embed == "learnable" and self.num_tokens is None:
@@ -328,11 +332,11 @@ class TransformerEncoder(Module):
         self.pos_embed, self.pool, self.heads = pos_embed, pool, heads
         self.mlp_ratio, self.dropout = float(mlp_ratio), float(dropout)
         g = np.random.default_rng(derive_seed(s, "embed"))
-        self.pos = (Parameter((0.02 * g.standard_normal((self.num_tokens, self.dim))).astype(dtype), decay=False)
+        self.pos = (Parameter((0.02 * g.standard_normal((self.num_tokens or 0, self.dim))).astype(dtype), decay=False)
                     if pos_embed == "learnable" else None)
         self.cls_token = (Parameter((0.02 * g.standard_normal((1, self.dim))).astype(dtype), decay=False)
                           if pool == "cls" else None)
-        self._sin_cache = {}
+        self._sin_cache: dict[int, np.ndarray] = {}
         for i in range(self.depth):
             setattr(self, f"block{i}", TransformerBlock(self.dim, heads, mlp_ratio, dropout, dtype=dtype,
                                                         seed=derive_seed(s, "block", i)))
@@ -464,6 +468,14 @@ class _PatchTokenizer(Module):
         self.dim, self.patch_dim = _int(dim, "dim"), int(patch_dim)
         dtype = _check_dtype(dtype)
         self.embed = _xavier(Linear(self.patch_dim, self.dim, dtype=dtype), np.random.default_rng(_seed(seed)))
+
+    def patchify(self, x):
+        """(N, …) input → (N, L, patch_dim) patches (each tokenizer's own cut)."""
+        raise NotImplementedError
+
+    def unpatchify(self, patches, shape=None):
+        """Inverse of :meth:`patchify`."""
+        raise NotImplementedError
 
     def forward(self, x):
         x = layer_input(self, x, self.embed.dtype)  # lists and other array-likes too (x.shape is kept)
