@@ -21,7 +21,7 @@ The job, identical on both sides:
 * optimizer: AdamW (lr 1e-3, weight decay 1e-4) with a cosine learning-rate schedule stepped every
   step; the loss is read back as a Python float every step.
 
-pyssl runs exactly ``pyssl.pretrain(SimCLR(...))`` (its default ``ScarfView``: exactly
+pyssl runs exactly ``pyssl.pretrain(SimCLR(...))`` (its default ``ScarfCorruption``: exactly
 ⌊0.6·D⌋ features per row). The PyTorch side is eager PyTorch as a user would write it, with the
 SCARF view vectorised (each entry replaced with probability 0.6, pytorch-scarf's convention: the
 same expected count), ``torch.optim.AdamW`` with its defaults, and — for ``bf16-mixed`` —
@@ -62,7 +62,7 @@ def pyssl_gemm_info() -> dict:
     as threadpoolctl sees it, and every OpenMP runtime mapped into the process."""
     import pyssl
 
-    info = {"blas_core": pyssl._core.blas_corename()}
+    info = {"blas_core": pyssl._core.blas_corename(), "bf16_gemm": pyssl._core.nn.bf16_gemm_impl() or "not used"}
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
@@ -99,6 +99,7 @@ def run_pyssl(dims, proj, batch: int, steps: int, warmup: int, threads: int, pre
     t0 = time.perf_counter()
     history = pyssl.pretrain(method, X, **common)
     elapsed = time.perf_counter() - t0
+    # read after the run: the bf16 engine's kernel name is known once a product has run
     return {"ms_per_step": elapsed / steps * 1e3, "loss": float(history["loss"][-1]), "info": pyssl_gemm_info()}
 
 

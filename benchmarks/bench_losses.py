@@ -18,44 +18,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import interleaved, machine_info, parser, report, row, set_threads, try_torch  # noqa: E402
 import numpy as np  # noqa: E402  (after _common: it sets the BLAS thread environment)
 
-import pyssl.losses as L  # noqa: E402
+from pyssl.losses import LOSSES  # noqa: E402
+from pyssl.losses.registry import multi_crop, with_queue  # noqa: E402
 
 DINO_VIEWS = (4, 2)  # student views (2 global + 2 local), teacher views (global)
 QUEUE = 4096  # InfoNCE bank size
 
 
+# The inputs of each loss come from the loss registry (the same makers the contract tests use);
+# only the benchmark's larger DINO view counts and InfoNCE bank differ.
+BENCH_INPUTS = {"dino": multi_crop(*DINO_VIEWS), "info_nce": with_queue(QUEUE)}
+
+
 def make_inputs(name, n, d, rng):
-    f = np.float32
-    if name == "dino":
-        vs, vt = DINO_VIEWS
-        return [rng.standard_normal((vs, n, d)).astype(f), rng.standard_normal((vt, n, d)).astype(f),
-                (0.1 * rng.standard_normal(d)).astype(f)]
-    if name == "info_nce":
-        return [rng.standard_normal((n, d)).astype(f), rng.standard_normal((n, d)).astype(f),
-                rng.standard_normal((QUEUE, d)).astype(f)]
-    if name == "sup_con":
-        return [rng.standard_normal((n, d)).astype(f), np.tile(np.arange(n // 2), 2)]
-    if name in ("swav",):
-        return [rng.uniform(-1, 1, (n, d)).astype(f), rng.uniform(-1, 1, (n, d)).astype(f)]
-    if name == "masked_mse":
-        return [rng.standard_normal((n, d)).astype(f), rng.standard_normal((n, d)).astype(f),
-                (rng.random((n, d)) < 0.3).astype(f)]
-    if name == "mask_bce":
-        return [rng.standard_normal((n, d)).astype(f), (rng.random((n, d)) < 0.3).astype(f)]
-    return [rng.standard_normal((n, d)).astype(f), rng.standard_normal((n, d)).astype(f)]
+    make = BENCH_INPUTS.get(name) or LOSSES.entry(name).inputs
+    return make(rng, np.float32, n, d)
 
 
 def pyssl_fn(name, args):
-    fns = {"nt_xent": L.nt_xent, "info_nce": L.info_nce, "sup_con": L.sup_con,
-           "negative_cosine": L.negative_cosine, "barlow_twins": L.barlow_twins, "vicreg": L.vicreg,
-           "swav": L.swav, "dino": L.dino, "masked_mse": L.masked_mse, "mask_bce": L.mask_bce}
-    f = fns[name]
+    f = LOSSES.get(name)
     return lambda: f(*args)
 
 
 def torch_fn(torch, name, args):
     F = torch.nn.functional
-    grads = [0, 1] if name in ("nt_xent", "info_nce", "barlow_twins", "vicreg", "swav") else [0]
+    grads = list(LOSSES.entry(name).wrt or range(len(LOSSES.get(name)(*args)) - 1))  # inputs with a gradient
     t = [torch.from_numpy(a) for a in args]
     for i in grads:
         t[i].requires_grad_(True)
@@ -138,7 +125,9 @@ def torch_fn(torch, name, args):
     def mask_bce(x, m):
         return F.binary_cross_entropy_with_logits(x, m)
 
-    f = locals()[name]
+    f = locals().get(name)
+    if f is None:  # a registered loss without a PyTorch formula here: pyssl alone
+        return None
 
     def run():
         for i in grads:
@@ -150,8 +139,8 @@ def torch_fn(torch, name, args):
     return run
 
 
-NAMES = ["nt_xent", "info_nce", "sup_con", "negative_cosine", "barlow_twins", "vicreg", "swav", "dino",
-         "masked_mse", "mask_bce"]
+# every registered SSL loss (the supervised cross_entropy and mse of pyssl.nn are benchmarked elsewhere)
+NAMES = [n for n in LOSSES.names() if n not in ("cross_entropy", "mse")]
 
 
 def repeats_for(name, n, d, default):
@@ -179,8 +168,9 @@ def main():
         for n, d in sizes:
             inputs = make_inputs(name, n, d, rng)
             fns = {"pyssl": pyssl_fn(name, inputs)}
-            if torch is not None:
-                fns["torch"] = torch_fn(torch, name, inputs)
+            oracle = torch_fn(torch, name, inputs) if torch is not None else None
+            if oracle is not None:
+                fns["torch"] = oracle
             reps = repeats_for(name, n, d, args.repeats)
             t = interleaved(fns, repeats=reps if not args.quick else min(reps, 10), warmup=1 if reps < 10 else 2)
             rows.append(row(f"{name} N={n} d={d}", t["pyssl"], "torch eager" if torch else None, t.get("torch"),

@@ -261,7 +261,7 @@ def main():
 
     boxes = P.random_crop_boxes(256, 32, 32, 3)
     case("RotationPrediction (random k/image) (256,3,32,32)", "rotation",
-         lambda: P.RotationPrediction().generate(img, 1), lambda: np_rotate_random(img, 1))
+         lambda: P.RotationPredictionTask().generate(img, 1), lambda: np_rotate_random(img, 1))
     case("rotate90 k=1 (256,3,32,32)", "rotation", lambda: P.rotate90(img, 1), lambda: np_rotate_fixed(img))
     case("hflip (256,3,32,32)", "flip", lambda: P.hflip(img), lambda: np_hflip(img))
     case("resized_crop bilinear ->32x32 (256,3,32,32)", "crop", lambda: P.resized_crop(img, boxes, 32),

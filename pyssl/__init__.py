@@ -69,6 +69,8 @@ def set_num_threads(n: int) -> None:
     and a slice's entries are computed exactly as in the whole product, so results — whole
     training runs included — are bit-identical for every thread count with the pinned OpenBLAS
     (with ``PYSSL_GEMM_SPLIT=0`` they agree across thread counts only to rounding).
+
+    ``n``: number of threads, >= 1.
     """
     _core.set_num_threads(_int_at_least(n, "n", 1, MAX_THREADS))
 
@@ -93,7 +95,10 @@ def buffer_cache_info() -> dict:
 
 def set_buffer_cache_limit(nbytes: int) -> None:
     """Most bytes of freed buffers the cache keeps (default 1 GiB, or ``PYSSL_BUFFER_CACHE_MB``
-    in the environment at import); 0 turns caching off. Empties the cache."""
+    in the environment at import); 0 turns caching off. Empties the cache.
+
+    ``nbytes``: largest total size in bytes the cache keeps (0 disables it).
+    """
     _core.set_buffer_cache_limit(_int_at_least(nbytes, "nbytes", 0))
 
 
@@ -108,8 +113,10 @@ from .nn.init import manual_seed  # noqa: E402
 from .pretrained import load_encoder  # noqa: E402
 from ._log import log  # noqa: E402
 from . import callbacks, distributed, export  # noqa: E402
+from . import tables  # noqa: E402  (mixed-type DataFrames; pandas imported only when one is used)
 
 __all__ = ["__version__", "set_num_threads", "get_num_threads", "buffer_cache_info", "set_buffer_cache_limit",
            "empty_buffer_cache", "manual_seed", "pretrain", "load_encoder", "History", "NonFiniteError", "nn",
            "optim", "losses", "pretext", "methods", "transfer", "theory", "data", "log", "callbacks", "export",
            "distributed"]
+__all__ += ["tables"]

@@ -52,6 +52,10 @@ def check_array(x, name: str, *, ndim=None, min_ndim=None, dtype=None, allow_emp
     """Return `x` as a C-contiguous float32/float64 array, or raise a clear error.
 
     dtype: None keeps float32/float64 input as is and casts anything else to float32.
+
+    ``name``: the argument's name, used in error messages. ``ndim``: required number of dimensions
+    (None: any). ``min_ndim``: fewest dimensions (None: any). ``allow_empty``: accept arrays with no
+    element. ``finite``: refuse NaN and Inf. ``min_rows``: fewest rows along axis 0 (None: any).
     """
     if x is None:
         raise TypeError(f"{name} must be an array, got None")
@@ -88,6 +92,10 @@ def check_scalar(value, name: str, *, kind=numbers.Real, low=None, high=None,
     """Check a scalar parameter: type and interval. Message follows scikit-learn's form.
 
     ``kind=int`` means any integer (numpy's too, not bool); integers are returned as Python ints.
+
+    ``value``: the scalar to check. ``name``: the parameter's name, used in error messages. ``low``:
+    lower bound (None: unbounded). ``high``: upper bound (None: unbounded). ``low_inclusive``:
+    whether ``low`` itself is accepted. ``high_inclusive``: whether ``high`` itself is accepted.
     """
     if kind is int:
         kind = numbers.Integral
@@ -101,10 +109,10 @@ def check_scalar(value, name: str, *, kind=numbers.Real, low=None, high=None,
                         f"got {value!r} ({type(value).__name__})")
     elif isinstance(value, numbers.Real) and not _is_finite_real(value):
         raise ValueError(f"The '{name}' parameter must be finite, got {value!r}")
-    if high is None and kind is not numbers.Real and isinstance(value, numbers.Integral) and not -2**63 <= value < 2**63:
+    if high is None and kind is not numbers.Real and isinstance(value, numbers.Integral) and not -2**63 <= int(value) < 2**63:
         # the kernels take 64-bit integers: a larger one would fail inside the binding
         raise ValueError(f"The '{name}' parameter must fit in a 64-bit integer (|value| < 2**63), got {value!r}")
-    if kind is numbers.Real and isinstance(value, numbers.Integral) and abs(value) > _FLOAT_MAX:
+    if kind is numbers.Real and isinstance(value, numbers.Integral) and abs(int(value)) > _FLOAT_MAX:
         raise ValueError(f"The '{name}' parameter must be a real number within the float range "
                          f"(|value| <= {_FLOAT_MAX:.4g}), got an integer with {len(str(abs(int(value))))} digits")
     if low is not None and (value < low or (value == low and not low_inclusive)):
@@ -129,6 +137,11 @@ def _is_finite_real(value) -> bool:
 
 
 def check_seed(seed, name: str = "seed") -> int:
+    """A seed as a Python int: any integer in [0, 2**64), numpy integers included (TypeError or
+    ValueError naming the argument otherwise).
+
+    ``seed``: the seed to check. ``name``: the argument's name, used in error messages.
+    """
     if type(seed) is int and 0 <= seed < 2**64:  # fast path
         return seed
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (numbers.Integral,)):
@@ -153,3 +166,88 @@ def check_inplace(buf, name: str, dtype=None, shape=None) -> np.ndarray:
     if shape is not None and buf.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {describe(buf)}")
     return buf
+
+
+# --- declarative parameter constraints (scikit-learn's ``_parameter_constraints`` idea) -------------
+
+class Interval:
+    """A number in an interval; numpy numbers are accepted as Python ones are.
+
+    Parameters
+    ----------
+    kind : {numbers.Real, numbers.Integral, int, float}
+        Real (any finite real) or Integral (any integer, not bool; returned as a Python int).
+    low, high : number, optional
+        Bounds (None: unbounded).
+    closed : {"both", "left", "right", "neither"}
+        Which bounds belong to the interval.
+    allow_none : bool
+        Accept None (returned unchanged).
+    """
+
+    def __init__(self, kind=numbers.Real, low=None, high=None, closed: str = "both", allow_none: bool = False):
+        if closed not in ("both", "left", "right", "neither"):
+            raise ValueError(f"closed must be 'both', 'left', 'right' or 'neither', got {closed!r}")
+        self.kind = numbers.Integral if kind is int else numbers.Real if kind is float else kind
+        self.low, self.high, self.closed, self.allow_none = low, high, closed, allow_none
+
+    def __call__(self, value, name: str):
+        if value is None and self.allow_none:
+            return None
+        value = check_scalar(value, name, kind=self.kind, low=self.low, high=self.high,
+                             low_inclusive=self.closed in ("both", "left"),
+                             high_inclusive=self.closed in ("both", "right"))
+        return value if self.kind is numbers.Integral else float(value)
+
+
+class Options:
+    """One of a fixed set of values (strings, usually).
+
+    Parameters
+    ----------
+    *options
+        The accepted values.
+    """
+
+    def __init__(self, *options):
+        self.options = options
+
+    def __call__(self, value, name: str):
+        try:
+            ok = value in self.options
+        except TypeError:  # unhashable or incomparable
+            ok = False
+        if not ok:
+            raise ValueError(f"The '{name}' parameter must be one of {list(self.options)}, got {value!r}")
+        return value
+
+
+class Boolean:
+    """True or False (numpy booleans too); returned as a Python bool."""
+
+    def __call__(self, value, name: str):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"The '{name}' parameter must be True or False, got {value!r} ({type(value).__name__})")
+        return bool(value)
+
+
+class Seed:
+    """A seed: a non-negative integer below 2**64 (numpy integers accepted; see :func:`check_seed`)."""
+
+    def __call__(self, value, name: str):
+        return check_seed(value, name)
+
+
+def validate_params(params: dict, constraints: dict) -> dict:
+    """Check every parameter of ``params`` named in ``constraints``; return them checked.
+
+    Parameters
+    ----------
+    params : dict
+        Parameter name → value (e.g. an estimator's ``get_params()``).
+    constraints : dict
+        Parameter name → a constraint called as ``constraint(value, name)`` (an :class:`Interval`,
+        :class:`Options`, :class:`Boolean`, :class:`Seed` or any such callable) that returns the
+        checked value or raises TypeError/ValueError naming the parameter.
+    """
+    return {name: (constraints[name](value, name) if name in constraints else value) for name, value in params.items()}

@@ -34,7 +34,10 @@ def _need(pkg: str, extra: str = "data"):
 
 
 def load_digits(as_images: bool = False):
-    """Digits, pixel values scaled to [0, 1]: X (1797, 64) or (1797, 1, 8, 8), y in 0..9."""
+    """Digits, pixel values scaled to [0, 1]: X (1797, 64) or (1797, 1, 8, 8), y in 0..9.
+
+    ``as_images``: return X as (1797, 1, 8, 8) images instead of (1797, 64) rows.
+    """
     _need("sklearn")
     from sklearn.datasets import load_digits as _ld
 
@@ -90,7 +93,11 @@ DATASETS = {"digits": load_digits, "breast_cancer": load_breast_cancer, "wine": 
 
 
 def standardize(X_train, *others):
-    """Standardise features with the training part's mean and std (std 0 → 1)."""
+    """Standardise features with the training part's mean and std (std 0 → 1).
+
+    ``X_train``: the training part (N, D) or (N, C, T); its statistics standardise it and every
+    array in ``others``.
+    """
     axes = (0,) if X_train.ndim == 2 else (0, 2)
     mu = X_train.mean(axis=axes, keepdims=True)
     sd = X_train.std(axis=axes, keepdims=True)
@@ -101,18 +108,21 @@ def standardize(X_train, *others):
 
 def stratified_split(X, y, test_size: float = 0.3, seed: int = 0):
     """scikit-learn's ``train_test_split(..., stratify=y, random_state=seed)`` when available (the
-    protocol the benchmarks quote), else a seeded per-class split."""
+    protocol the benchmarks quote), else a seeded per-class split.
+
+    ``X``: samples (N, ...). ``test_size``: fraction of each class held out, in (0, 1).
+    """
     try:
         from sklearn.model_selection import train_test_split
 
         return train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
     except ImportError:
         rng = np.random.default_rng(seed)
-        test = []
+        per_class = []
         for c in np.unique(y):
             idx = np.flatnonzero(y == c)
-            test.append(rng.choice(idx, size=max(1, int(round(test_size * idx.size))), replace=False))
-        test = np.sort(np.concatenate(test))
+            per_class.append(rng.choice(idx, size=max(1, int(round(test_size * idx.size))), replace=False))
+        test = np.sort(np.concatenate(per_class))
         train = np.setdiff1d(np.arange(len(y)), test)
         return X[train], X[test], y[train], y[test]
 
@@ -124,6 +134,8 @@ def load_array(path, label_column=None):
     * .npz: keys ``X`` (required) and ``y`` (optional).
     * .csv: see :func:`load_csv`; ``label_column`` (name or index) is split off as y.
     Returns (X float32, y or None).
+
+    ``path``: A .npy, .npz or .csv file.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -235,7 +247,8 @@ def _column_index(col, names: list[str], what: str) -> int:
     return j % len(names)
 
 
-def load_csv(path, label_column=None, delimiter: str | None = None, drop_columns=(), return_columns: bool = False):
+def load_csv(path, label_column=None, delimiter: str | None = None, drop_columns=(), return_columns: bool = False,
+             mixed: bool = False, as_frame: bool = False):
     """Read a CSV table with the standard library's ``csv`` parser.
 
     Quoted fields (``"hue, corrected"``) keep their delimiters; the delimiter is detected among
@@ -252,11 +265,18 @@ def load_csv(path, label_column=None, delimiter: str | None = None, drop_columns
     delimiter : field separator; None detects it.
     drop_columns : names or indices of columns to leave out (identifiers, text columns).
     return_columns : also return the feature column names.
+    mixed : when some feature column holds text or missing values (empty, NA, N/A, NaN, null,
+        None, ?), return X as a pandas DataFrame instead of raising: numeric columns as float64 with
+        NaN for missing entries, the others as text (stripped) with None for missing entries — the
+        input of :class:`pyssl.tables.TabularEncoder`. Needs pandas (``pip install "pyssl[tables]"``).
+        A table whose features are all numbers and complete is still returned as float32.
+    as_frame : always return X as such a DataFrame (pandas needed).
 
     Returns
     -------
     (X float32 (N, D), y or None), plus the list of D feature names with ``return_columns``.
-    Raises ValueError naming the column and line of any non-numeric or missing feature value.
+    Raises ValueError naming the column and line of any non-numeric or missing feature value
+    (unless ``mixed``).
     """
     import csv
     import itertools
@@ -310,12 +330,32 @@ def load_csv(path, label_column=None, delimiter: str | None = None, drop_columns
             problems.append(f"{names[j]!r} ({kind} on line {body_lines[i]}: {body[i][j]!r})")
         else:
             X[:, k] = values
+    if (problems and mixed) or as_frame:
+        X = _mixed_frame(cells, features, names, decimal_comma)
+        out = (X, y)
+        return out + ([names[j] for j in features],) if return_columns else out
     if problems:
         raise ValueError(f"{path!r}: feature columns must be numeric and complete; " + ", ".join(problems)
                          + ". Drop such columns (drop_columns=, CLI --drop-columns), make one the label "
                            "(label_column=), or fill/encode them as numbers")
     out = (X, y)
     return out + ([names[j] for j in features],) if return_columns else out
+
+
+def _mixed_frame(cells: np.ndarray, features, names, decimal_comma: bool):
+    """The feature columns as a DataFrame: numbers (NaN where missing) or stripped text (None where missing)."""
+    from .tables.schema import _pandas
+
+    pd = _pandas()
+    data = {}
+    for j in features:
+        parsed = [_number(c, decimal_comma) for c in cells[:, j]]
+        if all(v is None or isinstance(v, float) for v in parsed):
+            data[names[j]] = np.array([np.nan if v is None else v for v in parsed], dtype=np.float64)
+        else:
+            data[names[j]] = pd.Series([None if v is None else str(c).strip() for v, c in zip(parsed, cells[:, j])],
+                                       dtype=object)
+    return pd.DataFrame(data)
 
 
 def _csv_numeric_column(col: np.ndarray, decimal_comma: bool):

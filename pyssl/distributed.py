@@ -28,8 +28,12 @@ import contextlib
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import threading
 
 __all__ = ["ProcessGroup", "init", "rank", "world_size", "is_main", "barrier",
            "launched_world_size", "combine_moments", "checksum", "sync_batch_norm", "set_batch_norm_group", "resolve"]
@@ -65,6 +69,8 @@ class ProcessGroup:
     world_size : number of processes.
     is_main : ``rank == 0`` (the one that writes checkpoints and draws progress bars).
     timeout : seconds a collective may wait before the job is aborted.
+
+    ``comm``: an mpi4py communicator (None: a group of this process alone).
     """
 
     def __init__(self, comm=None, timeout: float | None = None):
@@ -76,8 +82,8 @@ class ProcessGroup:
         if not timeout > 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
         self.timeout = float(timeout)
-        self._active = None  # (collective, start time) while one is in progress
-        self._watchdog = None
+        self._active: tuple[str, float] | None = None  # (collective, start time) while one is in progress
+        self._watchdog: threading.Thread | None = None
 
     @property
     def is_main(self) -> bool:
@@ -312,11 +318,14 @@ def resolve(distributed) -> ProcessGroup:
 
 
 def checksum(X: np.ndarray) -> int:
-    """CRC-32 of an array's bytes and shape (to check that every rank holds the same data)."""
+    """CRC-32 of an array's bytes and shape (to check that every rank holds the same data).
+
+    ``X``: the array to fingerprint.
+    """
     import zlib
 
     a = np.ascontiguousarray(X)
-    return zlib.crc32(memoryview(a).cast("B"), zlib.crc32(repr((a.shape, a.dtype.str)).encode()))
+    return zlib.crc32(a.data.cast("B"), zlib.crc32(repr((a.shape, a.dtype.str)).encode()))
 
 
 # -- synchronised BatchNorm ----------------------------------------------------------------------

@@ -15,8 +15,14 @@ import numpy as np
 from ._seeding import derive_seed
 
 
-METHOD_NAMES = ("simclr", "moco", "byol", "simsiam", "barlow_twins", "vicreg", "swav", "dino", "scarf", "dacl",
-                "masked", "denoising", "vime")
+def _method_names() -> tuple[str, ...]:
+    from .methods import METHODS
+
+    return tuple(e.name for e in METHODS.entries(lambda e: e.data == "any"))
+
+
+#: the domain-agnostic methods of ``pyssl.methods.METHODS`` (what ``make_method`` and the CLI accept)
+METHOD_NAMES = _method_names()
 
 
 def make_encoder(spec: dict):
@@ -25,6 +31,10 @@ def make_encoder(spec: dict):
     from .nn.conv import ConvEncoder1d, ConvEncoder2d
 
     kind = spec.get("type", "mlp")
+    if kind == "table":  # mixed-type tables: schema + MixedInput + MLP
+        from .tables import TabularEncoder
+
+        return TabularEncoder.from_spec(spec)
     if kind == "mlp":
         return MLP(spec["dims"], norm=spec.get("norm", "batch"), act=spec.get("act", "relu"), seed=spec.get("seed", 0))
     if kind == "conv1d":
@@ -36,21 +46,35 @@ def make_encoder(spec: dict):
 
 
 def make_method(name: str, encoder, **kw):
-    """Method by name with defaults suited to small data (see ``METHOD_NAMES``)."""
-    from . import methods as M
+    """Method by name (see ``METHOD_NAMES``), built with ``kw`` over the class defaults.
+
+    Parameters
+    ----------
+    name : str
+        A name of ``METHOD_NAMES`` (case and ``-``/``_`` ignored).
+    encoder : pyssl.nn.Module
+        h_θ.
+    **kw
+        Constructor arguments of the method class.
+    """
+    from .methods import METHODS
 
     if not isinstance(name, str):
         raise TypeError(f"method must be a method name (str), got {name!r} ({type(name).__name__})")
-    name = name.lower().replace("-", "_")
-    table = {"simclr": M.SimCLR, "moco": M.MoCo, "byol": M.BYOL, "simsiam": M.SimSiam,
-             "barlow_twins": M.BarlowTwins, "vicreg": M.VICReg, "swav": M.SwAV, "dino": M.DINO, "scarf": M.SCARF,
-             "dacl": M.DACL, "masked": M.MaskedModeling, "denoising": M.DenoisingAutoencoder, "vime": M.VIME}
-    if name not in table:
-        raise ValueError(f"unknown method {name!r}; choose from {sorted(table)}")
-    return table[name](encoder, **kw)
+    key = name.lower().replace("-", "_")
+    names = _method_names()  # read live: a method registered after import is accepted too
+    if key not in names:
+        raise ValueError(f"unknown method {name!r}; choose from {sorted(names)}")
+    return METHODS.get(key)(encoder, **kw)
 
 
 def raw_logreg_score(Xtr, ytr, Xte, yte, l2=1e-3):
+    """Accuracy of multinomial logistic regression on the raw (flattened) features: the
+    no-pretraining baseline of the protocol.
+
+    ``Xtr``: training samples. ``ytr``: training labels. ``Xte``: test samples. ``yte``: test
+    labels. ``l2``: L2 penalty of the logistic regression.
+    """
     from .transfer.solvers import LogisticRegressionSolver
 
     classes, codes = np.unique(ytr, return_inverse=True)
@@ -61,15 +85,26 @@ def raw_logreg_score(Xtr, ytr, Xte, yte, l2=1e-3):
 
 def compare(Xtr, ytr, Xte, yte, encoder_spec, method="simclr", fractions=(0.01, 0.1, 1.0), seed=0,
             epochs=100, batch_size=256, lr=1e-3, finetune_epochs=60, method_kw=None, progress=False,
-            with_finetune=True):
-    """Run the protocol for one method and seed; returns (rows, pretrain_seconds, history)."""
+            with_finetune=True, precision="32"):
+    """Run the protocol for one method and seed; returns (rows, pretrain_seconds, history).
+
+    ``Xtr``: training samples (unlabeled for pretraining; their labels are sampled by fraction).
+    ``ytr``: training labels. ``Xte``: test samples. ``yte``: test labels. ``encoder_spec``: the
+    encoder as a JSON-able spec (see :func:`make_encoder`). ``fractions``: label fractions to
+    evaluate at. ``epochs``: pretraining epochs. ``batch_size``: pretraining batch size. ``lr``:
+    learning rate of pretraining and fine-tuning. ``finetune_epochs``: epochs of fine-tuning and of
+    the from-scratch baseline. ``method_kw``: extra keyword arguments of the method. ``progress``:
+    print pretraining progress. ``with_finetune``: also fine-tune the pretrained encoder (LP-FT).
+    ``precision``: passed to ``pretrain`` (``"32"`` or ``"bf16-mixed"``).
+    """
     from .train import pretrain
     from .transfer import FineTune, LinearProbe, sample_labels
 
     enc = make_encoder({**encoder_spec, "seed": derive_seed(seed, 1)})
     m = make_method(method, enc, seed=derive_seed(seed, 2), **(method_kw or {}))
     t0 = time.perf_counter()
-    hist = pretrain(m, Xtr, epochs=epochs, batch_size=batch_size, seed=seed, lr=lr, progress=progress)
+    hist = pretrain(m, Xtr, epochs=epochs, batch_size=batch_size, seed=seed, lr=lr, progress=progress,
+                    precision=precision)
     t_pre = time.perf_counter() - t0
     rows = []
     for frac in fractions:
@@ -89,6 +124,11 @@ def compare(Xtr, ytr, Xte, yte, encoder_spec, method="simclr", fractions=(0.01, 
 
 
 def format_table(rows, columns, headers=None) -> str:
+    """A Markdown table of ``rows`` (floats with 3 decimals).
+
+    ``rows``: A list of dicts, one per table row. ``columns``: the keys to show, in order.
+    ``headers``: column titles (default: the keys).
+    """
     headers = headers or columns
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for r in rows:

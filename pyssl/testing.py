@@ -14,7 +14,13 @@ import numpy as np
 
 
 def numerical_gradient(fun: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of the scalar ``fun()`` with respect to ``x`` (perturbed in place)."""
+    """Central differences of the scalar ``fun()`` with respect to ``x`` (perturbed in place).
+
+    Parameters
+    ----------
+    eps
+        Central-difference step.
+    """
     if x.dtype != np.float64:
         raise TypeError(f"finite differences need float64 inputs, got {x.dtype}")
     g = np.zeros_like(x)
@@ -37,6 +43,14 @@ def check_gradients(fun: Callable, inputs: Sequence[np.ndarray], wrt: Sequence[i
     ``grads`` is a sequence aligned with ``wrt`` (default: all inputs, in order); a single array
     is accepted when one input is checked. Inputs must be float64. Raises AssertionError with the
     worst entry on mismatch.
+
+    Parameters
+    ----------
+    fun, inputs, wrt
+        As above.
+    eps, rtol, atol
+        The finite-difference step, and the comparison's tolerance: |analytic − numeric| <=
+        atol + rtol·|numeric| entrywise.
     """
     inputs = [np.array(a, dtype=np.float64, copy=True) for a in inputs]
     wrt = list(range(len(inputs))) if wrt is None else list(wrt)
@@ -61,9 +75,14 @@ def check_gradients(fun: Callable, inputs: Sequence[np.ndarray], wrt: Sequence[i
 
 
 def check_module_gradients(module, x: np.ndarray, seed: int = 0, eps: float = 1e-6,
-                           rtol: float = 1e-5, atol: float = 1e-7) -> None:
+                           rtol: float = 1e-5, atol: float = 1e-7, input_grad: bool = True) -> None:
     """Finite-difference check of a float64 Module: input gradient and every parameter gradient,
-    for the scalar L = Σ r ⊙ module(x) with a fixed random r."""
+    for the scalar L = Σ r ⊙ module(x) with a fixed random r.
+
+    ``seed`` draws the random projection r of the output; ``eps``, ``rtol`` and ``atol`` as in
+    :func:`check_gradients`. ``input_grad=False`` checks the parameter gradients only (layers
+    whose input holds integer codes, which a finite difference cannot perturb).
+    """
     x = np.array(x, dtype=np.float64, copy=True)
     y, ctx = module.forward(x)
     r = np.random.default_rng(seed).standard_normal(y.shape)
@@ -73,8 +92,9 @@ def check_module_gradients(module, x: np.ndarray, seed: int = 0, eps: float = 1e
     def loss():
         return float(np.sum(module.forward(x)[0] * r))
 
-    num = numerical_gradient(loss, x, eps)
-    np.testing.assert_allclose(dx, num, rtol=rtol, atol=atol, err_msg="input gradient")
+    if input_grad:
+        num = numerical_gradient(loss, x, eps)
+        np.testing.assert_allclose(dx, num, rtol=rtol, atol=atol, err_msg="input gradient")
     for name, p in module.named_parameters():
         num = numerical_gradient(loss, p.data, eps)
         np.testing.assert_allclose(p.grad, num, rtol=rtol, atol=atol, err_msg=f"gradient of {name}")
@@ -119,14 +139,20 @@ def _st():
 
 
 def well_conditioned(shape, dtype=np.float64, scale: float = 1.0):
-    """Arrays of ``shape`` with entries in [-scale, scale] (no NaN/Inf, no huge values)."""
+    """Arrays of ``shape`` with entries in [-scale, scale] (no NaN/Inf, no huge values).
+
+    ``dtype``: the arrays' dtype.
+    """
     st, hnp = _st()
     return hnp.arrays(dtype, shape, elements=st.floats(-scale, scale, allow_nan=False,
                                                        allow_infinity=False, width=64))
 
 
 def embeddings(min_n=2, max_n=8, min_d=1, max_d=6, dtype=np.float64):
-    """Strategy for a (N, d) embedding batch, rows bounded away from zero norm."""
+    """Strategy for a (N, d) embedding batch, rows bounded away from zero norm.
+
+    ``min_n``/``max_n`` and ``min_d``/``max_d`` bound N and d; ``dtype``: the arrays' dtype.
+    """
     st, _ = _st()
 
     @st.composite
@@ -143,7 +169,10 @@ def embeddings(min_n=2, max_n=8, min_d=1, max_d=6, dtype=np.float64):
 
 
 def batches(min_n=1, max_n=6, min_d=1, max_d=7, dtype=np.float64):
-    """Strategy for a generic (N, d) batch of standard-normal values (seeded)."""
+    """Strategy for a generic (N, d) batch of standard-normal values (seeded).
+
+    ``min_n``/``max_n`` and ``min_d``/``max_d`` bound N and d; ``dtype``: the arrays' dtype.
+    """
     st, _ = _st()
 
     @st.composite
@@ -157,7 +186,11 @@ def batches(min_n=1, max_n=6, min_d=1, max_d=7, dtype=np.float64):
 
 
 def images(min_n=1, max_n=3, channels=(1, 3), min_hw=2, max_hw=9, dtype=np.float32):
-    """Strategy for an (N, C, H, W) image batch in [0, 1)."""
+    """Strategy for an (N, C, H, W) image batch in [0, 1).
+
+    ``min_n``/``max_n`` bound N, ``min_hw``/``max_hw`` H and W, ``channels`` the channel counts to
+    choose from; ``dtype``: the arrays' dtype.
+    """
     st, _ = _st()
 
     @st.composite
@@ -173,7 +206,11 @@ def images(min_n=1, max_n=3, channels=(1, 3), min_hw=2, max_hw=9, dtype=np.float
 
 
 def sequences(min_n=1, max_n=3, min_c=1, max_c=3, min_t=4, max_t=32, dtype=np.float32):
-    """Strategy for an (N, C, T) batch of time series."""
+    """Strategy for an (N, C, T) batch of time series.
+
+    ``min_n``/``max_n``, ``min_c``/``max_c`` and ``min_t``/``max_t`` bound N, C and T; ``dtype``:
+    the arrays' dtype.
+    """
     st, _ = _st()
 
     @st.composite

@@ -29,7 +29,11 @@ def adaptation_loss(encoder, X, y, X_eval=None, y_eval=None, task: str = "auto",
                     max_iter: int = 2000) -> float:
     """L*_adapt(θ) of ``encoder``: a linear head fitted to convergence on (X, y), encoder frozen;
     its mean downstream loss (cross-entropy or squared error) on (X_eval, y_eval), or on (X, y)
-    when no held-out data is given."""
+    when no held-out data is given.
+
+    ``task``: 'classification', 'regression' or 'auto' (inferred from y). ``l2``: L2 penalty on the
+    weights, >= 0. ``max_iter``: most solver iterations, >= 1.
+    """
     from .transfer.solvers import LogisticRegressionSolver, RidgeSolver
 
     X = check_array(X, "X", dtype=np.float32, min_ndim=2)
@@ -58,7 +62,11 @@ def adaptation_loss(encoder, X, y, X_eval=None, y_eval=None, task: str = "auto",
 class AdaptationTracker:
     """``pretrain`` callback: every ``every`` epochs, append L*_adapt (head fitted on (X, y),
     measured on (X_eval, y_eval)) to ``history["adapt_loss"]`` and the epoch to
-    ``history["adapt_epoch"]``."""
+    ``history["adapt_epoch"]``.
+
+    ``task``: 'classification', 'regression' or 'auto' (inferred from y). ``l2``: L2 penalty on the
+    weights, >= 0.
+    """
 
     def __init__(self, X, y, X_eval=None, y_eval=None, every: int = 1, task: str = "auto", l2: float = 1e-3):
         self.X, self.y, self.X_eval, self.y_eval = X, y, X_eval, y_eval
@@ -84,6 +92,12 @@ def run_theory(methods: dict, X_unlabeled, X_labeled, y_labeled, X_eval=None, y_
     Returns a list of rows ``{"method", "epoch", "pretrain_loss", "adapt_loss"}``; row epoch −1 is
     the random initialisation. Writes ``csv_path`` and, with matplotlib, ``plot_path`` (L*_adapt
     against L_pre, one line per method).
+
+    ``methods``: name → Method (built, not yet trained) to pretrain and track. ``X_unlabeled``:
+    pretraining samples. ``X_labeled``: labeled samples of the adaptation task. ``y_labeled``: their
+    labels. ``X_eval``: held-out samples. ``y_eval``: their labels. ``epochs``: pretraining epochs.
+    ``batch_size``: pretraining batch size. ``seed``: seed of the whole run. ``every``: measure
+    L*_adapt every this many epochs. ``progress``: print progress.
     """
     from .train import pretrain
 
@@ -113,6 +127,9 @@ def theory_figure(rows, title: str | None = None, held_out: bool = True):
     objectives live on different scales). Right: L*_adapt by epoch. Both show each method's
     random-network value (row epoch −1) as a dashed baseline, a circle at the first measured
     epoch and a star at the last.
+
+    ``rows``: rows as returned by :func:`run_theory`. ``title``: figure title. ``held_out``: whether
+    the rows' adaptation loss was measured on held-out data (names the axis).
     """
     import matplotlib
 
@@ -158,7 +175,10 @@ def theory_figure(rows, title: str | None = None, held_out: bool = True):
 def plot_theory(rows, path, title: str | None = None, held_out: bool = True) -> bool:
     """Write :func:`theory_figure` of ``rows`` (from :func:`run_theory`) to ``path`` as PNG; returns
     False when matplotlib is not installed. ``held_out`` says whether L*_adapt was measured on
-    held-out data (it labels the axes)."""
+    held-out data (it labels the axes).
+
+    ``title``: figure title.
+    """
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ._seeding import derive_seed
 from ._validation import NonFiniteError, check_array, check_scalar, check_seed
+from .nn import precision as _precision
 
 
 class History(dict):
@@ -95,6 +96,9 @@ def _check_pretrain_args(method, X, epochs, batch_size, lr, weight_decay, warmup
     for i, cb in enumerate(callbacks):
         if not callable(cb):
             raise TypeError(f"callbacks[{i}] must be a callable cb(epoch, history, method), got {type(cb).__name__}")
+    from .tables import as_model_input  # a DataFrame: packed by the encoder's table schema (fitted here)
+
+    X = as_model_input(method.encoder, X, fit=True)
     X = check_array(X, "X", dtype=method.dtype, min_ndim=2)
     n = X.shape[0]
     if n < 2:
@@ -119,14 +123,17 @@ def _check_optimizer_covers(optimizer, method) -> None:
 def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0, optimizer=None,
              lr: float = 1e-3, weight_decay: float = 1e-4, warmup_epochs: int = 0, callbacks=(),
              progress: bool | None = None, checkpoint=None, resume=None, max_grad_norm: float | None = None,
-             drop_last: bool = True, distributed=None, sync_batchnorm: bool = True) -> History:
+             drop_last: bool = True, distributed=None, sync_batchnorm: bool = True,
+             precision: str = "32") -> History:
     """Pretrain ``method`` (encoder h_θ + heads k_γ) on unlabeled ``X``.
 
     Parameters
     ----------
     method : pyssl.methods.Method
     X : array (N, ...) of unlabeled samples (cast to the encoder's dtype, float32 unless the encoder
-        was cast with ``encoder.astype(np.float64)``).
+        was cast with ``encoder.astype(np.float64)``), or a pandas DataFrame with numeric, categorical
+        and missing entries when the encoder is a :class:`pyssl.tables.TabularEncoder` (its schema is
+        fitted on this frame if it is not yet).
     epochs, batch_size : passes over X and samples per step (the last partial batch is dropped
         when ``drop_last``; batches smaller than 2 are always dropped). A batch_size larger than N
         is lowered to N with a warning.
@@ -154,6 +161,11 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
         on every rank and see the global loss.
     sync_batchnorm : with W > 1, BatchNorm layers normalise with the statistics of the global
         batch (default; required for the equivalence above). ``False`` keeps per-rank statistics.
+    precision : ``"32"`` (default, float32 throughout) or ``"bf16-mixed"``: the Linear layers'
+        matrix products read bfloat16 operands and sum in float32 (oneDNN, on the CPU's
+        AVX512-BF16/AMX units); parameters, optimizer state, norms and losses stay float32
+        (:mod:`pyssl.nn.precision`). Like PyTorch's bf16 autocast, losses differ from a float32
+        run in the third or fourth significant digit.
 
     Returns
     -------
@@ -166,6 +178,10 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
     X, batch_size, callbacks = _check_pretrain_args(method, X, epochs, batch_size, lr, weight_decay, warmup_epochs,
                                                     optimizer, callbacks, progress, max_grad_norm)
     seed = check_seed(seed)
+    precision = _precision.check_precision(precision)
+    if precision == "bf16-mixed" and X.dtype != np.float32:
+        raise ValueError(f"precision='bf16-mixed' applies to float32 encoders, got X of dtype {X.dtype}; "
+                         "use precision='32' for float64 runs")
     group = _distributed.resolve(distributed)
     world = group.world_size
     n = X.shape[0]
@@ -230,7 +246,8 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
                 idx = np.sort(order[b * batch_size:(b + 1) * batch_size])
                 xb = X[idx]
                 method.zero_grad()
-                loss = float(method.training_step(xb, derive_seed(seed, step)))
+                with _precision.autocast(precision):
+                    loss = float(method.training_step(xb, derive_seed(seed, step)))
                 if not math.isfinite(loss):
                     raise NonFiniteError(
                         f"{type(method).__name__}: the pretext loss became {loss} at epoch {epoch}, step {step}; "

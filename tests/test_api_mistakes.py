@@ -35,7 +35,7 @@ def test_views_must_be_callable(views):
     with pytest.raises(TypeError, match="views must be None or a callable") as e:
         M.SimCLR(MLP([5, 4]), views=views)
     if isinstance(views, str):
-        assert "ScarfView()" in str(e.value)
+        assert "ScarfCorruption()" in str(e.value)
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [

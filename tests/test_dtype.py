@@ -129,4 +129,4 @@ def test_adapter_given_a_method_names_its_encoder():
     from pyssl.transfer import LinearProbe
 
     with pytest.raises(TypeError, match=r"got SimCLR; pass the method's encoder \(method.encoder\)"):
-        LinearProbe(M.SimCLR(MLP([3, 2])))
+        LinearProbe(M.SimCLR(MLP([3, 2]))).fit(np.zeros((4, 3)), [0, 1, 0, 1])  # checked in fit

@@ -346,7 +346,9 @@ def _optim_targets():
 
     def train(d):
         X = d.rows(d=3)
-        name = d(st.sampled_from(["simclr", "moco", "byol", "vicreg", "barlow_twins", "swav", "dino", "vime", "masked"]))
+        from pyssl.experiments import METHOD_NAMES
+
+        name = d(st.sampled_from(list(METHOD_NAMES)))  # every registered domain-agnostic method
         kw = {"moco": {"queue_size": d.integer(1, 12)}, "simclr": {"temperature": d.real(1e-3, 1)}}.get(name, {})
         epochs, batch, drop = d.integer(1, 2), d.integer(2, 8), d(st.booleans())
         lr = d(st.sampled_from([1e-3, 0.1, 10.0, 1e6]))

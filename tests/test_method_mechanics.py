@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import pytest
 
-from pyssl import methods as M
+from pyssl import methods as M, pretext
 from pyssl.methods.momentum import _l2_rows
 from pyssl.nn import MLP
 from pyssl.optim import SGD
@@ -23,7 +23,7 @@ def simsiam64(seed=0):
     enc = MLP([4, 5, 3], norm=None, dtype=np.float64, seed=seed)
     proj = MLP([3, 4, 3], norm=None, dtype=np.float64, seed=seed + 1)
     pred = MLP([3, 4, 3], norm=None, dtype=np.float64, seed=seed + 2)
-    return M.SimSiam(enc, projector=proj, predictor=pred, views=M.IdentityView())
+    return M.SimSiam(enc, projector=proj, predictor=pred, views=pretext.Identity())
 
 
 def test_simsiam_gradient_stops_at_the_target_branch(rng):

@@ -5,6 +5,7 @@ import pytest
 
 import pyssl
 from pyssl import methods as M
+from pyssl.experiments import METHOD_NAMES
 from pyssl.nn import MLP
 from pyssl.transfer import LinearProbe
 
@@ -19,29 +20,14 @@ def clustered(n=192, d=12, k=4, seed=0):
 
 
 def make(name, enc):
-    table = {
-        "simclr": lambda e: M.SimCLR(e, temperature=0.5, projection_dim=16),
-        "moco": lambda e: M.MoCo(e, queue_size=64, projection_dim=16),
-        "byol": lambda e: M.BYOL(e, projection_dim=16),
-        "simsiam": lambda e: M.SimSiam(e, projection_dim=16),
-        "barlow_twins": lambda e: M.BarlowTwins(e, projection_dim=32, hidden_dim=32),
-        "vicreg": lambda e: M.VICReg(e, projection_dim=32, hidden_dim=32),
-        "swav": lambda e: M.SwAV(e, n_prototypes=8, projection_dim=16),
-        "dino": lambda e: M.DINO(e, out_dim=16),
-        "scarf": lambda e: M.SCARF(e, projection_dim=16),
-        "dacl": lambda e: M.DACL(e, projection_dim=16),
-        "masked": lambda e: M.MaskedModeling(e),
-        "denoising": lambda e: M.DenoisingAutoencoder(e),
-        "vime": lambda e: M.VIME(e),
-    }
-    return table[name](enc)
+    return M.METHODS.entry(name).example(enc)
 
 
-ALL = ["simclr", "moco", "byol", "simsiam", "barlow_twins", "vicreg", "swav", "dino", "scarf", "dacl",
-       "masked", "denoising", "vime"]
+ALL = list(METHOD_NAMES)
 # Methods whose own loss is not expected to fall monotonically from the first epoch (the target
-# network or the queue moves with training), checked only for finiteness and probe quality.
-MOVING_TARGET = {"moco", "byol", "dino", "simsiam", "swav"}
+# network or the queue moves with training): checked for finiteness here and, on real data,
+# against the untrained encoder below.
+MOVING_TARGET = {e.name for e in M.METHODS.entries(lambda e: e.moving_target)}
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -156,3 +142,25 @@ def test_residual_mlp_gradients():
     net = _MLP([5, 6, 6, 6, 3], norm="layer", residual=True, dtype=np.float64, seed=0)
     assert sum(type(l).__name__ == "Residual" for l in net.layers) == 2
     check_module_gradients(net, np.random.default_rng(0).standard_normal((4, 5)))
+
+
+def digits():
+    datasets = pytest.importorskip("sklearn.datasets")
+    X, y = datasets.load_digits(return_X_y=True)
+    X = ((X - X.mean(0)) / (X.std(0) + 1e-6)).astype(np.float32)
+    return X, y
+
+
+@pytest.mark.parametrize("name", sorted(MOVING_TARGET))
+def test_moving_target_method_beats_its_untrained_encoder_on_digits(name):
+    # A loss that follows a moving target can fall or rise while the encoder learns nothing, so these
+    # methods must show it downstream: on held-out digits (scikit-learn's load_digits), the linear
+    # probe of the pretrained encoder beats the same encoder at its initialisation by 5 points (a
+    # narrow 64-32-8 MLP, whose random 8-d features lose much of the class structure: ~0.54).
+    X, y = digits()
+    train, test = slice(0, 1200), slice(1200, None)
+    base = LinearProbe(MLP([64, 32, 8], seed=4)).fit(X[train], y[train]).score(X[test], y[test])
+    enc = MLP([64, 32, 8], seed=4)
+    pyssl.pretrain(make(name, enc), X[train], epochs=15, batch_size=128, seed=0, lr=1e-2, progress=False)
+    acc = LinearProbe(enc).fit(X[train], y[train]).score(X[test], y[test])
+    assert acc > base + 0.05, f"{name}: probe accuracy {acc:.3f} does not beat the untrained encoder's {base:.3f}"

@@ -41,7 +41,7 @@ def test_rotate90_per_image_k_and_four_turns(x, seed):
 @given(x=images(min_hw=2, max_hw=6), seed=st.integers(0, 2**32))
 def test_rotation_prediction_labels_match(x, seed):
     sq = np.ascontiguousarray(x[:, :, : min(x.shape[2:]), : min(x.shape[2:])])
-    inputs, z = P.RotationPrediction().generate(sq, seed)
+    inputs, z = P.RotationPredictionTask().generate(sq, seed)
     assert z.dtype == np.int64 and inputs.shape == sq.shape and inputs.dtype == sq.dtype
     for i in range(len(sq)):
         np.testing.assert_array_equal(inputs[i], np.rot90(sq[i], z[i], axes=(1, 2)))
@@ -50,7 +50,7 @@ def test_rotation_prediction_labels_match(x, seed):
 
 
 def test_rotation_labels_cover_all_turns():
-    z = P.RotationPrediction().generate(np.zeros((400, 1, 2, 2), np.float32), 1)[1]
+    z = P.RotationPredictionTask().generate(np.zeros((400, 1, 2, 2), np.float32), 1)[1]
     assert np.all(np.abs(np.bincount(z, minlength=4) - 100) < 40)
 
 
@@ -147,7 +147,7 @@ def test_jigsaw_permutation_set_is_deterministic_and_spread():
     assert d.min() >= 6  # far apart (random pairs average 8 of 9; duplicates would give 0)
     small = P.jigsaw_permutation_set(2, 24)
     assert len({tuple(r) for r in small}) == 24
-    task = P.Jigsaw(grid=3, n_permutations=30)
+    task = P.JigsawTask(grid=3, n_permutations=30)
     inputs, z = task.generate(np.zeros((5, 1, 9, 9), np.float32), 0)
     assert inputs.shape == (5, 9, 1, 3, 3) and task.head_output_size() == 30 and task.loss == "cross_entropy"
 
@@ -202,7 +202,7 @@ def test_gaussian_blur_matches_reflect_reference(rng):
 
 
 THREAD_CASES = {
-    "rotate": lambda x, s: P.RotationPrediction().generate(x, s),
+    "rotate": lambda x, s: P.RotationPredictionTask().generate(x, s),
     "hflip": lambda x, s: P.random_hflip(x, s),
     "crop": lambda x, s: P.random_resized_crop(x, s),
     "jigsaw": lambda x, s: P.jigsaw(x[:, :, :30, :30], 3, 30, s),
@@ -223,7 +223,7 @@ def test_seeded_and_thread_invariant(name, rng):
     (lambda x: P.rotate90(x, np.array([1, 2])), ValueError, "shape"),
     (lambda x: P.rotate90(x, 1.5), TypeError, "k must be"),
     (lambda x: P.rotate90(x[:, :, :, :5], np.array([0, 1, 2])), ValueError, "not square"),
-    (lambda x: P.RotationPrediction().generate(x[:, :, :, :5], 0), ValueError, "square"),
+    (lambda x: P.RotationPredictionTask().generate(x[:, :, :, :5], 0), ValueError, "square"),
     (lambda x: P.resized_crop(x, np.array([[0, 0, 7, 6]] * 3)), ValueError, "larger than"),
     (lambda x: P.resized_crop(x, np.array([[0, 0, 2, 2]] * 3), size=0), ValueError, "size"),
     (lambda x: P.random_resized_crop(x, 0, scale=(0.5, 1.5)), ValueError, "scale"),

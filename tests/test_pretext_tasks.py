@@ -56,14 +56,14 @@ def test_multiview_views_are_independent_and_reproducible(rng):
 @pytest.mark.parametrize("task,shape,head,loss", [
     (P.MaskedFeaturePrediction(0.3), (6, 10), 10, "masked_mse"),
     (P.Denoising(0.2), (6, 2, 5), 10, "mse"),
-    (P.VIME(0.3), (6, 10), (10, 10), ("mask_bce", "mse")),
+    (P.VIMETask(0.3), (6, 10), (10, 10), ("mask_bce", "mse")),
     (P.InstanceDiscrimination(P.Compose([P.GaussianNoise(0.1), P.FeatureMask(0.2)]), n_views=3, projection_dim=16),
      (6, 10), 16, "nt_xent"),
-    (P.SCARF(0.5, projection_dim=8), (6, 10), 8, "nt_xent"),
-    (P.DACL(0.5), (6, 10), 128, "nt_xent"),
-    (P.ShuffledTokenDetection(0.3), (6, 10, 4), 1, "mask_bce"),
-    (P.RotationPrediction(), (6, 3, 8, 8), 4, "cross_entropy"),
-    (P.Jigsaw(grid=2, n_permutations=10, tiles=False), (6, 3, 8, 8), 10, "cross_entropy"),
+    (P.SCARFTask(0.5, projection_dim=8), (6, 10), 8, "nt_xent"),
+    (P.DACLTask(0.5), (6, 10), 128, "nt_xent"),
+    (P.ShuffledTokenDetection(0.3), (6, 10, 4), 10, "mask_bce"),
+    (P.RotationPredictionTask(), (6, 3, 8, 8), 4, "cross_entropy"),
+    (P.JigsawTask(grid=2, n_permutations=10, tiles=False), (6, 3, 8, 8), 10, "cross_entropy"),
 ])
 def test_task_contract(task, shape, head, loss, rng):
     x = rng.random(shape).astype(np.float32)
@@ -78,13 +78,13 @@ def test_task_contract(task, shape, head, loss, rng):
 
 def test_contrastive_labels_pair_views(rng):
     x = rng.standard_normal((5, 8)).astype(np.float32)
-    inputs, z = P.SCARF(0.5).generate(x, 0)
+    inputs, z = P.SCARFTask(0.5).generate(x, 0)
     assert inputs.shape == (10, 8)
     np.testing.assert_array_equal(z, np.tile(np.arange(5), 2))
     np.testing.assert_array_equal(inputs[:5], x)
     inputs, z = P.InstanceDiscrimination(P.GaussianNoise(0.1), n_views=4).generate(x, 0)
     assert inputs.shape == (20, 8) and np.array_equal(z, np.tile(np.arange(5), 4))
-    inputs, z = P.DACL(1.0).generate(x, 0)
+    inputs, z = P.DACLTask(1.0).generate(x, 0)
     assert inputs.shape == (10, 8)
 
 
@@ -93,15 +93,15 @@ def test_masked_feature_and_vime_targets(rng):
     xm, (target, mask) = P.MaskedFeaturePrediction(0.4).generate(x, 2)
     np.testing.assert_array_equal(target, x)
     np.testing.assert_array_equal(xm[mask == 0], x[mask == 0])
-    xt, (m, orig) = P.VIME(0.4).generate(x, 2)
+    xt, (m, orig) = P.VIMETask(0.4).generate(x, 2)
     np.testing.assert_array_equal(m, (xt != x).astype(np.float32))
     np.testing.assert_array_equal(orig, x)
-    assert P.VIME(alpha=3.0).loss_weights == (1.0, 3.0)
+    assert P.VIMETask(alpha=3.0).loss_weights == (1.0, 3.0)
 
 
 def test_rotation_all_rotations(rng):
     x = rng.random((3, 1, 4, 4)).astype(np.float32)
-    inputs, z = P.RotationPrediction(all_rotations=True).generate(x, 0)
+    inputs, z = P.RotationPredictionTask(all_rotations=True).generate(x, 0)
     assert inputs.shape == (12, 1, 4, 4)
     for r in range(4):
         np.testing.assert_array_equal(inputs[3 * r:3 * r + 3], np.rot90(x, r, axes=(2, 3)))
@@ -123,12 +123,12 @@ def test_task_parameter_errors():
     with pytest.raises(ValueError, match="ratio"):
         P.MaskedFeaturePrediction(1.5)
     with pytest.raises(ValueError, match="p_m"):
-        P.VIME(-0.1)
+        P.VIMETask(-0.1)
     with pytest.raises(TypeError, match="callable"):
         P.InstanceDiscrimination("noise")
     with pytest.raises(ValueError, match="alpha"):
-        P.DACL(0.0)
+        P.DACLTask(0.0)
     with pytest.raises(ValueError, match="count"):
-        P.Jigsaw(grid=2, n_permutations=25)
+        P.JigsawTask(grid=2, n_permutations=25)
     with pytest.raises(ValueError, match="input_shape"):
         P.Denoising().head_output_size((5,))

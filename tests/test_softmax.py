@@ -67,29 +67,6 @@ def test_backward_closed_form(rng):
     np.testing.assert_allclose(LogSoftmax().backward(g, ctx), g - s * g.sum(1, keepdims=True), rtol=1e-10)
 
 
-def test_float32_matches_float64(rng):
-    x = rng.standard_normal((8, 20)) * 5
-    for cls in (Softmax, LogSoftmax):
-        y32 = cls()(x.astype(np.float32))
-        assert y32.dtype == np.float32
-        np.testing.assert_allclose(y32, cls()(x), rtol=1e-5, atol=1e-6)
-
-
-def test_bit_identical_for_1_and_2_threads(rng, threads):
-    x = rng.standard_normal((2048, 64)).astype(np.float32)
-    g = rng.standard_normal(x.shape).astype(np.float32)
-    outs = []
-    for t in (1, 2):
-        pyssl.set_num_threads(t)
-        r = []
-        for log in (False, True):
-            y = _core.nn.softmax_forward(x, log)
-            r += [y, _core.nn.softmax_backward(y, g, log)]
-        outs.append(r)
-    for a, b in zip(*outs):
-        np.testing.assert_array_equal(a, b)
-
-
 def test_bad_inputs():
     with pytest.raises(TypeError, match="float32 or float64"):
         Softmax()(np.ones((2, 3), np.int64))

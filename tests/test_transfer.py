@@ -3,7 +3,7 @@ import pytest
 
 from pyssl.nn import MLP, Identity
 from pyssl.testing import check_gradients
-from pyssl.transfer import KNN, LinearProbe, LogisticRegressionSolver, RidgeSolver, lbfgs, sample_labels
+from pyssl.transfer import KNN, FineTune, LinearProbe, LogisticRegressionSolver, RidgeSolver, lbfgs, sample_labels
 from pyssl.transfer.solvers import _logreg_loss_grad
 
 
@@ -110,10 +110,11 @@ def test_sample_labels(rng):
 
 def test_adapter_errors(rng):
     X, y = blobs(rng)
+    # parameters are stored by __init__ and checked by fit (scikit-learn's rule)
     with pytest.raises(TypeError, match="Module"):
-        LinearProbe("not a module")
+        LinearProbe("not a module").fit(X, y)
     with pytest.raises(ValueError, match="task"):
-        LinearProbe(Ident(), task="ranking")
+        LinearProbe(Ident(), task="ranking").fit(X, y)
     with pytest.raises(ValueError, match="rows"):
         LinearProbe(Ident()).fit(X, y[:-1])
     with pytest.raises(ValueError, match="2 classes"):
@@ -145,3 +146,40 @@ def test_finetune_probe_init_reproduces_the_probe(rng, task):
         assert np.mean(ft.predict(X) == probe.predict(X)) > 0.98
     else:
         np.testing.assert_allclose(ft.predict(X), probe.predict(X), rtol=1e-3, atol=1e-2 * np.std(y))
+
+
+def test_adapters_accept_numpy_scalars_and_validate_in_fit(rng):
+    # scikit-learn's rule: __init__ stores the arguments unchanged (get_params round-trips them) and
+    # fit checks them; numpy integers and floats count as Python ones
+    X, y = blobs(rng)
+    probes = [LinearProbe(Ident(), l2=np.float64(1e-3), max_iter=np.int64(50)),
+              KNN(Ident(), k=np.int64(3), temperature=np.float32(0.1), batch_size=np.int32(16)),
+              FineTune(MLP([5, 8], seed=0), epochs=np.int64(3), lr=np.float64(1e-2), batch_size=np.int64(8),
+                       seed=np.uint8(1))]
+    for probe in probes:
+        assert probe.fit(X, y).score(X, y) > 0.5
+    bad = LinearProbe(Ident(), max_iter=0)
+    assert bad.get_params()["max_iter"] == 0  # stored as given
+    with pytest.raises(ValueError, match="max_iter"):
+        bad.fit(X, y)
+    with pytest.raises(TypeError, match="freeze_encoder"):
+        FineTune(Ident(), freeze_encoder="yes").fit(X, y)
+
+
+@pytest.mark.parametrize("make", [lambda: LinearProbe(Ident(), l2=np.float64(0.5), max_iter=7),
+                                  lambda: KNN(Ident(), k=np.int64(3)),
+                                  lambda: FineTune(Ident(), epochs=2, encoder_lr=None, init="random")])
+def test_adapters_clone_with_their_parameters_unchanged(make):
+    # scikit-learn's clone rebuilds an unfitted copy from get_params and checks that every
+    # parameter comes back unchanged (so __init__ must neither cast nor validate): the same
+    # object, or (scikit-learn < 1.8 deep-copies non-estimator parameters) an equal one of the
+    # same type
+    base = pytest.importorskip("sklearn.base")
+    est = make()
+    copy = base.clone(est)
+    assert type(copy) is type(est)
+    for k, v in est.get_params().items():
+        if k == "encoder":
+            continue
+        got = copy.get_params()[k]
+        assert got is v or (type(got) is type(v) and got == v), (k, got, v)

@@ -18,3 +18,21 @@ const char* config();
 const char* corename();
 
 }  // namespace pyssl::blas
+
+// Mixed-precision GEMM (oneDNN matmul, when pyssl is built with it):
+//   C = op(A) @ op(B)            (accumulate = false)
+//   C = C + op(A) @ op(B)        (accumulate = true)
+// A and B in bfloat16 (pyssl::bf16_t storage), products summed in float32, C float32. Row-major,
+// strides as in gemm. oneDNN runs it on the AVX512-BF16 or AMX-BF16 units when the CPU has them
+// (AVX-512/AVX2 emulation otherwise). Primitives are cached per shape and layout; a product repeats
+// bit for bit at a fixed thread count.
+#include <cstdint>
+namespace pyssl::blas {
+bool has_bf16_gemm();
+// The oneDNN implementation chosen for the most recently created primitive (e.g.
+// "brg:avx512_core_bf16", "brg:avx512_core_amx"), or "" before the first call / without oneDNN.
+const char* bf16_gemm_impl();
+void gemm_bf16(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, const std::uint16_t* a,
+               std::int64_t lda, const std::uint16_t* b, std::int64_t ldb, bool accumulate, float* c,
+               std::int64_t ldc);
+}  // namespace pyssl::blas

@@ -46,6 +46,27 @@ void dense_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, in
   if (db != nullptr) column_sum(dy, db, n, out, accumulate);
 }
 
+void dense_forward_bf16(const float* x, const float* w, const float* b, float* y, bf16_t* xb, bf16_t* wb,
+                        index_t n, index_t in, index_t out) {
+  to_bf16(x, xb, n * in);
+  to_bf16(w, wb, in * out);
+  if (b != nullptr)
+    parallel_for(n, out, [&](index_t r0, index_t r1) {
+      for (index_t r = r0; r < r1; ++r) std::memcpy(y + r * out, b, sizeof(float) * out);
+    });
+  blas::gemm_bf16(blas::Trans::No, blas::Trans::No, n, out, in, xb, in, wb, out, b != nullptr, y, out);
+}
+
+void dense_backward_bf16(const bf16_t* xb, const bf16_t* wb, const float* dy, bf16_t* dyb, float* dx,
+                         float* dw, float* db, index_t n, index_t in, index_t out, bool accumulate) {
+  to_bf16(dy, dyb, n * out);
+  if (dx != nullptr)
+    blas::gemm_bf16(blas::Trans::No, blas::Trans::Yes, n, in, out, dyb, out, wb, out, false, dx, in);
+  if (dw != nullptr)
+    blas::gemm_bf16(blas::Trans::Yes, blas::Trans::No, in, out, n, xb, in, dyb, out, accumulate, dw, out);
+  if (db != nullptr) column_sum(dy, db, n, out, accumulate);
+}
+
 #define PYSSL_DENSE(T)                                                                        \
   template void dense_forward<T>(const T*, const T*, const T*, T*, index_t, index_t, index_t); \
   template void dense_backward<T>(const T*, const T*, const T*, T*, T*, T*, index_t, index_t, \

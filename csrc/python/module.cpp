@@ -12,6 +12,10 @@ void register_optim(py::module_& m);
 void register_losses(py::module_& m);
 void register_augment(py::module_& m);
 void register_cuda(py::module_& m);
+void register_embedding(py::module_& m);
+void register_table_augment(py::module_& m);
+void register_precision(py::module_& m);
+void register_attention(py::module_& m);
 void register_timeseries(py::module_& m);
 }  // namespace pyssl::bind
 
@@ -23,6 +27,9 @@ PYBIND11_MODULE(_core, m) {
   pyssl::bind::register_nn(nn);
   pyssl::bind::register_conv(nn);
   pyssl::bind::register_normalize(nn);
+  pyssl::bind::register_embedding(nn);
+  pyssl::bind::register_precision(nn);
+  pyssl::bind::register_attention(nn);
   auto optim = m.def_submodule("optim", "fused optimizer updates");
   pyssl::bind::register_optim(optim);
   auto losses = m.def_submodule("losses", "fused SSL loss forward + backward");
@@ -30,6 +37,7 @@ PYBIND11_MODULE(_core, m) {
   pyssl::bind::register_timeseries(losses);
   auto augment = m.def_submodule("augment", "pretext augmentations");
   pyssl::bind::register_augment(augment);
+  pyssl::bind::register_table_augment(augment);
   auto cuda = m.def_submodule("cuda", "CUDA backend (empty functions raise when built without CUDA)");
   pyssl::bind::register_cuda(cuda);
 }

@@ -4,6 +4,7 @@ Every function takes float32 or float64 arrays and returns the loss as a Python 
 gradients as numpy arrays of the input dtype. Each class holds the hyper-parameters (and, for
 DINO, the teacher centre) and its ``__call__`` returns the same tuple.
 """
+from .registry import LOSSES, register_loss, task_loss
 from .barlow_twins import BarlowTwinsLoss, barlow_twins
 from .dino import DINOLoss, dino
 from .info_nce import InfoNCELoss, info_nce
@@ -16,7 +17,7 @@ from .vicreg import VICRegLoss, vicreg
 from .ts2vec import HierarchicalContrastiveLoss, hierarchical_contrastive
 from .tloss import TimeTripletLoss, time_triplet
 
-__all__ = ["nt_xent", "NTXentLoss", "info_nce", "InfoNCELoss", "sup_con", "SupConLoss",
+__all__ = ["LOSSES", "register_loss", "task_loss", "nt_xent", "NTXentLoss", "info_nce", "InfoNCELoss", "sup_con", "SupConLoss",
            "sup_con_distributed", "nt_xent_distributed",
            "negative_cosine", "symmetric_negative_cosine", "NegativeCosineLoss", "barlow_twins",
            "BarlowTwinsLoss", "vicreg", "VICRegLoss", "sinkhorn", "swav", "SwAVLoss", "dino", "DINOLoss",

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from .. import _core
 from ._base import as_pair, finite_result, non_negative, positive
+from .registry import pair, register_loss
 
 
+@register_loss("barlow_twins", inputs=pair())
 def barlow_twins(z1, z2, lambd: float = 0.0051, scale: float = 1.0, eps: float = 1e-5):
     r"""Barlow Twins loss and its gradients.
 
@@ -27,6 +29,8 @@ def barlow_twins(z1, z2, lambd: float = 0.0051, scale: float = 1.0, eps: float =
     the eps in the standardisation).
 
     Returns ``(loss, dz1, dz2)``.
+
+    ``lambd``: off-diagonal weight λ, >= 0 (0.0051 as the paper).
     """
     z1, z2 = as_pair(z1, z2, "z1", "z2", min_rows=2)
     lambd, scale = non_negative(lambd, "lambd"), positive(scale, "scale")
@@ -35,7 +39,11 @@ def barlow_twins(z1, z2, lambd: float = 0.0051, scale: float = 1.0, eps: float =
 
 
 class BarlowTwinsLoss:
-    """Barlow Twins; see :func:`barlow_twins`. ``loss(z1, z2) -> (loss, dz1, dz2)``."""
+    """Barlow Twins; see :func:`barlow_twins`. ``loss(z1, z2) -> (loss, dz1, dz2)``.
+
+    ``lambd``: off-diagonal weight λ, >= 0. ``scale``: overall scale of the loss, > 0. ``eps``:
+    variance floor of the batch standardisation.
+    """
 
     def __init__(self, lambd: float = 0.0051, scale: float = 1.0, eps: float = 1e-5):
         self.lambd = non_negative(lambd, "lambd")

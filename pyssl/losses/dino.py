@@ -8,8 +8,10 @@ import numpy as np
 from .. import _core
 from .._validation import check_array, check_scalar
 from ._base import positive, temperature as temperature_
+from .registry import multi_crop, register_loss
 
 
+@register_loss("dino", inputs=multi_crop())
 def dino(student, teacher, center, student_temp: float = 0.1, teacher_temp: float = 0.04):
     r"""DINO cross-entropy between teacher and student views, with the gradient in the student.
 
@@ -33,6 +35,8 @@ def dino(student, teacher, center, student_temp: float = 0.1, teacher_temp: floa
     The centre is not changed here; :class:`DINOLoss` updates it after the loss.
 
     Returns ``(loss, dstudent)``.
+
+    ``student_temp``: student temperature τ_s > 0. ``teacher_temp``: teacher temperature τ_t > 0.
     """
     student = check_array(student, "student", ndim=3)
     teacher = check_array(teacher, "teacher", ndim=3, dtype=student.dtype)
@@ -51,6 +55,11 @@ class DINOLoss:
 
     ``loss(student, teacher) -> (loss, dstudent)``; after computing the loss with the current C it
     updates C ← m·C + (1 − m)·mean over all teacher rows (official order; m = 0.9). C starts at 0.
+
+    ``out_dim``: K, the width of the outputs (and of the centre). ``student_temp``: student
+    temperature τ_s > 0. ``teacher_temp``: teacher temperature τ_t > 0. ``center_momentum``: EMA
+    momentum m of the centre, in [0, 1]. ``dtype``: float32 or float64: the dtype of the parameters
+    (and of the outputs).
     """
 
     def __init__(self, out_dim: int, student_temp: float = 0.1, teacher_temp: float = 0.04,

@@ -4,8 +4,10 @@ from __future__ import annotations
 from .. import _core
 from .._validation import check_array
 from ._base import as_pair, positive, temperature as temperature_
+from .registry import register_loss, with_queue
 
 
+@register_loss("info_nce", inputs=with_queue())
 def info_nce(q, k, queue, temperature: float = 0.2):
     r"""InfoNCE of queries against their keys and a constant bank of negatives, with gradients.
 
@@ -27,6 +29,8 @@ def info_nce(q, k, queue, temperature: float = 0.2):
     exactly log(M + 1).
 
     Returns ``(loss, dq, dk)``.
+
+    ``temperature``: softmax temperature τ > 0 (0.2 as MoCo v2).
     """
     q, k = as_pair(q, k, "q", "k")
     queue = check_array(queue, "queue", ndim=2, dtype=q.dtype)
@@ -36,7 +40,10 @@ def info_nce(q, k, queue, temperature: float = 0.2):
 
 
 class InfoNCELoss:
-    """InfoNCE with a bank of negatives; see :func:`info_nce`. ``loss(q, k, queue) -> (loss, dq, dk)``."""
+    """InfoNCE with a bank of negatives; see :func:`info_nce`. ``loss(q, k, queue) -> (loss, dq, dk)``.
+
+    ``temperature``: softmax temperature τ > 0 (0.2 as MoCo v2).
+    """
 
     def __init__(self, temperature: float = 0.2):
         self.temperature = positive(temperature, "temperature")

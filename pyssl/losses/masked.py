@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from .. import _core
 from .._validation import check_array
+from .registry import like, register_loss, with_mask
 
 
+@register_loss("masked_mse", inputs=with_mask(2),
+               task=lambda out, z: masked_mse(out, like(z[0], out), like(z[1], out)))
 def masked_mse(pred, target, mask):
     r"""Mean squared error over masked entries only, and its gradient in pred.
 
@@ -35,6 +38,7 @@ def masked_mse(pred, target, mask):
     return _core.losses.masked_mse(pred, target, mask)
 
 
+@register_loss("mask_bce", inputs=with_mask(1), task=lambda out, z: mask_bce(out, like(z, out)))
 def mask_bce(logits, mask):
     r"""Binary cross-entropy of mask logits against the corruption mask, and its gradient.
 

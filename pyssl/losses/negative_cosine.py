@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from .. import _core
 from ._base import as_pair, choice
+from .registry import pair, register_loss
 
 _FORMS = {"simsiam": (0.0, 1.0), "byol": (2.0, 2.0)}
 
 
+@register_loss("negative_cosine", inputs=pair())
 def negative_cosine(p, z, form: str = "simsiam"):
     r"""Negative cosine similarity of predictions p to constant targets z, with the gradient in p.
 
@@ -37,14 +39,20 @@ def negative_cosine(p, z, form: str = "simsiam"):
 
 def symmetric_negative_cosine(p1, z1, p2, z2, form: str = "simsiam"):
     """½ [L(p1, z2) + L(p2, z1)]: each view's prediction against the other view's target
-    (SimSiam Algorithm 1; BYOL's symmetrised loss halved). Returns ``(loss, dp1, dp2)``."""
+    (SimSiam Algorithm 1; BYOL's symmetrised loss halved). Returns ``(loss, dp1, dp2)``.
+
+    ``form``: 'simsiam' (−cos) or 'byol' (2 − 2·cos).
+    """
     l1, dp1 = negative_cosine(p1, z2, form)
     l2, dp2 = negative_cosine(p2, z1, form)
     return 0.5 * (l1 + l2), 0.5 * dp1, 0.5 * dp2
 
 
 class NegativeCosineLoss:
-    """Negative cosine similarity; see :func:`negative_cosine`. ``loss(p, z) -> (loss, dp)``."""
+    """Negative cosine similarity; see :func:`negative_cosine`. ``loss(p, z) -> (loss, dp)``.
+
+    ``form``: 'simsiam' (−cos) or 'byol' (2 − 2·cos).
+    """
 
     def __init__(self, form: str = "simsiam"):
         self.form = choice(form, "form", _FORMS)

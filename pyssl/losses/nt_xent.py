@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from .. import _core
 from ._base import as_pair, positive, temperature as temperature_
+from .registry import instance_task, pair, register_loss
 
 
+@register_loss("nt_xent", inputs=pair(), task=instance_task)
 def nt_xent(z1, z2, temperature: float = 0.1):
     r"""NT-Xent loss of two views and its gradients.
 
@@ -34,7 +36,10 @@ def nt_xent(z1, z2, temperature: float = 0.1):
 
 
 class NTXentLoss:
-    """NT-Xent (SimCLR); see :func:`nt_xent`. ``loss(z1, z2) -> (loss, dz1, dz2)``."""
+    """NT-Xent (SimCLR); see :func:`nt_xent`. ``loss(z1, z2) -> (loss, dz1, dz2)``.
+
+    ``temperature``: softmax temperature τ > 0.
+    """
 
     def __init__(self, temperature: float = 0.1):
         self.temperature = positive(temperature, "temperature")

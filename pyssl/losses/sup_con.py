@@ -6,8 +6,10 @@ import numpy as np
 from .. import _core
 from .._validation import check_array
 from ._base import labels_array, positive, temperature as temperature_
+from .registry import register_loss, with_labels
 
 
+@register_loss("sup_con", inputs=with_labels(views=2), task=lambda out, z: sup_con(out, z))
 def sup_con(z, labels, temperature: float = 0.1):
     r"""Supervised contrastive loss and its gradient.
 
@@ -48,6 +50,8 @@ def sup_con_distributed(group, z, labels, temperature: float = 0.1):
 
     group : a :class:`pyssl.distributed.ProcessGroup`.
     Returns ``(loss, dz)``.
+
+    ``temperature``: softmax temperature τ > 0.
     """
     from ..nn.normalize import L2Normalize
 
@@ -74,7 +78,11 @@ def sup_con_distributed(group, z, labels, temperature: float = 0.1):
 def nt_xent_distributed(group, z1, z2, temperature: float = 0.1):
     """:func:`nt_xent` of the rows of every rank (``z1``, ``z2``: this rank's two views), each rank
     computing its own anchors' share (:func:`sup_con_distributed` with the sample as label).
-    Returns ``(loss, dz1, dz2)`` for this rank's rows."""
+    Returns ``(loss, dz1, dz2)`` for this rank's rows.
+
+    ``group``: the :class:`pyssl.distributed.ProcessGroup` of the run. ``temperature``: softmax
+    temperature τ > 0.
+    """
     n = z1.shape[0]
     if group.world_size == 1:
         from .nt_xent import nt_xent
@@ -89,7 +97,10 @@ def nt_xent_distributed(group, z1, z2, temperature: float = 0.1):
 
 
 class SupConLoss:
-    """Supervised contrastive loss; see :func:`sup_con`. ``loss(z, labels) -> (loss, dz)``."""
+    """Supervised contrastive loss; see :func:`sup_con`. ``loss(z, labels) -> (loss, dz)``.
+
+    ``temperature``: softmax temperature τ > 0.
+    """
 
     def __init__(self, temperature: float = 0.1):
         self.temperature = positive(temperature, "temperature")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from .. import _core
 from .._validation import check_array
 from ._base import as_pair, iterations as _iterations, positive, temperature as temperature_
+from .registry import pair, register_loss
 
 
 def sinkhorn(scores, epsilon: float = 0.05, iterations: int = 3):
@@ -28,6 +29,7 @@ def sinkhorn(scores, epsilon: float = 0.05, iterations: int = 3):
     return _core.losses.sinkhorn(scores, positive(epsilon, "epsilon"), _iterations(iterations))
 
 
+@register_loss("swav", inputs=pair(uniform=True), fd=False)  # codes are constants
 def swav(scores1, scores2, temperature: float = 0.1, epsilon: float = 0.05, iterations: int = 3):
     r"""SwAV swapped-prediction loss of two views and its gradients (codes are constants).
 
@@ -46,6 +48,8 @@ def swav(scores1, scores2, temperature: float = 0.1, epsilon: float = 0.05, iter
     (n_crops − 1)`` then mean); no queue (prepend queue scores to build codes yourself).
 
     Returns ``(loss, ds1, ds2)``.
+
+    ``temperature``: softmax temperature τ > 0.
     """
     s1, s2 = as_pair(scores1, scores2, "scores1", "scores2")
     return _core.losses.swav(s1, s2, temperature_(temperature, "temperature", s1.dtype), positive(epsilon, "epsilon"),
@@ -53,7 +57,11 @@ def swav(scores1, scores2, temperature: float = 0.1, epsilon: float = 0.05, iter
 
 
 class SwAVLoss:
-    """SwAV; see :func:`swav`. ``loss(scores1, scores2) -> (loss, ds1, ds2)``."""
+    """SwAV; see :func:`swav`. ``loss(scores1, scores2) -> (loss, ds1, ds2)``.
+
+    ``temperature``: softmax temperature τ > 0. ``epsilon``: entropic regularisation ε of the
+    Sinkhorn codes, > 0. ``iterations``: sinkhorn-Knopp iterations, >= 1.
+    """
 
     def __init__(self, temperature: float = 0.1, epsilon: float = 0.05, iterations: int = 3):
         self.temperature = positive(temperature, "temperature")

@@ -6,12 +6,14 @@ import numbers
 from .. import _core
 from .._validation import check_scalar
 from ._base import as_pair, finite_result, positive
+from .registry import pair, register_loss
 
 
 def _weight(v, name):
     return float(check_scalar(v, name, kind=numbers.Real, low=0.0))
 
 
+@register_loss("vicreg", inputs=pair(scale=0.5))  # std 0.5: away from the hinge at 1
 def vicreg(z1, z2, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weight: float = 1.0,
            eps: float = 1e-4, return_terms: bool = False):
     r"""VICReg loss and its gradients.
@@ -37,6 +39,10 @@ def vicreg(z1, z2, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weigh
     (twice the variance weight). γ = 1. Weights λ = μ = 25, ν = 1 (paper).
 
     Returns ``(loss, dz1, dz2)``, plus ``(s, v, c)`` (unweighted terms) when ``return_terms``.
+
+    ``sim_weight``: weight of the invariance term (25). ``var_weight``: weight of the variance term
+    (25). ``cov_weight``: weight of the covariance term (1). ``eps``: small positive constant added
+    for numerical safety (see the formula).
     """
     z1, z2 = as_pair(z1, z2, "z1", "z2", min_rows=2)
     w = {"sim_weight": _weight(sim_weight, "sim_weight"), "var_weight": _weight(var_weight, "var_weight"),
@@ -48,7 +54,10 @@ def vicreg(z1, z2, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weigh
 
 
 class VICRegLoss:
-    """VICReg; see :func:`vicreg`. ``loss(z1, z2) -> (loss, dz1, dz2)``."""
+    """VICReg; see :func:`vicreg`. ``loss(z1, z2) -> (loss, dz1, dz2)``.
+
+    Parameters ``sim_weight``, ``var_weight``, ``cov_weight`` and ``eps`` as :func:`vicreg`.
+    """
 
     def __init__(self, sim_weight: float = 25.0, var_weight: float = 25.0, cov_weight: float = 1.0,
                  eps: float = 1e-4):

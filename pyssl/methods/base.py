@@ -13,9 +13,40 @@ import copy
 import numpy as np
 
 from .. import distributed as _distributed
+from .._registry import Registry
 from .._seeding import derive_seed
 from ..nn.module import Module
 from ..nn.mlp import MLP
+
+
+#: name -> Method class. ``example(encoder)`` builds it with settings small enough for the contract
+#: tests (tests/contracts/test_methods.py) and ``data`` says what it trains on ("any": rows,
+#: sequences and images alike; "images"; "tokens": a tokenizing TransformerEncoder).
+#: ``experiments.METHOD_NAMES``, ``make_method`` and the CLI read this table: one ``@register_method`` line adds a method everywhere.
+METHODS = Registry("method")
+
+
+def register_method(name: str, cls=None, *, example=None, data: str = "any", **meta):
+    """Register a :class:`Method` subclass under ``name`` (usable as a class decorator).
+
+    Parameters
+    ----------
+    name : str
+        The registry key (the CLI's ``--method`` value).
+    cls : type, optional
+        The Method subclass; omit to decorate.
+    example : callable, optional
+        ``example(encoder) -> Method`` with small settings (default: ``cls(encoder)``).
+    data : str
+        "any" for domain-agnostic methods, else the input kind it needs ("images"; "tokens": an encoder
+        that is a ``pyssl.nn.TransformerEncoder`` with a tokenizer, as MAE).
+    **meta
+        Further metadata (``moving_target=True`` for methods whose loss follows a moving target).
+    """
+    def add(c):
+        return METHODS.register(name, c, example=example or c, data=data, **meta)
+
+    return add if cls is None else add(cls)
 
 
 def output_dim(module: Module, X: np.ndarray) -> int:
@@ -73,8 +104,8 @@ class Method:
         if not isinstance(encoder, Module):
             raise TypeError(f"encoder must be a pyssl.nn.Module, got {type(encoder).__name__}")
         if views is not None and not callable(views):
-            hint = (f"; the string {views!r} is not a view maker, pass e.g. pyssl.methods.ScarfView() or "
-                    "pyssl.methods.sequence_views()") if isinstance(views, str) else ""
+            hint = (f"; the string {views!r} is not a view maker, pass e.g. pyssl.pretext.ScarfCorruption() or "
+                    "pyssl.pretext.sequence_views()") if isinstance(views, str) else ""
             raise TypeError(f"views must be None or a callable views(x, seed) -> x̃, got {type(views).__name__}{hint}")
         self.encoder = encoder
         self.views = views
@@ -86,6 +117,13 @@ class Method:
         """Called by ``pretrain`` with the training set before the first step."""
         if self.views is None:
             self.views = self.default_views(X.ndim)
+        from ..tables import table_layout_of  # packed mixed-type rows: views corrupt whole table columns
+
+        layout = table_layout_of(self.encoder)
+        if layout is not None:
+            from ..pretext.compose import _set_table_layout  # also the ScarfCorruption inside a Compose
+
+            _set_table_layout(self.views, layout)
         if hasattr(self.views, "fit"):
             self.views.fit(X)
         if not self._built:
@@ -102,15 +140,18 @@ class Method:
         return X[:2]
 
     def default_views(self, ndim: int = 2):
-        """Views by input rank: SCARF corruption for (N, D) rows, crop/jitter/scaling/time masking
-        for (N, C, T) sequences, crop/flip/colour jitter for (N, C, H, W) images."""
-        from .views import ScarfView, image_views, sequence_views
+        """Views by input rank (:func:`pyssl.pretext.default_views`): SCARF corruption for (N, D)
+        rows, crop/jitter/scaling/time masking for (N, C, T) sequences, crop/flip/colour jitter
+        for (N, C, H, W) images.
 
-        if ndim == 3:
-            return sequence_views()
-        if ndim == 4:
-            return image_views()
-        return ScarfView()
+        Parameters
+        ----------
+        ndim : int
+            The rank of the training array.
+        """
+        from ..pretext.compose import default_views
+
+        return default_views(ndim)
 
     def build_heads(self, feature_dim: int, X: np.ndarray) -> None:
         """Create the heads that were not passed in (sizes known only once data is seen)."""

@@ -9,15 +9,28 @@ from .._seeding import derive_seed
 from .._validation import check_scalar
 from ..nn.linear import Linear
 from ..nn.normalize import L2Normalize
-from .base import Method, backward_chain, forward_chain
+from .base import Method, backward_chain, forward_chain, register_method
 from .momentum import _MomentumMethod
 
 
+@register_method("swav", example=lambda e: SwAV(e, n_prototypes=8, projection_dim=16), moving_target=True)
 class SwAV(Method):
     """SwAV (Caron et al., NeurIPS 2020): scores of L2-normalised projections against K
     L2-normalised prototypes; codes from Sinkhorn-Knopp (ε = 0.05, 3 iterations, no gradient);
     swapped prediction cross-entropy at temperature 0.1. Prototypes are re-normalised before each
-    step, as in the paper's code."""
+    step, as in the paper's code.
+
+    Parameters
+    ----------
+    n_prototypes
+        K, the number of prototypes.
+    epsilon
+        Entropic regularisation ε of the Sinkhorn codes.
+    sinkhorn_iterations
+        Sinkhorn-Knopp iterations.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``views``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
+    """
 
     trainable_names = ("encoder", "projector", "prototypes")
 
@@ -62,10 +75,28 @@ class SwAV(Method):
         return loss
 
 
+@register_method("dino", example=lambda e: DINO(e, out_dim=16), moving_target=True)
 class DINO(_MomentumMethod):
     """DINO (Caron et al., ICCV 2021): the student's softmax(s/τ_s) matches the teacher's
     softmax((t − C)/τ_t) across different views; the teacher is an EMA of the student (momentum
     0.996 → 1, cosine) and the center C an EMA (m = 0.9) of teacher outputs. τ_s = 0.1, τ_t = 0.04.
+
+    Parameters
+    ----------
+    head
+        The DINO head k_γ (default: MLP to ``out_dim`` with an L2-normalised bottleneck).
+    out_dim
+        K, the width of the head's output.
+    student_temp
+        Student temperature τ_s > 0.
+    teacher_temp
+        Teacher temperature τ_t > 0.
+    center_momentum
+        EMA momentum of the centre.
+    final_momentum
+        Teacher EMA momentum at the end of training (cosine schedule from the start value).
+    Also ``encoder``, ``hidden_dim``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
     """
 
     trainable_names = ("encoder", "head")

@@ -6,7 +6,8 @@ import numpy as np
 
 from .. import losses
 from .._validation import check_scalar
-from .base import Method, backward_chain, forward_chain
+from ..pretext.compose import Mixup, ScarfCorruption
+from .base import Method, backward_chain, forward_chain, register_method
 
 
 class JointEmbedding(Method):
@@ -14,6 +15,22 @@ class JointEmbedding(Method):
 
     The two views are concatenated into one batch of 2N rows, so each layer runs one kernel call
     per step (BatchNorm statistics are taken over the 2N rows).
+
+    Parameters
+    ----------
+    encoder
+        The feature extractor h_θ (any ``pyssl.nn.Module``).
+    projector
+        The projection head k_γ (default: an MLP [features, hidden_dim, projection_dim]).
+    projection_dim
+        Output width of the default projector.
+    hidden_dim
+        Hidden width of the default head(s) (None: a default from the feature size).
+    views
+        The view maker ``views(x, seed) -> x̃`` (default by input rank:
+        :func:`pyssl.pretext.default_views`).
+    seed
+        Seed of the heads' initialisation.
     """
 
     trainable_names = ("encoder", "projector")
@@ -48,10 +65,15 @@ class JointEmbedding(Method):
         return loss
 
 
+@register_method("simclr", example=lambda e: SimCLR(e, temperature=0.5, projection_dim=16))
 class SimCLR(JointEmbedding):
     """SimCLR (Chen et al., 2020, "A Simple Framework for Contrastive Learning of Visual
-    Representations"): NT-Xent over 2N projected views at ``temperature`` (paper default 0.1 in the
-    issue's convention; 0.5 is common on small data)."""
+    Representations"): NT-Xent over 2N projected views at ``temperature`` (0.1 by default; 0.5 is
+    common on small data).
+
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
+    """
 
     def __init__(self, encoder, projector=None, temperature: float = 0.1, projection_dim: int = 128,
                  hidden_dim: int | None = None, views=None, seed: int | None = 0):
@@ -66,21 +88,55 @@ class SimCLR(JointEmbedding):
         return losses.nt_xent_distributed(self.group, z1, z2, temperature=self.temperature)
 
 
+@register_method("barlow_twins", example=lambda e: BarlowTwins(e, projection_dim=32, hidden_dim=32))
 class BarlowTwins(JointEmbedding):
     """Barlow Twins (Zbontar et al., 2021): cross-correlation of batch-standardised projections
-    pushed to the identity; off-diagonal weight ``lambd`` = 0.0051 (paper)."""
+    pushed to the identity; off-diagonal weight ``lambd`` = 0.0051 (paper) and an overall
+    ``scale`` (1 in the paper; solo-learn's ``scale_loss``), see :func:`pyssl.losses.barlow_twins`.
+
+    Parameters
+    ----------
+    encoder : pyssl.nn.Module
+        h_θ.
+    projector : Module, optional
+        The projector k_γ (default: MLP [features, hidden_dim, projection_dim]).
+    lambd : float
+        Off-diagonal weight λ, >= 0.
+    scale : float
+        Overall loss scale, > 0 and finite.
+    projection_dim, hidden_dim : int
+        Widths of the default projector.
+    views : callable, optional
+        The view maker (default by input rank, :func:`pyssl.pretext.default_views`).
+    seed : int
+        Head initialisation.
+    """
 
     def __init__(self, encoder, projector=None, lambd: float = 0.0051, projection_dim: int = 512,
-                 hidden_dim: int | None = 512, views=None, seed: int | None = 0):
+                 hidden_dim: int | None = 512, views=None, seed: int | None = 0, scale: float = 1.0):
         super().__init__(encoder, projector, projection_dim, hidden_dim, views, seed)
         self.lambd = check_scalar(lambd, "lambd", low=0.0)
+        self.scale = check_scalar(scale, "scale", low=0.0, low_inclusive=False)
 
     def pair_loss(self, z1, z2):
-        return losses.barlow_twins(z1, z2, lambd=self.lambd)
+        return losses.barlow_twins(z1, z2, lambd=self.lambd, scale=self.scale)
 
 
+@register_method("vicreg", example=lambda e: VICReg(e, projection_dim=32, hidden_dim=32))
 class VICReg(JointEmbedding):
-    """VICReg (Bardes et al., 2022): invariance + variance + covariance terms, weights 25/25/1."""
+    """VICReg (Bardes et al., 2022): invariance + variance + covariance terms, weights 25/25/1.
+
+    Parameters
+    ----------
+    sim_weight
+        Weight of the invariance term.
+    var_weight
+        Weight of the variance term.
+    cov_weight
+        Weight of the covariance term.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``views``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
+    """
 
     def __init__(self, encoder, projector=None, sim_weight: float = 25.0, var_weight: float = 25.0,
                  cov_weight: float = 1.0, projection_dim: int = 512, hidden_dim: int | None = 512,
@@ -95,31 +151,44 @@ class VICReg(JointEmbedding):
                              cov_weight=self.cov_weight)
 
 
+@register_method("scarf", example=lambda e: SCARF(e, projection_dim=16))
 class SCARF(SimCLR):
     """SCARF (Bahri et al., ICLR 2022): the anchor is the clean row, the positive a copy with
     ``corruption`` of its features replaced by draws from their empirical marginals; InfoNCE at
-    temperature 1.0 (paper)."""
+    temperature 1.0 (paper).
+
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
+    """
 
     def __init__(self, encoder, projector=None, temperature: float = 1.0, corruption: float = 0.6,
                  projection_dim: int = 128, hidden_dim: int | None = None, seed: int | None = 0):
-        from .views import ScarfView
-
+        self.corruption = check_scalar(corruption, "corruption", low=0.0, high=1.0)
         super().__init__(encoder, projector, temperature, projection_dim, hidden_dim,
-                         views=ScarfView(corruption), seed=seed)
+                         views=ScarfCorruption(self.corruption), seed=seed)
 
     def draw_views(self, X, seed, n_views=2):
         return [np.ascontiguousarray(X), self.views(X, seed)]
 
 
+@register_method("dacl", example=lambda e: DACL(e, projection_dim=16))
 class DACL(SimCLR):
     """DACL (Verma et al., ICML 2021, "Towards Domain-Agnostic Contrastive Learning"): positives
     are mixup combinations x̃ = λx + (1−λ)x′ with another row x′ of the batch, λ ≥ 0.5 so that the
-    view stays closer to its anchor; NT-Xent over the two mixed views."""
+    view stays closer to its anchor; NT-Xent over the two mixed views.
+
+    Parameters
+    ----------
+    temperature
+        NT-Xent temperature τ > 0.
+    alpha
+        Beta(α, α) parameter of the mixing weight λ, α > 0.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
+    """
 
     def __init__(self, encoder, projector=None, temperature: float = 0.1, alpha: float = 0.9,
                  projection_dim: int = 128, hidden_dim: int | None = None, seed: int | None = 0):
         super().__init__(encoder, projector, temperature, projection_dim, hidden_dim, views=None, seed=seed)
         self.alpha = check_scalar(alpha, "alpha", low=0.0, low_inclusive=False)
-        from .views import MixupView
-
-        self.views = MixupView(self.alpha)
+        self.views = Mixup(self.alpha, positive_only=True)

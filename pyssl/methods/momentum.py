@@ -8,7 +8,7 @@ from .. import losses
 from .._seeding import derive_seed
 from .._validation import check_scalar
 from ..nn.normalize import l2_normalize as _l2_rows
-from .base import Method, backward_chain, forward_chain, frozen_copy
+from .base import Method, backward_chain, forward_chain, frozen_copy, register_method
 
 
 
@@ -44,11 +44,16 @@ class _MomentumMethod(Method):
         ema_update(target, online, m)
 
 
+@register_method("moco", example=lambda e: MoCo(e, queue_size=64, projection_dim=16), moving_target=True)
 class MoCo(_MomentumMethod):
     """MoCo v2 (He et al., CVPR 2020; Chen et al., 2020): query q = g(f(x₁)) from the online
     network, key k = g′(f′(x₂)) from the momentum network, InfoNCE of q against k and a queue of
     ``queue_size`` past keys at ``temperature`` 0.2; the queue is a ring buffer of normalised keys.
-    Momentum 0.99 (MoCo v2 uses 0.999 with much longer training)."""
+    Momentum 0.99 (MoCo v2 uses 0.999 with much longer training).
+
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``views``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
+    """
 
     trainable_names = ("encoder", "projector")
     target_names = ("key_encoder", "key_projector")
@@ -109,10 +114,19 @@ class MoCo(_MomentumMethod):
             self._keys = None
 
 
+@register_method("byol", example=lambda e: BYOL(e, projection_dim=16), moving_target=True)
 class BYOL(_MomentumMethod):
     """BYOL (Grill et al., NeurIPS 2020): online predictor q(g(f(x))) regresses the target
     projection g′(f′(x′)) of the other view; loss 2 − 2·cos, symmetrised over the two views; the
-    target follows the online network with momentum rising from 0.996 to 1 on a cosine schedule."""
+    target follows the online network with momentum rising from 0.996 to 1 on a cosine schedule.
+
+    Parameters
+    ----------
+    final_momentum
+        Target EMA momentum at the end of training (cosine schedule from the start value).
+    Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
+    """
 
     trainable_names = ("encoder", "projector", "predictor")
     target_names = ("target_encoder", "target_projector")

@@ -5,10 +5,22 @@ from __future__ import annotations
 import numpy as np
 
 from .. import losses
-from .base import Method, backward_chain, forward_chain
+from .base import Method, backward_chain, forward_chain, register_method
 
 
+@register_method("simsiam", example=lambda e: SimSiam(e, projection_dim=16), moving_target=True)
 class SimSiam(Method):
+    """None
+
+    Parameters
+    ----------
+    predictor
+        The predictor head (default: MLP [projection_dim, predictor_hidden_dim, projection_dim]).
+    predictor_hidden_dim
+        Hidden width of the default predictor.
+    Also ``encoder``, ``projector``, ``projection_dim``, ``views``, ``seed``:
+    as in :class:`~pyssl.methods.JointEmbedding`.
+    """
     trainable_names = ("encoder", "projector", "predictor")
 
     def __init__(self, encoder, projector=None, predictor=None, projection_dim: int = 128,

@@ -114,9 +114,9 @@ class TS2Vec(Method):
         self.n_averaged = np.zeros(1, dtype=np.int64)
 
     def default_views(self, ndim: int = 3):
-        from .views import IdentityView
+        from ..pretext.compose import Identity
 
-        return IdentityView()  # the crops are the views
+        return Identity()  # the crops are the views
 
     def build_heads(self, feature_dim, X):
         if X.ndim != 3:
@@ -258,9 +258,9 @@ class TLoss(Method):
         self.train_set = None
 
     def default_views(self, ndim: int = 3):
-        from .views import IdentityView
+        from ..pretext.compose import Identity
 
-        return IdentityView()  # the windows are the views
+        return Identity()  # the windows are the views
 
     def setup(self, X):
         """Keep the training set: negatives are drawn from all of it, not only from the batch."""

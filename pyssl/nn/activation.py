@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import _core
-from .module import Module, layer_input
+from .module import Module, layer_input, register_layer
 
 
 class _Activation(Module):
@@ -38,10 +38,17 @@ class Sigmoid(_Activation):
     _id = 3
 
 
+#: name -> activation layer (one entry adds an activation to ``make_activation``, MLPs and ``nn.LAYERS``)
 ACTIVATIONS = {"relu": ReLU, "gelu": GELU, "tanh": Tanh, "sigmoid": Sigmoid}
+for _name, _cls in ACTIVATIONS.items():
+    register_layer(_name, _cls)
 
 
 def make_activation(name: str) -> Module:
+    """An activation layer by name.
+
+    ``name``: 'relu', 'gelu', 'tanh' or 'sigmoid' (case ignored).
+    """
     try:
         return ACTIVATIONS[name]()
     except KeyError:

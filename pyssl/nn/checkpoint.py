@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def save_state(path, arrays: dict[str, np.ndarray], meta: dict | None = None) ->
         raise ValueError(f"array name {_META_KEY!r} is reserved")
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "pyssl_version": __version__,
               "meta": meta or {}}
-    payload = {k: _savable(k, v) for k, v in arrays.items()}
+    payload: dict[str, Any] = {k: _savable(k, v) for k, v in arrays.items()}
     payload[_META_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
@@ -87,7 +88,10 @@ def save_state(path, arrays: dict[str, np.ndarray], meta: dict | None = None) ->
 
 
 def load_state(path) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a checkpoint; returns (arrays, meta). Raises ValueError for foreign or newer files."""
+    """Read a checkpoint; returns (arrays, meta). Raises ValueError for foreign or newer files.
+
+    ``path``: A file written by :func:`save_state` or :func:`save`.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}")
@@ -102,7 +106,10 @@ def load_state(path) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def save(module, path, meta: dict | None = None) -> None:
-    """Save a module's ``state_dict`` to ``path`` (atomic, versioned)."""
+    """Save a module's ``state_dict`` to ``path`` (atomic, versioned).
+
+    ``meta``: JSON-able metadata stored with the state (returned by :func:`load`).
+    """
     save_state(path, module.state_dict(), meta)
 
 

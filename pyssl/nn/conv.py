@@ -9,7 +9,7 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar
 from .init import rng, uniform_fan_in
-from .module import Module, Parameter, Sequential, grads_for_backward, layer_input
+from .module import Module, Parameter, Sequential, grads_for_backward, layer_input, register_layer
 from .activation import make_activation
 
 
@@ -36,6 +36,7 @@ def _batch_input(layer, x, pattern: str, min_ndim: int) -> np.ndarray:
     return x
 
 
+@register_layer("conv2d", example=lambda dt: Conv2d(2, 3, 3, padding=1, dtype=dt, seed=0), input=(2, 2, 5, 6))
 class Conv2d(Module):
     """2-D cross-correlation (PyTorch convention): x (N, C, H, W), weight (O, C, KH, KW), y (N, O, HO, WO),
 
@@ -47,6 +48,13 @@ class Conv2d(Module):
     at both ends), ``"valid"`` (0) or ``"same"`` (stride 1 only: total padding dilation·(K − 1) per
     axis, its smaller half before, as PyTorch's ``padding="same"``). The padding is never copied
     out: im2col reads zeros outside the input. Init U(±1/√(C·KH·KW)) as PyTorch.
+
+    ``in_channels``: channels C of the input. ``out_channels``: channels O of the output.
+    ``kernel_size``: kernel width (int, or (kh, kw)). ``stride``: step between kernel positions,
+    >= 1 (int or pair). ``padding``: as above. ``bias``: add a learned bias. ``dtype``: float32 or
+    float64: the dtype of the parameters (and of the outputs). ``seed``: initialisation seed; None
+    draws from the process-wide stream (:func:`pyssl.manual_seed`). ``dilation``: spacing between
+    kernel taps, >= 1 (int or pair).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
@@ -109,6 +117,7 @@ class Conv2d(Module):
                 f"padding={pad}{extra}")
 
 
+@register_layer("conv1d", example=lambda dt: Conv1d(2, 3, 3, stride=2, padding=1, dtype=dt, seed=0), input=(2, 2, 9))
 class Conv1d(Conv2d):
     """1-D convolution over (N, C, T): the H = 1 case of Conv2d; weight (O, C, 1, K).
 
@@ -117,6 +126,12 @@ class Conv1d(Conv2d):
     dilation·(K − 1), the smaller half on the left, as PyTorch) or ``"causal"`` (dilation·(K − 1)
     on the left only, so y[:, :, t] depends on x[:, :, ≤ t]: the causal convolutions of WaveNet,
     van den Oord et al. 2016, and of T-Loss, Franceschi et al. 2019). Padding is never copied.
+
+    ``in_channels``: channels C of the input. ``out_channels``: channels O of the output.
+    ``kernel_size``: kernel width K. ``stride``: step between kernel positions, >= 1. ``padding``:
+    as above. ``bias``: add a learned bias. ``dtype``: float32 or float64: the dtype of the
+    parameters (and of the outputs). ``seed``: initialisation seed; None draws from the
+    process-wide stream (:func:`pyssl.manual_seed`). ``dilation``: spacing between kernel taps, >= 1.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
@@ -150,6 +165,7 @@ class Conv1d(Conv2d):
         return None if dx is None else dx.reshape(dx.shape[0], dx.shape[1], dx.shape[3])
 
 
+@register_layer("global_avg_pool", input=(3, 2, 5))
 class GlobalAvgPool(Module):
     """Mean over all axes after the channel axis: (N, C, ...) → (N, C)."""
 
@@ -164,6 +180,7 @@ class GlobalAvgPool(Module):
         return _core.nn.global_avg_pool_backward(grad_output, s).reshape(shape)
 
 
+@register_layer("flatten", input=(3, 2, 5))
 class Flatten(Module):
     """(N, ...) → (N, prod(...)) without a copy."""
 
@@ -186,9 +203,16 @@ def _widths(channels) -> tuple[int, ...]:
     return tuple(int(check_scalar(w, f"channels[{i}]", kind=numbers.Integral, low=1)) for i, w in enumerate(widths))
 
 
+@register_layer("conv_encoder1d", example=lambda dt: ConvEncoder1d(2, (3, 4), 3, dtype=dt, seed=0), input=(2, 2, 12))
 class ConvEncoder1d(Sequential):
     """Sequence extractor for (N, C, T): [Conv1d(k, padding k//2) → activation] per entry of
-    ``channels``, then global average pooling over time; ``out_features = channels[-1]``."""
+    ``channels``, then global average pooling over time; ``out_features = channels[-1]``.
+
+    ``in_channels``: channels C of the input. ``kernel_size``: kernel width (int, or (kh, kw) for
+    2-D). ``act``: activation name: 'relu', 'gelu', 'tanh' or 'sigmoid'. ``dtype``: float32 or
+    float64: the dtype of the parameters (and of the outputs). ``seed``: initialisation seed; None
+    draws from the process-wide stream (:func:`pyssl.manual_seed`).
+    """
 
     def __init__(self, in_channels: int, channels=(32, 64), kernel_size: int = 5, act: str = "relu",
                  dtype=np.float32, seed=None):
@@ -204,9 +228,16 @@ class ConvEncoder1d(Sequential):
         self.out_features = int(channels[-1])
 
 
+@register_layer("conv_encoder2d", example=lambda dt: ConvEncoder2d(1, (2, 3), dtype=dt, seed=0), input=(2, 1, 8, 8))
 class ConvEncoder2d(Sequential):
     """Image extractor for (N, C, H, W): [Conv2d 3×3 (stride 2 after the first) → activation] per
-    entry of ``channels``, then global average pooling; ``out_features = channels[-1]``."""
+    entry of ``channels``, then global average pooling; ``out_features = channels[-1]``.
+
+    ``in_channels``: channels C of the input. ``act``: activation name: 'relu', 'gelu', 'tanh' or
+    'sigmoid'. ``dtype``: float32 or float64: the dtype of the parameters (and of the outputs).
+    ``seed``: initialisation seed; None draws from the process-wide stream
+    (:func:`pyssl.manual_seed`).
+    """
 
     def __init__(self, in_channels: int, channels=(32, 64), act: str = "relu", dtype=np.float32, seed=None):
         channels = _widths(channels)

@@ -6,9 +6,10 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar, check_seed
 from .init import rng
-from .module import Module, layer_input
+from .module import Module, layer_input, register_layer
 
 
+@register_layer("dropout", example=lambda dt: Dropout(0.3, seed=0).astype(dt), fd=False)
 class Dropout(Module):
     """Inverted dropout (Srivastava et al. 2014): in training mode each element is zeroed with
     probability ``p`` and the survivors are scaled by 1/(1 − p), so evaluation mode is the
@@ -23,6 +24,8 @@ class Dropout(Module):
     Any input shape; the context for backward is the uint8 keep mask (None when the layer is
     the identity: eval mode or p = 0). p must be in [0, 1).
     """
+
+    rng_state: np.ndarray  # buffer (register_buffer): (seed, training forwards so far), uint64
 
     def __init__(self, p: float = 0.5, seed=None):
         super().__init__()

@@ -6,17 +6,25 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar
 from .init import rng, uniform_fan_in
-from .module import Module, Parameter, grads_for_backward, layer_input
+from .module import Module, Parameter, grads_for_backward, layer_input, register_layer
+from . import precision as _precision
 
 import numbers
 
 
+@register_layer("linear", example=lambda dt: Linear(4, 3, dtype=dt, seed=0))
 class Linear(Module):
     """Dense layer ``y = x W + b``.
 
     Shapes: x (N, I), W (I, O), b (O,), y (N, O). Backward (C++, BLAS):
     dx = dy Wᵀ, dW += xᵀ dy, db += Σₙ dy.
     Initialisation follows PyTorch: W, b ~ U(−1/√I, 1/√I).
+
+    ``in_features``: input width D. ``out_features``: output width O. ``bias``: add a learned bias.
+    ``dtype``: float32 or float64: the dtype of the parameters (and of the outputs). ``seed``:
+    initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
+    Under ``precision="bf16-mixed"`` (``pyssl.nn.precision``) a float32 layer multiplies bfloat16
+    copies of x, W and dy with float32 sums; W, its gradient and db stay float32.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
@@ -32,12 +40,27 @@ class Linear(Module):
     def forward(self, x):
         x = layer_input(self, x, self.weight.data.dtype)
         b = self.bias.data if self.bias is not None else None
+        if x.dtype == np.float32 and _precision.current() == "bf16-mixed":
+            y, xb, wb = _core.nn.dense_forward_bf16(x, self.weight.data, b)
+            return y, _Bf16Operands(xb, wb)
         return _core.nn.dense_forward(x, self.weight.data, b), x
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
         (wg, bg), acc = grads_for_backward(self.weight, self.bias)
+        if type(ctx) is _Bf16Operands:
+            return _core.nn.dense_backward_bf16(ctx.x, ctx.weight, grad_output, wg, bg,
+                                                accumulate=acc, need_dx=need_input_grad)
         return _core.nn.dense_backward(ctx, self.weight.data, grad_output, wg, bg,
                                        accumulate=acc, need_dx=need_input_grad)
 
     def extra_repr(self) -> str:
         return f"{self.in_features} -> {self.out_features}, bias={self.bias is not None}"
+
+
+class _Bf16Operands:
+    """What a bf16-mixed forward keeps for backward: bf16(x) and bf16(W) (uint16 bit patterns)."""
+
+    __slots__ = ("x", "weight")
+
+    def __init__(self, x, weight):
+        self.x, self.weight = x, weight

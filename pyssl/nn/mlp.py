@@ -9,7 +9,7 @@ from .._validation import check_scalar
 from .activation import make_activation
 from .init import rng
 from .linear import Linear
-from .module import Residual, Sequential
+from .module import Module, Residual, Sequential, register_layer
 
 NORMS = ("batch", "layer", None)
 
@@ -24,6 +24,7 @@ def _make_norm(norm, width, dtype):
     raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
 
 
+@register_layer("mlp", example=lambda dt: MLP([4, 6, 3], norm="layer", act="gelu", dtype=dt, seed=0))
 class MLP(Sequential):
     """Multi-layer perceptron used as an extractor h_θ or a head k_γ.
 
@@ -33,6 +34,10 @@ class MLP(Sequential):
     plain. With ``norm`` set, hidden Linears carry no bias (the norm's shift replaces it).
     With ``residual=True`` every hidden block whose input and output widths agree becomes
     ``x + act(norm(Linear(x)))`` (a residual MLP block).
+
+    ``dims``: widths [input, hidden..., output] (at least two). ``dtype``: float32 or float64: the
+    dtype of the parameters (and of the outputs). ``seed``: initialisation seed; None draws from the
+    process-wide stream (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, dims, norm="batch", act="relu", dropout: float = 0.0, dtype=np.float32, seed=None,
@@ -48,10 +53,10 @@ class MLP(Sequential):
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         check_scalar(dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
         g = rng(seed)
-        layers = []
+        layers: list[Module] = []
         for i in range(len(dims) - 1):
             last = i == len(dims) - 2
-            block = [Linear(dims[i], dims[i + 1], bias=last or norm is None, dtype=dtype,
+            block: list[Module] = [Linear(dims[i], dims[i + 1], bias=last or norm is None, dtype=dtype,
                             seed=int(g.integers(2**63)))]
             if not last:
                 if norm is not None:

@@ -13,6 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .._registry import Registry
 from .._validation import check_array, check_scalar
 
 
@@ -26,13 +27,50 @@ def layer_input(layer, x, dtype=None) -> np.ndarray:
     of the layer's weights, for layers whose kernel needs the input in it (a TypeError says how to
     cast otherwise).
     """
-    if type(x) is not np.ndarray or not x.dtype.isnative:
+    if type(x) is np.ndarray and x.dtype.isnative and x.dtype.kind in "biuc":
+        raise TypeError(f"{type(layer).__name__} needs x of dtype float32 or float64, got {x.dtype}; cast with "
+                        f"x.astype(np.float32)")
+    if type(x) is not np.ndarray or not x.dtype.isnative or x.dtype.kind != "f":
         x = check_array(x, "x", dtype=None if isinstance(x, np.ndarray) else (dtype or layer.dtype),
                         allow_empty=True, finite=False)
     if dtype is not None and x.dtype != dtype and x.dtype.kind == "f":
         raise TypeError(f"{type(layer).__name__} has dtype {dtype} but x has dtype {x.dtype}; cast with "
                         f"x.astype(np.{dtype}) or build the layer with dtype=np.{x.dtype}")
     return x
+
+
+#: name -> layer class. ``example(dtype)`` builds a small instance and ``input`` is the shape of an
+#: example batch; ``fd=False`` marks layers a finite difference cannot check (Dropout redraws its
+#: mask on every forward), ``fd="parameters"`` layers whose integer-code input it cannot perturb, and
+#: ``sample(rng, shape)`` draws a valid input where standard normal entries are not one. The contract suite (tests/contracts/test_contract_layers.py) checks every
+#: entry — gradients, float32 ≈ float64, thread and alignment bit identity, checkpoint round trip —
+#: so one ``@register_layer`` line adds a layer to all of them.
+LAYERS = Registry("layer")
+
+
+def register_layer(name: str, cls=None, *, example=None, input=(5, 4), **meta):
+    """Register a :class:`Module` subclass under ``name`` (usable as a class decorator).
+
+    Parameters
+    ----------
+    name : str
+        The registry key.
+    cls : type, optional
+        The layer class; omit to decorate.
+    example : callable, optional
+        ``example(dtype) -> Module``, small (default: ``cls()``, cast to dtype).
+    input : tuple of int
+        Shape of an example batch.
+    **meta
+        ``fd=False`` where finite differences do not apply, ``fd="parameters"`` where they apply to
+        the parameters only (an input of integer codes); ``sample(rng, shape) -> array`` draws a
+        valid example input (default: standard normal entries).
+    """
+    def add(c):
+        return LAYERS.register(name, c, example=example or (lambda dtype: c().astype(dtype)), input=tuple(input),
+                               **meta)
+
+    return add if cls is None else add(cls)
 
 
 class Parameter:
@@ -118,6 +156,12 @@ class Module:
     """Base class. Subclasses implement ``forward(x) -> (y, ctx)`` and
     ``backward(grad_y, ctx, need_input_grad=True) -> grad_x``."""
 
+    # Set in __init__ through object.__setattr__ (before __setattr__'s registration works).
+    _parameters: dict[str, Parameter]
+    _modules: dict[str, Module]
+    _buffers: dict[str, np.ndarray]
+    training: bool
+
     def __init__(self):
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
@@ -138,12 +182,6 @@ class Module:
 
     def register_buffer(self, name: str, value: np.ndarray) -> None:
         """A non-trainable state array saved in ``state_dict`` (e.g. BatchNorm running stats)."""
-        self._buffers[name] = value
-        object.__setattr__(self, name, value)
-
-    def set_buffer(self, name: str, value: np.ndarray) -> None:
-        if name not in self._buffers:
-            raise KeyError(f"{type(self).__name__} has no buffer {name!r}")
         self._buffers[name] = value
         object.__setattr__(self, name, value)
 
@@ -224,10 +262,15 @@ class Module:
                 p._grad = np.ascontiguousarray(p._grad, dtype=dtype)
         for name, b in list(self._buffers.items()):
             if isinstance(b, np.ndarray) and np.issubdtype(b.dtype, np.floating) and b.dtype != dtype:
-                self.set_buffer(name, np.ascontiguousarray(b, dtype=dtype))
+                self.register_buffer(name, np.ascontiguousarray(b, dtype=dtype))
 
     def transform(self, X, batch_size: int = 1024) -> np.ndarray:
-        """Embeddings h(X) in evaluation mode, computed in batches; the mode is restored after."""
+        """Embeddings h(X) in evaluation mode, computed in batches; the mode is restored after.
+        A pandas DataFrame is packed by the module's :class:`pyssl.tables.TabularEncoder`."""
+        if not isinstance(X, np.ndarray):
+            from ..tables import as_model_input
+
+            X = as_model_input(self, X)
         X = check_array(X, "X", dtype=self.dtype, min_ndim=2)
         batch_size = check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)
         was_training = self.training
@@ -272,6 +315,19 @@ class Module:
         return lines[0] + (")" if len(lines) == 1 else "\n" + "\n".join(lines[1:]) + "\n)")
 
 
+def _small_linear(dtype, out=4):
+    from .linear import Linear
+
+    return Linear(4, out, dtype=dtype, seed=0)
+
+
+def _sequential_example(dtype):
+    from .activation import Tanh
+
+    return Sequential(_small_linear(dtype, 3), Tanh())
+
+
+@register_layer("sequential", example=_sequential_example)
 class Sequential(Module):
     """Modules applied in order; the context is the list of the children's contexts."""
 
@@ -308,17 +364,24 @@ class Sequential(Module):
         return g
 
 
+@register_layer("identity")
 class Identity(Module):
+    """y = x (a placeholder layer, e.g. a head that keeps the features)."""
+
     def forward(self, x):
-        return x, None
+        return layer_input(self, x), None
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
         return grad_output
 
 
+@register_layer("residual", example=lambda dt: Residual(_small_linear(dt)))
 class Residual(Module):
     """Skip connection ``y = x + f(x)`` (He et al., 2016); ``f`` must keep the shape.
-    Backward: dx = g + f'(x)ᵀ g."""
+    Backward: dx = g + f'(x)ᵀ g.
+
+    ``inner``: the wrapped module f (output shape = input shape).
+    """
 
     def __init__(self, inner: Module):
         super().__init__()

@@ -8,7 +8,7 @@ import numpy as np
 from .. import _core
 from .. import distributed as _distributed
 from .._validation import check_scalar
-from .module import Module, Parameter, grads_for_backward, layer_input
+from .module import Module, Parameter, grads_for_backward, layer_input, register_layer
 
 
 def _check_common(num_features, eps, dtype):
@@ -34,6 +34,7 @@ def _check_input(layer, x, pattern, ok):
         raise ValueError(f"{name} got an empty x of shape {x.shape}; x must not be empty")
 
 
+@register_layer("layer_norm", example=lambda dt: LayerNorm(4, dtype=dt))
 class LayerNorm(Module):
     """Layer normalisation over the last dimension (Ba, Kiros & Hinton 2016, §3).
 
@@ -47,7 +48,13 @@ class LayerNorm(Module):
 
     The context saved for backward is ``(x, mean, rstd)`` with one mean and one
     1/√(σ² + ε) per row, so two forwards can be in flight.
+
+    ``num_features``: D, the size of the normalised last axis. ``eps``: added to the variance.
+    ``dtype``: float32 or float64: the dtype of the parameters (and of the outputs).
     """
+
+    weight: Parameter | None  # None without the affine transform
+    bias: Parameter | None
 
     def __init__(self, num_features: int, eps: float = 1e-5, dtype=np.float32, *,
                  elementwise_affine: bool = True):
@@ -84,13 +91,14 @@ class LayerNorm(Module):
         affine = self.weight is not None
         (wg, bg), acc = grads_for_backward(self.weight, self.bias)
         return _core.nn.layer_norm_backward(
-            x, mean, rstd, grad_output, self.weight.data if affine else None, wg, bg,
+            x, mean, rstd, grad_output, self.weight.data if self.weight is not None else None, wg, bg,
             accumulate=acc, need_dx=need_input_grad)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
+@register_layer("batch_norm1d", example=lambda dt: BatchNorm1d(4, dtype=dt))
 class BatchNorm1d(Module):
     """Batch normalisation of (N, D) features (Ioffe & Szegedy 2015, Algorithms 1 and 2).
 
@@ -115,6 +123,11 @@ class BatchNorm1d(Module):
     sums Σ dy and Σ dy·x̂ are summed over the ranks, so that every rank normalises and
     differentiates exactly as one process holding the whole batch would.
     """
+
+    weight: Parameter | None  # None without the affine transform
+    bias: Parameter | None
+    running_mean: np.ndarray  # buffers (register_buffer)
+    running_var: np.ndarray
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32, *,
                  affine: bool = True):
@@ -163,7 +176,7 @@ class BatchNorm1d(Module):
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
         x, mean, rstd, training, sync = ctx
         affine = self.weight is not None
-        w = self.weight.data if affine else None
+        w = self.weight.data if self.weight is not None else None
         (wg, bg), acc = grads_for_backward(self.weight, self.bias)
         if sync is None:
             return _core.nn.batch_norm_backward(x, mean, rstd, grad_output, w, wg, bg, training=training,

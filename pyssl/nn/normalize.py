@@ -9,15 +9,19 @@ import numpy as np
 
 from .. import _core
 from .._validation import check_array
-from .module import Module, layer_input
+from .module import Module, layer_input, register_layer
 
 
 def l2_normalize(z) -> np.ndarray:
-    """Rows of a (N, D) float array scaled to unit L2 norm (zero rows stay zero)."""
+    """Rows of a (N, D) float array scaled to unit L2 norm (zero rows stay zero).
+
+    ``z``: rows to normalise, (N, D).
+    """
     z = check_array(z, "z", allow_empty=True, finite=False)
     return _core.nn.l2_normalize_forward(z)[0]
 
 
+@register_layer("l2_normalize")
 class L2Normalize(Module):
     """Layer form of :func:`l2_normalize` with its backward (SwAV prototypes, DINO heads)."""
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from .. import _core
-from .module import Module, layer_input
+from .module import Module, layer_input, register_layer
 
 
+@register_layer("softmax")
 class Softmax(Module):
     """softmax(x)_k = exp(x_k − m) / Σ_j exp(x_j − m), m = max_j x_j, over the last dim.
 
@@ -22,6 +23,7 @@ class Softmax(Module):
         return _core.nn.softmax_backward(ctx, grad_output, self._log)
 
 
+@register_layer("log_softmax")
 class LogSoftmax(Softmax):
     """log_softmax(x)_k = x_k − m − log Σ_j exp(x_j − m), over the last dim.
 

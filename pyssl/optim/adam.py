@@ -47,9 +47,17 @@ class Adam(Optimizer):
 
     ``exclude_bias_and_norm=True`` skips weight decay for parameters whose ``decay`` flag is
     False (the DINO / MoCo v3 parameter groups); the default decays all parameters, as torch does.
+
+    ``params``: the parameters to update: a Module, or a list of Parameters (or of parameter
+    groups).
     """
 
     hyperparameter_names = ("betas", "eps", "weight_decay", "exclude_bias_and_norm")
+    # set by _set_hyperparameters
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float
+    exclude_bias_and_norm: bool
     state_names = ("exp_avg", "exp_avg_sq")
     _decoupled = False
 
@@ -94,6 +102,11 @@ class AdamW(Adam):
        optax ``adamw``); the paper writes it with a separate schedule multiplier η_t and
        unscaled λ, and Keras/TF-addons' ``AdamW`` uses λ without α. So λ = 0.05 here (DINO,
        torch) equals λ·α in the paper's notation.
+
+    ``params``: the parameters to update: a Module, or a list of Parameters (or of parameter
+    groups). ``lr``: learning rate α (a float or a schedule). ``betas``: (β₁, β₂) of the moment
+    averages. ``eps``: ε of the denominator. ``exclude_bias_and_norm``: apply no weight decay to
+    biases and normalisation parameters.
     """
 
     _decoupled = True

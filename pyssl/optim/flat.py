@@ -136,10 +136,6 @@ class FlatParams:
         for p in self.params:
             p.materialize_grad()
 
-    def is_current(self) -> bool:
-        """True while every parameter still points at this object's buffers."""
-        return all(p.data is dv and p._grad is gv for p, (dv, gv) in zip(self.params, self._views))
-
     def check(self) -> None:
         """Raise RuntimeError if a parameter no longer points at this object's buffers."""
         for i, (p, (dv, gv)) in enumerate(zip(self.params, self._views)):

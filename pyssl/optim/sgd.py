@@ -32,9 +32,18 @@ class SGD(Optimizer):
     ``exclude_bias_and_norm=True`` skips weight decay for parameters whose ``decay`` flag is
     False (biases, normalisation parameters); the default decays every parameter, as torch does
     for a single parameter group.
+
+    ``params``: the parameters to update: a Module, or a list of Parameters (or of parameter
+    groups).
     """
 
     hyperparameter_names = ("momentum", "dampening", "nesterov", "weight_decay", "exclude_bias_and_norm")
+    # set by _set_hyperparameters
+    momentum: float
+    dampening: float
+    nesterov: bool
+    weight_decay: float
+    exclude_bias_and_norm: bool
     state_names = ("momentum_buffer",)
 
     def __init__(self, params, lr, momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,

@@ -41,7 +41,11 @@ def hflip(images, flags=None):
 
 
 def random_hflip(images, seed, p=0.5):
-    """Mirror each image with probability p; returns ``(images, flags (N,) int64)``."""
+    """Mirror each image with probability p; returns ``(images, flags (N,) int64)``.
+
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
+    """
     images = as_images(images)
     p = _ratio(p, "p")
     u = _A.uniforms(images.shape[0], check_seed(seed))
@@ -52,7 +56,11 @@ def random_hflip(images, seed, p=0.5):
 def random_crop_boxes(n, height, width, seed, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
     """torchvision's RandomResizedCrop.get_params for n images: area fraction ~ U[scale], log
     aspect ratio ~ U[log ratio], up to 10 attempts, else a central crop. Returns (n, 4) int64
-    boxes (top, left, height, width)."""
+    boxes (top, left, height, width).
+
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
+    """
     s0, s1 = interval(scale, "scale", low=0.0, high=1.0)
     r0, r1 = interval(ratio, "ratio", low=0.0)
     return _A.crop_boxes(positive_int(n, "n"), positive_int(height, "height"), positive_int(width, "width"),
@@ -73,7 +81,11 @@ def _size(size, h, w):
 
 def resized_crop(images, boxes, size=None):
     """Crop each image to its box (top, left, height, width) and resize bilinearly to ``size``
-    (default: the input size). The box must lie inside the image."""
+    (default: the input size). The box must lie inside the image.
+
+    ``images``: batch (N, C, H, W). ``boxes``: (N, 4) int boxes (top, left, height, width), one per
+    image.
+    """
     images = as_images(images)
     n, _, h, w = images.shape
     b = np.asarray(boxes)
@@ -93,7 +105,12 @@ def resized_crop(images, boxes, size=None):
 
 def random_resized_crop(images, seed, size=None, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
     """RandomResizedCrop (torchvision; SimCLR's main augmentation, Chen et al. 2020).
-    Returns ``(images (N, C, *size), boxes (N, 4))``."""
+    Returns ``(images (N, C, *size), boxes (N, 4))``.
+
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count. ``scale``: range of the crop area as a fraction of the image. ``ratio``: range
+    of the crop's aspect ratio.
+    """
     images = as_images(images)
     n, _, h, w = images.shape
     boxes = random_crop_boxes(n, h, w, seed, scale, ratio)
@@ -142,7 +159,10 @@ def jigsaw_permutation_set(grid=3, count=30, seed=0, pool=4096):
     when there are at most ``pool`` of them, otherwise ``pool`` Fisher–Yates permutations from
     ``seed``; start with the first candidate and repeatedly add the one whose minimum Hamming
     distance to the chosen set is largest (first on ties). Deterministic: the same arguments give
-    the same (count, grid²) int64 array (default: 30 permutations of 9 tiles)."""
+    the same (count, grid²) int64 array (default: 30 permutations of 9 tiles).
+
+    ``grid``: tiles per side (grid² tiles).
+    """
     g = positive_int(grid, "grid")
     c = positive_int(count, "count")
     pool = positive_int(pool, "pool")
@@ -199,6 +219,9 @@ def patch_mask(images, patch_size, ratio, seed, fill=0.0):
 
     Returns ``(images_masked, mask (N, L), kept (N, L_keep) int64, masked (N, L − L_keep) int64)``,
     indices ascending; mask is 1 at masked patches.
+
+    ``images``: batch (N, C, H, W). ``patch_size``: side of the square patches. ``seed``: seed of
+    the random draws (a non-negative int): the result depends on it alone, not on the thread count.
     """
     images = as_images(images)
     p = positive_int(patch_size, "patch_size")
@@ -214,7 +237,11 @@ def color_jitter(images, seed, brightness=0.4, contrast=0.4, clip=True):
     """Brightness then contrast jitter with factors b ~ U[1−β, 1+β], c ~ U[1−γ, 1+γ] (clamped at
     0): y = b·x, then y = c·y + (1 − c)·mean(gray(y)) (torchvision's formulas, in a fixed order;
     gray = 0.299R + 0.587G + 0.114B for 3 channels, else the channel mean); clipped to [0, 1]
-    after each step when clip. Returns ``(images, factors (N, 2))``."""
+    after each step when clip. Returns ``(images, factors (N, 2))``.
+
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count. ``brightness``: strength of the brightness change.
+    """
     images = as_images(images)
     return _A.color_jitter(images, non_negative(brightness, "brightness"), non_negative(contrast, "contrast"),
                            bool(clip), check_seed(seed))
@@ -223,7 +250,11 @@ def color_jitter(images, seed, brightness=0.4, contrast=0.4, clip=True):
 def gaussian_blur(images, seed, kernel_size=3, sigma=(0.1, 2.0)):
     """Gaussian blur with σ ~ U[sigma] per image, separable odd kernel, reflect padding
     (torchvision GaussianBlur; SimCLR uses kernel ≈ 10% of the image side). Returns
-    ``(images, sigmas (N,))``."""
+    ``(images, sigmas (N,))``.
+
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count. ``kernel_size``: odd side of the blur kernel.
+    """
     images = as_images(images)
     k = positive_int(kernel_size, "kernel_size")
     if k % 2 == 0:

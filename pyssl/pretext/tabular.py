@@ -60,9 +60,18 @@ def gaussian_noise(x, std, seed):
 
     ε is drawn by Box–Muller from the sample's Philox stream in float precision (24-bit uniforms,
     polynomial log/sin/cos accurate to about 1 ulp). Returns an array of x's shape and dtype.
+
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
     """
     x = as_batch(x)
-    return _A.gaussian_noise(x, non_negative(std, "std"), check_seed(seed))
+    std = non_negative(std, "std")
+    # |ε| < 6 (Box–Muller from 24-bit uniforms): a larger std could overflow x's dtype
+    limit = float(np.finfo(x.dtype).max) / 8
+    if std > limit:
+        raise ValueError(f"The 'std' parameter must be <= {limit:.3g} for {x.dtype} inputs (x + std·ε overflows "
+                         f"beyond), got {std!r}; pass float64 inputs or a smaller std")
+    return _A.gaussian_noise(x, std, check_seed(seed))
 
 
 def scarf_corrupt(x, reference, ratio, seed):
@@ -101,6 +110,9 @@ def vime_corrupt(x, p_m, seed):
     from the empirical marginal of feature j, as the authors' per-column shuffle);
     ``x̃ = (1 − m) ⊙ x + m ⊙ x̄``. Returns ``(x̃, m_new)`` with VIME's label ``m_new = 1[x̃ ≠ x]``
     (an entry swapped with an equal value is not counted as corrupted).
+
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
     """
     x = as_batch(x)
     return _A.vime_corrupt(x, _ratio(p_m, "p_m"), check_seed(seed))
@@ -115,6 +127,9 @@ def mixup(x, alpha, seed, positive_only=False):
     closest to x_i — the mixup positives of DACL (Verma et al. 2021).
 
     Returns ``(x_mixed, lam (N,), partner (N,) int64)``.
+
+    ``alpha``: beta(α, α) parameter of the mixing weight λ, α > 0. ``seed``: seed of the random
+    draws (a non-negative int): the result depends on it alone, not on the thread count.
     """
     x = as_batch(x)
     a = float(check_scalar(alpha, "alpha", low=0.0, low_inclusive=False))
@@ -122,7 +137,12 @@ def mixup(x, alpha, seed, positive_only=False):
 
 
 def dacl_mixup(x, alpha, seed):
-    """DACL positive: :func:`mixup` with λ ← max(λ, 1 − λ) (Verma et al. 2021, §3)."""
+    """DACL positive: :func:`mixup` with λ ← max(λ, 1 − λ) (Verma et al. 2021, §3).
+
+    ``x``: batch (N, ...). ``alpha``: beta(α, α) parameter of the mixing weight λ, α > 0. ``seed``:
+    seed of the random draws (a non-negative int): the result depends on it alone, not on the thread
+    count.
+    """
     return mixup(x, alpha, seed, positive_only=True)
 
 
@@ -132,6 +152,9 @@ def span_mask(x, ratio, seed, fill=0.0):
     For (N, D) rows or (N, C, T) sequences: one span of ``L = max(1, ⌊ratio · T⌋)`` consecutive
     steps (``L = 0`` when ratio = 0) starting at a uniform position is set to ``fill`` in every
     channel (time masking). Returns ``(x_masked, mask)``, mask 1 where masked.
+
+    ``x``: rows (N, D) or sequences (N, C, T). ``seed``: seed of the random draws (a non-negative
+    int): the result depends on it alone, not on the thread count.
     """
     x = as_batch(x)
     if x.ndim not in (2, 3):
@@ -143,12 +166,20 @@ def span_mask(x, ratio, seed, fill=0.0):
 
 
 def random_permutations(count, n, seed):
-    """``count`` uniform permutations of 0..n−1, row r from stream (Permutation, r): (count, n) int64."""
+    """``count`` uniform permutations of 0..n−1, row r from stream (Permutation, r): (count, n) int64.
+
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
+    """
     return _A.permutations(positive_int(count, "count", low=0), positive_int(n, "n"), check_seed(seed))
 
 
 def random_integers(count, high, seed):
-    """``count`` integers uniform in [0, high), entry i from stream (Integers, i): (count,) int64."""
+    """``count`` integers uniform in [0, high), entry i from stream (Integers, i): (count,) int64.
+
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
+    """
     return _A.integers(positive_int(count, "count", low=0), positive_int(high, "high"), check_seed(seed))
 
 
@@ -161,6 +192,8 @@ def feature_subsets(x, n_subsets=4, overlap=0.75, seed=None):
     columns are first put in a random order (one permutation for the whole batch).
 
     Returns ``(views, columns)``: a list of K arrays (N, |S_k|) and the list of column indices.
+
+    ``x``: rows (N, D).
     """
     x = as_batch(x, ndim=2)
     n, d = x.shape
@@ -188,6 +221,9 @@ def shuffle_tokens(x, ratio, seed):
     s_0 < … < s_{m−1}, position s_t receives the token from s_{(t+1) mod m} (a roll, so each chosen
     token moves when m ≥ 2; with m = 1 nothing moves and nothing is labelled).
     Returns ``(x_shuffled, z)`` with z (N, L) 1 at the moved positions.
+
+    ``seed``: seed of the random draws (a non-negative int): the result depends on it alone, not on
+    the thread count.
     """
     x = as_batch(x, ndim=3)
     l = x.shape[1]

@@ -14,14 +14,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._registry import Registry
 from .._validation import check_scalar, check_seed, describe
 from . import image as _im
 from . import tabular as _tab
 from ._common import as_batch, as_images, derive_seed, positive_int, ratio as _ratio
-from .compose import MultiView, _check_transform
+from .compose import FeatureMask, MultiView, _check_transform
 
-__all__ = ["PretextTask", "RotationPrediction", "Jigsaw", "MaskedFeaturePrediction", "Denoising", "VIME",
-           "InstanceDiscrimination", "SCARF", "DACL", "ShuffledTokenDetection"]
+__all__ = ["TASKS", "register_task", "PretextTask", "RotationPredictionTask", "JigsawTask", "MaskedFeaturePrediction", "Denoising", "VIMETask",
+           "InstanceDiscrimination", "SCARFTask", "DACLTask", "ShuffledTokenDetection"]
+
+
+#: name -> pretext task class; ``data`` names its input ("rows" (N, D), "sequences" (N, C, T),
+#: "images" (N, C, H, W), "tokens" (N, L, D)) and ``example`` builds a small instance (default:
+#: the class with its defaults). Every entry is trained one step by the generic method in the
+#: contract tests (tests/contracts/test_tasks.py); one line registers a new task.
+TASKS = Registry("pretext task")
+
+
+#: ``@register_task(name, data=..., example=...)``: :meth:`pyssl._registry.Registry.register` of ``TASKS``
+register_task = TASKS.register
 
 
 def _features(shape) -> int:
@@ -52,7 +64,8 @@ class PretextTask:
         return f"{type(self).__name__}({args})"
 
 
-class RotationPrediction(PretextTask):
+@register_task("rotation_prediction", data="images")
+class RotationPredictionTask(PretextTask):
     """RotNet (Gidaris et al. 2018): predict which of 4 quarter turns was applied.
 
     inputs: images rotated by k_i ~ U{0..3} (counter-clockwise, ``rotate90``); z = k_i (N,) int64.
@@ -72,7 +85,7 @@ class RotationPrediction(PretextTask):
     def generate(self, x, seed):
         x = as_images(x)
         if x.shape[2] != x.shape[3]:
-            raise ValueError(f"RotationPrediction needs square images, got {describe(x)}; crop or resize first")
+            raise ValueError(f"RotationPredictionTask needs square images, got {describe(x)}; crop or resize first")
         seed = check_seed(seed)
         n = x.shape[0]
         if self.all_rotations:
@@ -82,7 +95,8 @@ class RotationPrediction(PretextTask):
         return _im._A.rotate90(x, k), k  # x and k already validated
 
 
-class Jigsaw(PretextTask):
+@register_task("jigsaw", data="images", example=lambda: JigsawTask(grid=2, n_permutations=6))
+class JigsawTask(PretextTask):
     """Jigsaw puzzles (Noroozi & Favaro 2016): predict which permutation of grid² tiles was applied.
 
     ``permutation_set``: (P, grid²) ints, or None for ``jigsaw_permutation_set(grid,
@@ -107,6 +121,7 @@ class Jigsaw(PretextTask):
         return _im.jigsaw(x, self.grid, self.permutation_set, derive_seed(check_seed(seed), "jigsaw"), self.tiles)
 
 
+@register_task("masked_feature_prediction", data="rows")
 class MaskedFeaturePrediction(PretextTask):
     """Masked modeling: reconstruct masked entries (MAE, He et al. 2022; masked features for any
     domain). inputs = mask_features(x, ratio, fill); z = (x, mask). Head: D outputs (x's feature
@@ -126,6 +141,7 @@ class MaskedFeaturePrediction(PretextTask):
         return xm, (x, mask)
 
 
+@register_task("denoising", data="rows")
 class Denoising(PretextTask):
     """Denoising autoencoder (Vincent et al. 2008): inputs x + std·ε, z = x. Head: D outputs;
     loss "mse"."""
@@ -143,7 +159,8 @@ class Denoising(PretextTask):
         return _tab.gaussian_noise(x, self.std, derive_seed(check_seed(seed), "noise")), x
 
 
-class VIME(PretextTask):
+@register_task("vime", data="rows")
+class VIMETask(PretextTask):
     """VIME self-supervision (Yoon et al. 2020, §4.1): inputs x̃ = vime_corrupt(x, p_m); z =
     (m, x) — the mask vector (1[x̃ ≠ x]) and the original values. Two heads of D outputs each;
     losses ("mask_bce", "mse") weighted (1, alpha), alpha = 2.0 as the authors' code."""
@@ -165,10 +182,16 @@ class VIME(PretextTask):
         return xt, (m, x)
 
 
+@register_task("instance_discrimination", data="rows",
+               example=lambda: InstanceDiscrimination(FeatureMask(0.3), n_views=3, projection_dim=8))
 class InstanceDiscrimination(PretextTask):
     """Instance discrimination with several views (SimCLR, Chen et al. 2020): inputs = V augmented
     views concatenated (V·N, ...), view v from ``derive_seed(seed, "view", v)``; z (V·N,) = sample
-    index (rows with equal z belong together). Head: ``projection_dim``; loss "nt_xent"."""
+    index (rows with equal z belong together). Head: ``projection_dim``; loss "nt_xent".
+
+    ``transform``: the augmentation ``t(x, seed) -> x̃`` each view applies. ``n_views``: V >= 2
+    views per sample.
+    """
 
     loss = "nt_xent"
 
@@ -186,7 +209,8 @@ class InstanceDiscrimination(PretextTask):
         return np.concatenate(views, axis=0), _instance_labels(x.shape[0], self.n_views)
 
 
-class SCARF(PretextTask):
+@register_task("scarf", data="rows", example=lambda: SCARFTask(projection_dim=8))
+class SCARFTask(PretextTask):
     """SCARF (Bahri et al. 2022): the anchor x and its corruption scarf_corrupt(x, reference,
     ratio) form a positive pair. inputs (2N, ...) = [x; x̃]; z = sample index. ``reference``
     defaults to the batch itself. Head: ``projection_dim``; loss "nt_xent"."""
@@ -208,10 +232,14 @@ class SCARF(PretextTask):
         return np.concatenate([x, xc], axis=0), _instance_labels(x.shape[0], 2)
 
 
-class DACL(PretextTask):
+@register_task("dacl", data="rows", example=lambda: DACLTask(projection_dim=8))
+class DACLTask(PretextTask):
     """DACL (Verma et al. 2021): two mixup positives per sample, λ ~ Beta(α, α) folded to
     λ ← max(λ, 1 − λ), view v from ``derive_seed(seed, "view", v)``. inputs (2N, ...); z = sample
-    index. Head: ``projection_dim``; loss "nt_xent"."""
+    index. Head: ``projection_dim``; loss "nt_xent".
+
+    ``alpha``: beta(α, α) parameter of the mixing weight λ, α > 0.
+    """
 
     loss = "nt_xent"
 
@@ -229,18 +257,22 @@ class DACL(PretextTask):
         return np.concatenate(views, axis=0), _instance_labels(x.shape[0], 2)
 
 
+@register_task("shuffled_token_detection", data="tokens", example=lambda: ShuffledTokenDetection(0.3))
 class ShuffledTokenDetection(PretextTask):
     """ShED (DABS, Tamkin et al. 2021): ⌈ratio·L⌉ tokens of each (L, D) sequence are permuted among
     themselves (shuffle_tokens); predict per token whether it moved. inputs (N, L, D); z (N, L).
-    Head: 1 logit per token; loss "mask_bce"."""
+    Head: L logits, one per token (from the sequence's features); loss "mask_bce"."""
 
     loss = "mask_bce"
 
     def __init__(self, ratio=0.15):
         self.ratio = _ratio(ratio)
 
-    def head_output_size(self, input_shape=None):
-        return 1
+    def head_output_size(self, input_shape):
+        shape = tuple(input_shape)
+        if len(shape) != 3:
+            raise ValueError(f"ShuffledTokenDetection needs (N, L, D) token batches, got input_shape {shape}")
+        return int(shape[1])
 
     def generate(self, x, seed):
         return _tab.shuffle_tokens(x, self.ratio, derive_seed(check_seed(seed), "shed"))

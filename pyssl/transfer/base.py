@@ -2,24 +2,54 @@
 scoring (accuracy for classification, R² for regression)."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
-from .._validation import check_array
+from .._validation import Options, check_array, validate_params
 
 TASKS = ("auto", "classification", "regression")
 
 
-class Adapter:
-    def __init__(self, encoder, task: str = "auto"):
-        from ..nn.module import Module
+def _check_encoder(encoder, name="encoder"):
+    from ..nn.module import Module
 
-        if not isinstance(encoder, Module):
-            hint = "; pass the method's encoder (method.encoder)" if hasattr(encoder, "encoder") else ""
-            raise TypeError(f"encoder must be a pyssl.nn.Module, got {type(encoder).__name__}{hint}")
-        if task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if not isinstance(encoder, Module):
+        hint = "; pass the method's encoder (method.encoder)" if hasattr(encoder, "encoder") else ""
+        raise TypeError(f"{name} must be a pyssl.nn.Module, got {type(encoder).__name__}{hint}")
+    return encoder
+
+
+class Adapter:
+    """Base of the downstream adaptations g_φ(h_θ*(x)).
+
+    Follows scikit-learn's estimator rule: ``__init__`` stores its arguments unchanged and
+    ``fit`` validates them against ``_parameter_constraints`` (name → constraint of
+    :mod:`pyssl._validation`), so ``get_params``/``set_params``/``clone`` round-trip exactly.
+
+    Parameters
+    ----------
+    encoder : pyssl.nn.Module
+        The pretrained feature extractor h_θ*.
+    task : {"auto", "classification", "regression"}
+        "auto" infers it from y in ``fit`` (integers: classification).
+    """
+
+    # every concrete adapter defines predict(X) -> (N,) predictions; score() relies on it
+    predict: Callable[[Any], np.ndarray]
+
+    _parameter_constraints: dict = {"encoder": lambda v, n: _check_encoder(v, n), "task": Options(*TASKS)}
+
+    def __init__(self, encoder, task: str = "auto"):
         self.encoder = encoder
         self.task = task
+
+    def _validate_params(self) -> dict:
+        """The constructor parameters, checked (TypeError/ValueError naming the parameter)."""
+        constraints = {}
+        for klass in reversed(type(self).__mro__):
+            constraints.update(vars(klass).get("_parameter_constraints", {}))
+        return validate_params(self.get_params(), constraints)
 
     # -- scikit-learn estimator protocol (get_params / set_params), so that sklearn.base.clone,
     # GridSearchCV and pipelines can rebuild an unfitted copy; no scikit-learn import needed
@@ -46,6 +76,10 @@ class Adapter:
         return self
 
     def _check_X(self, X):
+        _check_encoder(self.encoder)
+        from ..tables import as_model_input  # a DataFrame is packed by the encoder's table schema
+
+        X = as_model_input(self.encoder, X)
         return check_array(X, "X", dtype=self.encoder.dtype, min_ndim=2)
 
     def _check_y(self, X, y):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_scalar
+from .._validation import Interval
 from .base import Adapter
 from .solvers import LogisticRegressionSolver, RidgeSolver
 
@@ -15,21 +15,36 @@ class LinearProbe(Adapter):
 
     >>> probe = LinearProbe(encoder).fit(X_train, y_train)
     >>> probe.score(X_test, y_test)
+
+    Parameters
+    ----------
+    encoder : pyssl.nn.Module
+        The frozen extractor h_θ*.
+    l2 : float
+        L2 penalty on the weights, >= 0.
+    max_iter : int
+        Solver iterations, >= 1.
+    task : {"auto", "classification", "regression"}
+        See :class:`~pyssl.transfer.base.Adapter`.
     """
+
+    _parameter_constraints = {"l2": Interval(float, 0.0), "max_iter": Interval(int, 1)}
 
     def __init__(self, encoder, l2: float = 1e-3, max_iter: int = 1000, task: str = "auto"):
         super().__init__(encoder, task)
-        self.l2 = check_scalar(l2, "l2", low=0.0)
-        self.max_iter = check_scalar(max_iter, "max_iter", kind=int, low=1)
+        self.l2 = l2
+        self.max_iter = max_iter
 
     def fit(self, X, y):
+        """Fit the linear head on h_θ*(X) and y."""
+        p = self._validate_params()
         X = self._check_X(X)
         yc = self._check_y(X, y)
         H = self.encoder.transform(X)
         if self.task_ == "classification":
-            self.solver_ = LogisticRegressionSolver(self.l2, self.max_iter).fit(H, yc, len(self.classes_))
+            self.solver_ = LogisticRegressionSolver(p["l2"], p["max_iter"]).fit(H, yc, len(self.classes_))
         else:
-            self.solver_ = RidgeSolver(self.l2).fit(H, yc)
+            self.solver_ = RidgeSolver(p["l2"]).fit(H, yc)
         return self
 
     def decision_function(self, X):

@@ -23,7 +23,10 @@ def _labels(y) -> np.ndarray:
 def sample_labels(y, fraction: float, seed: int = 0, classification: bool = True) -> np.ndarray:
     """Indices of a ``fraction`` of the labeled rows, stratified by class with at least one
     label per class (classification), or a uniform subset of at least 2 rows (regression).
-    Sorted; fixed by ``seed``."""
+    Sorted; fixed by ``seed``.
+
+    ``y``: all labels (N,).
+    """
     check_scalar(fraction, "fraction", low=0.0, high=1.0, low_inclusive=False)
     seed = check_seed(seed)
     y = _labels(y)

@@ -37,7 +37,11 @@ def _logreg_loss_grad(theta, H, y, d, k, l2):
 
 def lbfgs(fun, x0, max_iter=500, tol=1e-6, history=10):
     """Minimise ``fun(x) -> (f, g)`` by L-BFGS with backtracking (Armijo, c1=1e-4).
-    Returns (x, f, iterations, converged)."""
+    Returns (x, f, iterations, converged).
+
+    ``x0``: starting point (1-D float64). ``max_iter``: most iterations. ``tol``: stop when the
+    gradient's max-norm falls below it. ``history``: number of correction pairs kept.
+    """
     x = x0.copy()
     f, g = fun(x)
     S, Y = [], []
@@ -84,7 +88,11 @@ def lbfgs(fun, x0, max_iter=500, tol=1e-6, history=10):
 
 
 class LogisticRegressionSolver:
-    """Multinomial logistic regression on standardised features, to convergence."""
+    """Multinomial logistic regression on standardised features, to convergence.
+
+    ``l2``: L2 penalty on the weights, >= 0. ``max_iter``: most solver iterations, >= 1. ``tol``:
+    convergence tolerance on the gradient norm.
+    """
 
     def __init__(self, l2: float = 1e-4, max_iter: int = 500, tol: float = 1e-6):
         self.l2, self.max_iter, self.tol = l2, max_iter, tol
@@ -116,7 +124,10 @@ class LogisticRegressionSolver:
 
 
 class RidgeSolver:
-    """Ridge regression on standardised features (closed form through the normal equations)."""
+    """Ridge regression on standardised features (closed form through the normal equations).
+
+    ``l2``: L2 penalty on the weights, >= 0.
+    """
 
     def __init__(self, l2: float = 1e-4):
         self.l2 = l2

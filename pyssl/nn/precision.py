@@ -1,0 +1,66 @@
+"""Compute precision of the layers: float32, or bfloat16 products with float32 sums.
+
+``precision="bf16-mixed"`` (``pyssl.pretrain(precision=...)`` or the ``autocast`` context) is mixed
+precision in the sense of Micikevicius et al. (2018, "Mixed Precision Training") with bfloat16
+(Kalamkar et al., 2019, "A Study of BFLOAT16 for Deep Learning Training"): parameters, optimizer
+state, normalisation layers, losses and every gradient stay float32; the matrix products of
+``Linear`` layers read their operands rounded to bfloat16 and sum in float32
+(``Y = b + bf16(X)·bf16(W)``; backward ``dX = bf16(dY)·bf16(W)ᵀ``, ``dW += bf16(X)ᵀ·bf16(dY)``).
+bfloat16 has float32's exponent range, so no loss scaling is needed. The products run on oneDNN's
+matmul (AVX512-BF16 or AMX-BF16 units where the CPU has them), threaded by the same OpenMP team as
+pyssl's other kernels. float64 layers (gradient checks) are never affected.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+from .. import _core
+
+PRECISIONS = ("32", "bf16-mixed")
+_ALIASES = {"32": "32", "fp32": "32", "32-true": "32", "float32": "32", "bf16-mixed": "bf16-mixed",
+            "bf16": "bf16-mixed"}
+_state = threading.local()
+
+
+def available() -> bool:
+    """True when this build has the bf16 GEMM engine (oneDNN); ``"bf16-mixed"`` needs it."""
+    return bool(_core.nn.has_bf16_gemm())
+
+
+def check_precision(precision) -> str:
+    """The canonical name of ``precision`` (``"32"`` or ``"bf16-mixed"``; aliases ``"fp32"``,
+    ``"32-true"``, ``"bf16"``), or a ValueError naming the choices; a RuntimeError when
+    ``"bf16-mixed"`` is asked of a build without oneDNN."""
+    name = _ALIASES.get(precision) if isinstance(precision, str) else None
+    if name is None:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if name == "bf16-mixed" and not available():
+        raise RuntimeError("precision='bf16-mixed' needs pyssl built with oneDNN: pip install onednn-cpu-gomp "
+                           "onednn-devel-cpu-gomp, then reinstall pyssl")
+    return name
+
+
+def current() -> str:
+    """The precision layers compute in on this thread: ``"32"`` (default) or ``"bf16-mixed"``."""
+    return getattr(_state, "precision", "32")
+
+
+@contextlib.contextmanager
+def autocast(precision: str = "bf16-mixed"):
+    """Run the layers called inside the block at ``precision`` (this thread only; nests).
+
+    Parameters
+    ----------
+    precision : ``"bf16-mixed"`` (default) or ``"32"``.
+
+    A backward uses the precision its forward ran at (the forward's saved state says which), so the
+    block needs to cover only the forwards.
+    """
+    name = check_precision(precision)
+    previous = current()
+    _state.precision = name
+    try:
+        yield
+    finally:
+        _state.precision = previous
