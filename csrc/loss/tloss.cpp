@@ -1,7 +1,6 @@
 #include "loss/tloss.hpp"
 
 #include <cmath>
-#include <vector>
 
 #include "core/instantiate.hpp"
 #include "loss/rows.hpp"
@@ -26,10 +25,10 @@ inline void log_sigmoid(double x, double& value, double& grad) {
 }  // namespace
 
 template <class T>
-double tloss_triplet(const T* z, const T* p, const T* n, index_t b, index_t k, index_t d, T* dz, T* dp, T* dn) {
+double tloss_triplet(const T* z, const T* p, const T* n, index_t b, index_t k, index_t d, T* dz, T* dp, T* dn,
+                     double* partial) {
   PYSSL_CHECK(b >= 1 && d >= 1, "tloss: z must be a non-empty (B, D) array, got (", b, ", ", d, ")");
   PYSSL_CHECK(k >= 1, "tloss: at least one negative per anchor is needed, got K = ", k);
-  std::vector<double> partial(static_cast<std::size_t>(b));
   const double inv_b = 1.0 / double(b), inv_kb = 1.0 / (double(k) * double(b));
   parallel_for(b, (k + 1) * 4 * d, [&](index_t j0, index_t j1) {
     for (index_t j = j0; j < j1; ++j) {
@@ -56,16 +55,16 @@ double tloss_triplet(const T* z, const T* p, const T* n, index_t b, index_t k, i
           dnq[c] = gn * zj[c];
         }
       }
-      partial[std::size_t(j)] = sum;
+      partial[j] = sum;
     }
   });
   double loss = 0.0;
-  for (double v : partial) loss += v;
+  for (index_t j = 0; j < b; ++j) loss += partial[j];
   return loss;
 }
 
 #define PYSSL_TLOSS(T) \
-  template double tloss_triplet<T>(const T*, const T*, const T*, index_t, index_t, index_t, T*, T*, T*);
+  template double tloss_triplet<T>(const T*, const T*, const T*, index_t, index_t, index_t, T*, T*, T*, double*);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_TLOSS)
 #undef PYSSL_TLOSS
 

@@ -8,12 +8,28 @@
 // K negatives of each anchor (sub-series of other series). Dot products, no normalisation.
 // log σ(x) = −softplus(−x), evaluated stably; dlogσ(x)/dx = σ(−x).
 #pragma once
+#include <cstddef>
+
 #include "core/check.hpp"
+#include "core/workspace.hpp"
 
 namespace pyssl::loss {
 
-// Returns L; writes dz, dp (B, D) and dn (K, B, D).
+// Returns L; writes dz, dp (B, D) and dn (K, B, D). partial: scratch (B,) per-anchor terms.
 template <class T>
-double tloss_triplet(const T* z, const T* p, const T* n, index_t b, index_t k, index_t d, T* dz, T* dp, T* dn);
+double tloss_triplet(const T* z, const T* p, const T* n, index_t b, index_t k, index_t d, T* dz, T* dp, T* dn,
+                     double* partial);
+
+// Bytes of scratch tloss_triplet needs: the (B,) per-anchor partials (double).
+template <class T>
+std::size_t tloss_triplet_workspace(index_t b) {
+  return workspace_bytes([&](auto& c) { c.template take<double>(b); });
+}
+template <class T>
+double tloss_triplet(const T* z, const T* p, const T* n, index_t b, index_t k, index_t d, T* dz, T* dp, T* dn,
+                     void* workspace) {
+  WorkspaceCarver c(workspace);
+  return tloss_triplet<T>(z, p, n, b, k, d, dz, dp, dn, c.template take<double>(b));
+}
 
 }  // namespace pyssl::loss

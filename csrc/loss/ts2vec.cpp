@@ -78,74 +78,69 @@ void max_pool2_backward(const T* dnext, const std::uint8_t* arg, index_t rows, i
 
 template <class T>
 double ts2vec_hierarchical(const T* z1, const T* z2, index_t b, index_t t, index_t c, double alpha,
-                           index_t temporal_unit, T* dz1, T* dz2) {
+                           index_t temporal_unit, T* dz1, T* dz2, void* workspace) {
   PYSSL_CHECK(b >= 1 && t >= 1 && c >= 1, "ts2vec loss: z1 must be a non-empty (B, T, C) array, got (", b, ", ",
               t, ", ", c, ")");
   PYSSL_CHECK(alpha >= 0.0 && alpha <= 1.0, "ts2vec loss: alpha must be in [0, 1], got ", alpha);
   PYSSL_CHECK(temporal_unit >= 0, "ts2vec loss: temporal_unit must be >= 0, got ", temporal_unit);
+  WorkspaceCarver carver(workspace);
+  const Ts2vecWork<T> w = ts2vec_hierarchical_layout<T>(carver, b, t, c);
   const index_t rows = 2 * b;
-  // Levels: lengths T_0 = T, T_{l+1} = T_l / 2 while T_l > 1.
-  std::vector<index_t> len{t};
-  while (len.back() > 1) len.push_back(len.back() / 2);
-  const index_t levels = index_t(len.size());
-  std::vector<std::vector<T>> z(levels), dz(levels);
-  std::vector<std::vector<std::uint8_t>> arg(levels);
-  z[0].resize(std::size_t(rows * t * c));
-  std::memcpy(z[0].data(), z1, sizeof(T) * b * t * c);
-  std::memcpy(z[0].data() + b * t * c, z2, sizeof(T) * b * t * c);
-  for (index_t l = 0; l + 1 < levels; ++l) {
-    z[l + 1].resize(std::size_t(rows * len[l + 1] * c));
-    arg[l + 1].resize(z[l + 1].size());
-    max_pool2(z[l].data(), rows, len[l], c, z[l + 1].data(), arg[l + 1].data());
+  // Levels: lengths T_0 = T, T_{l+1} = T_l / 2 while T_l > 1, stacked in w.z / w.dz / w.arg.
+  std::vector<index_t> len{t}, off{0};
+  while (len.back() > 1) {
+    off.push_back(off.back() + rows * len.back() * c);
+    len.push_back(len.back() / 2);
   }
+  const index_t levels = index_t(len.size());
+  std::memcpy(w.z, z1, sizeof(T) * b * t * c);
+  std::memcpy(w.z + b * t * c, z2, sizeof(T) * b * t * c);
+  for (index_t l = 0; l + 1 < levels; ++l)
+    max_pool2(w.z + off[l], rows, len[l], c, w.z + off[l + 1], w.arg + off[l + 1]);
   const double d = double(levels);
-  index_t max_r = rows;
-  for (index_t l = 0; l < levels; ++l) max_r = std::max(max_r, 2 * len[l]);
-  const std::size_t max_r2 = std::size_t(max_r * max_r), pair_size = std::size_t(2 * t * c);
-  std::vector<T> s(max_r2), partial(static_cast<std::size_t>(max_r)), pair(pair_size), dpair(pair_size);
   double loss = 0.0;
   for (index_t l = 0; l < levels; ++l) {
     const index_t tl = len[l];
-    dz[l].assign(z[l].size(), T(0));
-    const T* zl = z[l].data();
-    T* dl = dz[l].data();
+    const T* zl = w.z + off[l];
+    T* dl = w.dz + off[l];
+    std::fill(dl, dl + rows * tl * c, T(0));
     const bool last = tl == 1;
     if (alpha > 0.0 && b > 1) {  // instance-wise: one slice per time step, rows strided by tl·c
-      const double w = alpha / (d * double(rows * tl));
+      const double wt = alpha / (d * double(rows * tl));
       double sum = 0.0;
       for (index_t tau = 0; tau < tl; ++tau)
-        sum += contrast_slice(zl + tau * c, tl * c, rows, c, T(w), dl + tau * c, s.data(), partial.data());
-      loss += w * sum;
+        sum += contrast_slice(zl + tau * c, tl * c, rows, c, T(wt), dl + tau * c, w.s, w.partial);
+      loss += wt * sum;
     }
     if (!last && alpha < 1.0 && l >= temporal_unit) {  // temporal: one slice per series
-      const double w = (1.0 - alpha) / (d * double(b * 2 * tl));
+      const double wt = (1.0 - alpha) / (d * double(b * 2 * tl));
       double sum = 0.0;
       const std::size_t block = std::size_t(tl * c);
       for (index_t i = 0; i < b; ++i) {
-        std::memcpy(pair.data(), zl + i * block, sizeof(T) * block);
-        std::memcpy(pair.data() + block, zl + (b + i) * block, sizeof(T) * block);
-        std::fill(dpair.begin(), dpair.begin() + 2 * block, T(0));
-        sum += contrast_slice(pair.data(), c, 2 * tl, c, T(w), dpair.data(), s.data(), partial.data());
+        std::memcpy(w.pair, zl + i * block, sizeof(T) * block);
+        std::memcpy(w.pair + block, zl + (b + i) * block, sizeof(T) * block);
+        std::fill(w.dpair, w.dpair + 2 * block, T(0));
+        sum += contrast_slice(w.pair, c, 2 * tl, c, T(wt), w.dpair, w.s, w.partial);
         T* d1 = dl + i * block;
         T* d2 = dl + (b + i) * block;
         for (std::size_t k = 0; k < block; ++k) {
-          d1[k] += dpair[k];
-          d2[k] += dpair[block + k];
+          d1[k] += w.dpair[k];
+          d2[k] += w.dpair[block + k];
         }
       }
-      loss += w * sum;
+      loss += wt * sum;
     }
   }
   for (index_t l = levels - 1; l > 0; --l)
-    max_pool2_backward(dz[l].data(), arg[l].data(), rows, len[l - 1], c, dz[l - 1].data());
-  std::memcpy(dz1, dz[0].data(), sizeof(T) * b * t * c);
-  std::memcpy(dz2, dz[0].data() + b * t * c, sizeof(T) * b * t * c);
+    max_pool2_backward(w.dz + off[l], w.arg + off[l], rows, len[l - 1], c, w.dz + off[l - 1]);
+  std::memcpy(dz1, w.dz, sizeof(T) * b * t * c);
+  std::memcpy(dz2, w.dz + b * t * c, sizeof(T) * b * t * c);
   return loss;
 }
 
 #define PYSSL_TS2VEC(T)                                                                                  \
   template double ts2vec_hierarchical<T>(const T*, const T*, index_t, index_t, index_t, double, index_t, T*, \
-                                         T*);
+                                         T*, void*);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_TS2VEC)
 #undef PYSSL_TS2VEC
 
