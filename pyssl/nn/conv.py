@@ -37,6 +37,10 @@ def _batch_input(layer, x, pattern: str, min_ndim: int) -> np.ndarray:
 
 
 @register_layer("conv2d", example=lambda dt: Conv2d(2, 3, 3, padding=1, dtype=dt, seed=0), input=(2, 2, 5, 6))
+@register_layer("conv2d_dilated_same", input=(2, 2, 5, 6),
+                example=lambda dt: Conv2d(2, 3, 3, padding="same", dilation=(2, 3), dtype=dt, seed=0))
+@register_layer("conv2d_dilated_strided", input=(2, 2, 7, 8),
+                example=lambda dt: Conv2d(2, 3, (2, 3), stride=2, padding=1, dilation=2, dtype=dt, seed=0))
 class Conv2d(Module):
     """2-D cross-correlation (PyTorch convention): x (N, C, H, W), weight (O, C, KH, KW), y (N, O, HO, WO),
 
@@ -118,6 +122,11 @@ class Conv2d(Module):
 
 
 @register_layer("conv1d", example=lambda dt: Conv1d(2, 3, 3, stride=2, padding=1, dtype=dt, seed=0), input=(2, 2, 9))
+@register_layer("conv1d_causal", input=(2, 2, 9),
+                example=lambda dt: Conv1d(2, 3, 3, padding="causal", dilation=2, dtype=dt, seed=0))
+# dilation = T: the outer taps read only padding (left out of the GEMMs, zero weight gradient)
+@register_layer("conv1d_same_dead_taps", input=(2, 2, 9),
+                example=lambda dt: Conv1d(2, 3, 3, padding="same", dilation=9, dtype=dt, seed=0))
 class Conv1d(Conv2d):
     """1-D convolution over (N, C, T): the H = 1 case of Conv2d; weight (O, C, 1, K).
 
