@@ -4,8 +4,16 @@ from __future__ import annotations
 from .. import _core
 from .._validation import check_array, check_same_dtype
 from ._base import as_pair, finite_result
+from .registry import register_loss
 
 
+def _triplets(rng, dtype, n, d, k=3):
+    """Contract inputs: anchors z and positives (n, d), k = 3 negatives per anchor (3, n, d)."""
+    return [rng.standard_normal((n, d)).astype(dtype), rng.standard_normal((n, d)).astype(dtype),
+            rng.standard_normal((k, n, d)).astype(dtype)]
+
+
+@register_loss("time_triplet", inputs=_triplets)
 def time_triplet(z, positive, negatives):
     r"""T-Loss's triplet loss, with gradients.
 

@@ -6,8 +6,17 @@ import numbers
 from .. import _core
 from .._validation import check_scalar
 from ._base import as_pair, finite_result
+from .registry import register_loss
 
 
+def _series_pair(rng, dtype, n, d):
+    """Contract inputs: z1, z2 (B, T, C) with B = max(2, n // 4) series, T = max(3, min(n, 16))
+    steps (an odd length at some sizes: a max-pool drops the last step) and C = d."""
+    shape = (max(2, n // 4), max(3, min(n, 16)), d)
+    return [rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)]
+
+
+@register_loss("hierarchical_contrastive", inputs=_series_pair)
 def hierarchical_contrastive(z1, z2, alpha: float = 0.5, temporal_unit: int = 0):
     r"""TS2Vec's hierarchical contrastive loss, with gradients.
 

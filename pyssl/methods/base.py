@@ -21,7 +21,9 @@ from ..nn.mlp import MLP
 
 #: name -> Method class. ``example(encoder)`` builds it with settings small enough for the contract
 #: tests (tests/contracts/test_methods.py) and ``data`` says what it trains on ("any": rows,
-#: sequences and images alike; "images"; "tokens": a tokenizing TransformerEncoder).
+#: sequences and images alike; "images"; "tokens": a tokenizing TransformerEncoder; "series": series
+#: (N, C, T) through an encoder of per-timestep maps (N, D, T); "series_pooled": series (N, C, T)
+#: through an encoder of one vector (N, D) per series).
 #: ``experiments.METHOD_NAMES``, ``make_method`` and the CLI read this table: one ``@register_method`` line adds a method everywhere.
 METHODS = Registry("method")
 
@@ -39,7 +41,10 @@ def register_method(name: str, cls=None, *, example=None, data: str = "any", **m
         ``example(encoder) -> Method`` with small settings (default: ``cls(encoder)``).
     data : str
         "any" for domain-agnostic methods, else the input kind it needs ("images"; "tokens": an encoder
-        that is a ``pyssl.nn.TransformerEncoder`` with a tokenizer, as MAE).
+        that is a ``pyssl.nn.TransformerEncoder`` with a tokenizer, as MAE; "series": series (N, C, T)
+        and an encoder of per-timestep maps (N, D, T), as TS2Vec's ``DilatedConvEncoder``;
+        "series_pooled": series (N, C, T) and an encoder of one vector (N, D) per series, as
+        T-Loss's ``CausalCNNEncoder``).
     **meta
         Further metadata (``moving_target=True`` for methods whose loss follows a moving target).
     """

@@ -10,7 +10,7 @@ from .. import losses
 from .._seeding import derive_seed
 from .._validation import check_array, check_scalar
 from ..nn.module import Module
-from .base import Method, frozen_copy
+from .base import Method, frozen_copy, register_method
 
 
 def take_windows(x: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
@@ -69,6 +69,7 @@ def run_steps(method, X, n_iters: int, batch_size: int, optimizer, seed: int, dr
     return {"loss": losses}
 
 
+@register_method("ts2vec", data="series", example=lambda e: TS2Vec(e, seed=0))
 class TS2Vec(Method):
     """TS2Vec (Yue et al., "TS2Vec: Towards Universal Representation of Time Series", AAAI 2022).
 
@@ -223,6 +224,7 @@ def _windows(src, rows, starts, lengths, width) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=src.dtype)
 
 
+@register_method("tloss", data="series_pooled", example=lambda e: TLoss(e, n_negatives=2, seed=0))
 class TLoss(Method):
     """T-Loss (Franceschi, Dieuleveut & Jaggi, "Unsupervised Scalable Representation Learning for
     Multivariate Time Series", NeurIPS 2019, Algorithm 1): triplet loss with time-based negative

@@ -9,9 +9,10 @@ from .._validation import check_array, check_scalar
 from .conv import Conv1d
 from .init import rng
 from .linear import Linear
-from .module import Module, Sequential, layer_input
+from .module import Module, Sequential, layer_input, register_layer
 
 
+@register_layer("leaky_relu", example=lambda dt: LeakyReLU(0.1).astype(dt), input=(3, 2, 5))
 class LeakyReLU(Module):
     """leaky_relu(x) = x for x > 0, slope·x otherwise (slope 0.01, PyTorch's default). Any shape."""
 
@@ -28,14 +29,29 @@ class LeakyReLU(Module):
         return np.where(ctx, grad_output, grad_output * grad_output.dtype.type(self.slope))
 
 
+@register_layer("masked_max_pool", input=(3, 2, 5))
 class MaskedMaxPool(Module):
-    """Max over time of (N, C, T), leaving out the steps marked invalid: ``forward`` takes
-    ``(h, valid)`` with valid (N, T) bool (every row needs one valid step) → (N, C).
-    Backward routes each gradient to its arg-max step (the first on ties)."""
+    """Max over time of h (N, C, T), y[n, c] = max_{t: valid[n, t]} h[n, c, t] → (N, C), leaving
+    out the steps marked invalid: ``forward`` takes ``(h, valid)`` with valid (N, T) bool (every
+    row needs one valid step), or h alone (every step valid). Backward routes each gradient to its
+    arg-max step (the first on ties)."""
 
     def forward(self, x):
-        h, valid = x
-        masked = np.where(valid[:, None, :], h, -np.inf)
+        if isinstance(x, tuple):
+            h, valid = x
+            h = layer_input(self, h)
+            valid = np.asarray(valid, dtype=bool)
+            if h.ndim != 3 or valid.shape != (h.shape[0], h.shape[2]):
+                raise ValueError(f"MaskedMaxPool expects h (N, C, T) and valid (N, T), got shapes {h.shape} "
+                                 f"and {valid.shape}")
+            if not valid.any(axis=1).all():
+                raise ValueError("MaskedMaxPool: every row of valid needs one True step")
+            masked = np.where(valid[:, None, :], h, -np.inf)
+        else:
+            h = layer_input(self, x)
+            if h.ndim != 3 or h.shape[2] < 1:
+                raise ValueError(f"MaskedMaxPool expects h of shape (N, C, T) with T >= 1, got shape {h.shape}")
+            masked = h
         idx = masked.argmax(axis=2)
         return np.take_along_axis(h, idx[:, :, None], axis=2)[:, :, 0], (idx, h.shape)
 
@@ -46,6 +62,8 @@ class MaskedMaxPool(Module):
         return g
 
 
+@register_layer("causal_conv_block", example=lambda dt: CausalConvBlock(2, 3, dilation=2, dtype=dt, seed=0),
+                input=(3, 2, 7))
 class CausalConvBlock(Module):
     """T-Loss's residual block: y = act(conv₂(act(conv₁(x)))) + r(x), causal dilated convolutions
     (kernel k, dilation d, left padding (k − 1)·d, so y[:, :, t] depends on x[:, :, ≤ t]),
@@ -80,6 +98,9 @@ class CausalConvBlock(Module):
         return dx + self.residual.backward(grad_output, cr, need_input_grad=True)
 
 
+@register_layer("causal_cnn_encoder", input=(3, 2, 9),
+                example=lambda dt: CausalCNNEncoder(2, channels=3, depth=2, reduced_size=4, out_features=3, dtype=dt,
+                                                    seed=0))
 class CausalCNNEncoder(Module):
     """T-Loss's encoder (Franceschi, Dieuleveut & Jaggi, "Unsupervised Scalable Representation
     Learning for Multivariate Time Series", NeurIPS 2019, Sec. 4): for x (N, C, T),

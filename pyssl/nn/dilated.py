@@ -11,9 +11,10 @@ from .activation import GELU
 from .conv import Conv1d
 from .dropout import Dropout
 from .init import rng
-from .module import Module, Sequential, layer_input
+from .module import Module, Sequential, layer_input, register_layer
 
 
+@register_layer("timestamp_mask", example=lambda dt: TimestampMask(0.5, seed=0).astype(dt), input=(3, 2, 6), fd=False)
 class TimestampMask(Module):
     """Random timestamp masking of (N, C, T) latents (TS2Vec, Sec. 3.1): in training mode every
     (sample, time step) is kept with probability 1 − p and zeroed otherwise across all C channels,
@@ -55,6 +56,8 @@ class TimestampMask(Module):
         return f"p={self.p}"
 
 
+@register_layer("dilated_conv_block", example=lambda dt: DilatedConvBlock(2, 3, dilation=2, dtype=dt, seed=0),
+                input=(3, 2, 7))
 class DilatedConvBlock(Module):
     """TS2Vec's residual block: y = conv₂(gelu(conv₁(gelu(x)))) + r(x), both convolutions kernel k,
     dilation d, "same" padding; r = identity, or a 1×1 convolution when the width changes (or for
@@ -88,6 +91,12 @@ class DilatedConvBlock(Module):
         return dx + self.projector.backward(grad_output, cr, need_input_grad=True)
 
 
+# without masking and dropout (finite differences apply), and with them (random, seeded: fd=False)
+@register_layer("dilated_conv_encoder", input=(3, 2, 9),
+                example=lambda dt: DilatedConvEncoder(2, hidden_dim=3, output_dim=4, depth=2, mask_p=0.0, dropout=0.0,
+                                                      dtype=dt, seed=0))
+@register_layer("dilated_conv_encoder_masked", input=(3, 2, 9), fd=False,
+                example=lambda dt: DilatedConvEncoder(2, hidden_dim=3, output_dim=4, depth=2, dtype=dt, seed=0))
 class DilatedConvEncoder(Module):
     """TS2Vec's encoder (Yue et al., "TS2Vec: Towards Universal Representation of Time Series",
     AAAI 2022, Sec. 3.1): per-timestamp representations of a series x (N, C, T),

@@ -10,7 +10,7 @@ import pytest
 
 import pyssl
 from pyssl import methods as M
-from pyssl.nn import ConvEncoder2d, FeatureTokenizer, MLP, TransformerEncoder
+from pyssl.nn import CausalCNNEncoder, ConvEncoder2d, DilatedConvEncoder, FeatureTokenizer, MLP, TransformerEncoder
 
 from ._helpers import assert_every_public_class_registered, assert_thread_identical
 
@@ -21,12 +21,18 @@ def _data(entry, n=64):
     rng = np.random.default_rng(0)
     if entry.data == "images":
         return rng.standard_normal((n, 1, 8, 8)).astype(np.float32)
+    if entry.data in ("series", "series_pooled"):
+        return rng.standard_normal((n, 2, 16)).astype(np.float32)
     return rng.standard_normal((n, 6)).astype(np.float32)
 
 
 def _encoder(entry, seed=1):
     if entry.data == "images":
         return ConvEncoder2d(1, channels=(4,), seed=seed)
+    if entry.data == "series":  # per-timestep maps (N, D, T) (TS2Vec)
+        return DilatedConvEncoder(2, hidden_dim=4, output_dim=6, depth=2, seed=seed)
+    if entry.data == "series_pooled":  # one vector per series (T-Loss)
+        return CausalCNNEncoder(2, channels=3, depth=2, reduced_size=4, out_features=5, seed=seed)
     if entry.data == "tokens":  # a transformer over one token per table feature (MAE)
         return TransformerEncoder(8, 1, 2, mlp_ratio=2.0, tokenizer=FeatureTokenizer(6, 8, seed=seed), seed=seed)
     return MLP([6, 12, 8], seed=seed)
