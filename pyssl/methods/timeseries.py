@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -175,7 +176,8 @@ class TS2Vec(Method):
 
     def transform(self, X, pool="max", batch_size: int = 64) -> np.ndarray:
         """``representation_encoder.transform(X, pool)``: (N, D) for ``pool="max"``, (N, T, D) for None."""
-        return self.representation_encoder.transform(X, pool=pool, batch_size=batch_size)
+        enc: Any = self.representation_encoder  # a series encoder with transform(X, pool=...)
+        return enc.transform(X, pool=pool, batch_size=batch_size)
 
     @staticmethod
     def default_iterations(X) -> int:
@@ -319,7 +321,8 @@ class TLoss(Method):
 
     def transform(self, X, pool="max", batch_size: int = 64) -> np.ndarray:
         """``encoder.transform(X, pool)``."""
-        return self.encoder.transform(X, pool=pool, batch_size=batch_size)
+        enc: Any = self.encoder  # a series encoder with transform(X, pool=...)
+        return enc.transform(X, pool=pool, batch_size=batch_size)
 
     def fit(self, X, n_iters: int = 1500, batch_size: int = 10, lr: float = 1e-3, seed: int = 0,
             verbose: bool = False) -> dict:

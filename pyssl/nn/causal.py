@@ -161,7 +161,7 @@ class CausalCNNEncoder(Module):
         g = self.pool.backward(g, cp)
         return self.network.backward(g, ch, need_input_grad=need_input_grad)
 
-    def transform(self, X, pool="max", batch_size: int = 64) -> np.ndarray:
+    def transform(self, X, batch_size: int = 64, *, pool="max") -> np.ndarray:
         """Whole-series representations (N, D) for ``pool="max"``; for ``pool=None`` the
         representation of every prefix (N, T, D) (NaN steps repeat the previous prefix's)."""
         if pool not in ("max", None):

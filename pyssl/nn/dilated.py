@@ -26,6 +26,8 @@ class TimestampMask(Module):
     state. p = 0.5 is TS2Vec's "binomial" mask.
     """
 
+    rng_state: np.ndarray  # buffer (register_buffer): (seed, training forwards so far), uint64
+
     def __init__(self, p: float = 0.5, seed=None):
         super().__init__()
         check_scalar(p, "p", low=0.0, high=1.0, high_inclusive=False)
@@ -157,7 +159,7 @@ class DilatedConvEncoder(Module):
             g = g * ~missing
         return self.input_fc.backward(np.ascontiguousarray(g), c0, need_input_grad=need_input_grad)
 
-    def transform(self, X, pool="max", batch_size: int = 64) -> np.ndarray:
+    def transform(self, X, batch_size: int = 64, *, pool="max") -> np.ndarray:
         """Representations in evaluation mode, in batches: ``pool="max"`` (default) the whole-series
         one (N, D), max over time (TS2Vec's ``encoding_window="full_series"``); ``pool=None`` the
         per-timestep ones (N, T, D)."""
