@@ -49,7 +49,15 @@ def hierarchical_contrastive(z1, z2, alpha: float = 0.5, temporal_unit: int = 0)
 
 
 class HierarchicalContrastiveLoss:
-    """TS2Vec's loss; see :func:`hierarchical_contrastive`. ``loss(z1, z2) -> (loss, dz1, dz2)``."""
+    """TS2Vec's loss; see :func:`hierarchical_contrastive`. ``loss(z1, z2) -> (loss, dz1, dz2)``.
+
+    Parameters
+    ----------
+    alpha : float
+        Weight of the instance-wise term (1 − alpha weights the temporal one), in [0, 1].
+    temporal_unit : int
+        First level that contributes the temporal term, >= 0.
+    """
 
     def __init__(self, alpha: float = 0.5, temporal_unit: int = 0):
         self.alpha = float(check_scalar(alpha, "alpha", kind=numbers.Real, low=0.0, high=1.0))

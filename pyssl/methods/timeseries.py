@@ -89,6 +89,23 @@ class TS2Vec(Method):
     decay 0.01, PyTorch's default), 200 iterations when X has at most 100 000 values, else 600
     (:meth:`fit` applies them). ``encoder=None`` builds ``DilatedConvEncoder(in_channels)``.
     Single process only.
+
+    Parameters
+    ----------
+    encoder : Module, optional
+        A series encoder giving per-timestep maps (N, D, T); None builds the paper's.
+    in_channels : int, optional
+        Channels C of the series (needed when ``encoder`` is None).
+    alpha : float
+        Instance-wise weight of :func:`pyssl.losses.hierarchical_contrastive`, in [0, 1].
+    temporal_unit : int
+        First level with the temporal term; the overlap is at least 2^(temporal_unit + 1) steps.
+    max_train_length : int or None
+        Train on random windows of this length when the series are longer (None: whole series).
+    swa : bool
+        Keep the running weight average ``averaged_encoder`` and represent with it.
+    seed : int or None
+        Seed of the crops, masks and (for ``encoder=None``) the encoder's initialisation.
     """
 
     target_names = ("averaged_encoder",)
@@ -241,6 +258,19 @@ class TLoss(Method):
     reference's varying-length variant), in one batched pass thanks to the encoder's causality.
     Paper defaults: batch 10, Adam lr 1e-3, 1500 steps, K = 10. ``encoder=None`` builds
     ``CausalCNNEncoder(in_channels)``. Single process only.
+
+    Parameters
+    ----------
+    encoder : Module, optional
+        A series encoder giving one vector (N, D) per series; None builds the paper's.
+    in_channels : int, optional
+        Channels C of the series (needed when ``encoder`` is None).
+    n_negatives : int
+        Negatives K per anchor, >= 1.
+    compared_length : int or None
+        Cap on the sampled sub-series lengths (None: the series length).
+    seed : int or None
+        Seed of the windows and (for ``encoder=None``) the encoder's initialisation.
     """
 
     def __init__(self, encoder: Module | None = None, in_channels: int | None = None, n_negatives: int = 10,

@@ -68,7 +68,21 @@ class CausalConvBlock(Module):
     """T-Loss's residual block: y = act(conv₂(act(conv₁(x)))) + r(x), causal dilated convolutions
     (kernel k, dilation d, left padding (k − 1)·d, so y[:, :, t] depends on x[:, :, ≤ t]),
     LeakyReLU activations, r a 1×1 convolution when the width changes. (The reference wraps the
-    convolutions in weight normalisation; here they are plain.)"""
+    convolutions in weight normalisation; here they are plain.)
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output.
+    kernel_size : int
+        Width k of both causal convolutions.
+    dilation : int
+        Spacing d between kernel taps, >= 1.
+    dtype : numpy dtype
+        float32 or float64: the dtype of the parameters (and of the outputs).
+    seed : int, optional
+        Initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, dilation: int = 1,
                  dtype=np.float32, seed=None):
@@ -115,6 +129,25 @@ class CausalCNNEncoder(Module):
     representation of the unpadded series. ``transform(X)`` gives z (N, D);
     ``transform(X, pool=None)`` the representation of every prefix x[:, :, :t+1], i.e.
     Linear(max_{s ≤ t} h[:, :, s]), as (N, T, D).
+
+    Parameters
+    ----------
+    in_channels : int
+        Channels C of the input series.
+    channels : int
+        Width of the ``depth`` causal blocks.
+    depth : int
+        Number of blocks of width ``channels`` (dilations 1, 2, …, 2^(depth − 1)), >= 0.
+    reduced_size : int
+        Width of the last causal block (the features that are max-pooled).
+    out_features : int
+        Size D of the representation.
+    kernel_size : int
+        Width k of every causal convolution.
+    dtype : numpy dtype
+        float32 or float64: the dtype of the parameters (and of the outputs).
+    seed : int, optional
+        Initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, in_channels: int, channels: int = 40, depth: int = 10, reduced_size: int = 160,

@@ -63,7 +63,23 @@ class TimestampMask(Module):
 class DilatedConvBlock(Module):
     """TS2Vec's residual block: y = conv₂(gelu(conv₁(gelu(x)))) + r(x), both convolutions kernel k,
     dilation d, "same" padding; r = identity, or a 1×1 convolution when the width changes (or for
-    the final block, as the reference implementation). x (N, C_in, T) → y (N, C_out, T)."""
+    the final block, as the reference implementation). x (N, C_in, T) → y (N, C_out, T).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels C_in of the input and C_out of the output.
+    kernel_size : int
+        Width k of both convolutions.
+    dilation : int
+        Spacing d between kernel taps, >= 1.
+    final : bool
+        Use a 1×1 projection on the residual path even when the widths agree (the last block).
+    dtype : numpy dtype
+        float32 or float64: the dtype of the parameters (and of the outputs).
+    seed : int, optional
+        Initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, dilation: int = 1,
                  final: bool = False, dtype=np.float32, seed=None):
@@ -112,6 +128,27 @@ class DilatedConvEncoder(Module):
     their time steps masked, as the reference implementation. ``forward`` gives the per-timestep
     (N, D, T) map; ``transform(X, pool="max")`` the whole-series representation (N, D) (max over
     time), ``transform(X, pool=None)`` the per-timestep one as (N, T, D).
+
+    Parameters
+    ----------
+    in_channels : int
+        Channels C of the input series.
+    hidden_dim : int
+        Width of the input projection and of the first ``depth`` blocks.
+    output_dim : int
+        Width D of the representations (the last block).
+    depth : int
+        Number of hidden-width blocks (``depth`` + 1 blocks in all), >= 0.
+    kernel_size : int
+        Width k of every convolution.
+    mask_p : float
+        Probability of masking a time step in training (:class:`TimestampMask`), in [0, 1).
+    dropout : float
+        Dropout probability on the output representations (training only).
+    dtype : numpy dtype
+        float32 or float64: the dtype of the parameters (and of the outputs).
+    seed : int, optional
+        Initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
     """
 
     def __init__(self, in_channels: int, hidden_dim: int = 64, output_dim: int = 320, depth: int = 10,

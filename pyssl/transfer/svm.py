@@ -37,6 +37,19 @@ class SVMProbe:
     ``DilatedConvEncoder`` the default ``pool="max"``), a method such as ``pyssl.methods.TS2Vec``
     — or None for the raw-series baseline (X flattened to (N, C·T)). After ``fit``: ``C_`` (the
     chosen C), ``searched_`` (whether the grid search ran), ``classes_``.
+
+    Parameters
+    ----------
+    encoder : object or None
+        The frozen feature extractor (see above), or None for the raw series.
+    c_grid : sequence of float
+        Values of C searched (positive; ``inf`` = hard margin, fitted as ``c_inf``).
+    cv : int
+        Folds of the stratified grid search, >= 2.
+    c_inf : float
+        The finite C given to libsvm for C = ∞, > 0.
+    max_iter : int
+        Iteration cap of each libsvm fit, >= 1.
     """
 
     def __init__(self, encoder=None, c_grid=C_GRID, cv: int = 5, c_inf: float = 1e10, max_iter: int = 10_000_000):
