@@ -209,7 +209,13 @@ def test_svm_probe_protocol(rng):
     p = SVMProbe(enc).fit(X[:40], y[:40])
     assert 0.0 <= p.score(X[40:], y[40:]) <= 1.0
     with pytest.raises(TypeError, match="transform"):
-        SVMProbe(object())
+        SVMProbe(object()).fit(X[:40], y[:40])
+    with pytest.raises(ValueError, match="cv"):
+        SVMProbe(cv=1).fit(X[:40], y[:40])
+    with pytest.raises(ValueError, match="c_grid"):
+        SVMProbe(c_grid=(1.0, -1.0)).fit(X[:40], y[:40])
+    probe = SVMProbe(cv=3)
+    assert probe.set_params(cv=4).get_params()["cv"] == 4 and probe.cv == 4
     with pytest.raises(ValueError, match="2 classes"):
         SVMProbe().fit(X[:10], np.zeros(10))
     with pytest.raises(RuntimeError, match="not fitted"):
