@@ -13,6 +13,7 @@ void register_losses(py::module_& m);
 void register_augment(py::module_& m);
 void register_cuda(py::module_& m);
 void register_precision(py::module_& m);
+void register_resnet(py::module_& m);
 }  // namespace pyssl::bind
 
 PYBIND11_MODULE(_core, m) {
@@ -24,6 +25,7 @@ PYBIND11_MODULE(_core, m) {
   pyssl::bind::register_conv(nn);
   pyssl::bind::register_normalize(nn);
   pyssl::bind::register_precision(nn);
+  pyssl::bind::register_resnet(nn);
   auto optim = m.def_submodule("optim", "fused optimizer updates");
   pyssl::bind::register_optim(optim);
   auto losses = m.def_submodule("losses", "fused SSL loss forward + backward");
