@@ -9,6 +9,52 @@
 namespace pyssl::nn {
 namespace {
 constexpr int kLanes = 16;
+constexpr index_t kChunk = 1024;  // elements summed in T lanes before they are added in double
+
+// Σ f(i) over [0, s): kLanes accumulators of type T per chunk of kChunk elements (so the loop
+// vectorises without conversions), chunks and lanes added in double in a fixed order — the
+// association depends on s alone, never on the thread count or the buffer's address.
+template <class T, class F>
+inline double row_sum(index_t s, F f) {
+  double total = 0;
+  for (index_t c0 = 0; c0 < s; c0 += kChunk) {
+    const index_t c1 = c0 + kChunk < s ? c0 + kChunk : s;
+    T acc[kLanes] = {};
+    index_t i = c0;
+    for (; i + kLanes <= c1; i += kLanes) {
+#pragma omp simd
+      for (int j = 0; j < kLanes; ++j) acc[j] += f(i + j);
+    }
+    for (int j = 0; i < c1; ++i, ++j) acc[j] += f(i);
+    for (int j = 0; j < kLanes; ++j) total += double(acc[j]);
+  }
+  return total;
+}
+
+template <class T, class FA, class FB>
+inline void row_sum2(index_t s, FA fa, FB fb, double& sa, double& sb) {
+  sa = sb = 0;
+  for (index_t c0 = 0; c0 < s; c0 += kChunk) {
+    const index_t c1 = c0 + kChunk < s ? c0 + kChunk : s;
+    T a[kLanes] = {}, b[kLanes] = {};
+    index_t i = c0;
+    for (; i + kLanes <= c1; i += kLanes) {
+#pragma omp simd
+      for (int j = 0; j < kLanes; ++j) {
+        a[j] += fa(i + j);
+        b[j] += fb(i + j);
+      }
+    }
+    for (int j = 0; i < c1; ++i, ++j) {
+      a[j] += fa(i);
+      b[j] += fb(i);
+    }
+    for (int j = 0; j < kLanes; ++j) {
+      sa += double(a[j]);
+      sb += double(b[j]);
+    }
+  }
+}
 
 void check_shape(const ChannelShape& sh) {
   PYSSL_CHECK(sh.n >= 1 && sh.c >= 1 && sh.s >= 1, "batch_norm_channels: x must be non-empty, got (N, C, S) = (",
@@ -22,11 +68,15 @@ void channel_moments(const ChannelShape& sh, const T* x, index_t c, double& mean
   double cnt = 0, mu = 0, q = 0;
   for (index_t n = 0; n < sh.n; ++n) {
     const T* row = x + (n * sh.c + c) * S;
-    const double rm = lane_sum<kLanes>(0, S, [&](index_t i) { return double(row[i]); }) / double(S);
-    const double rq = lane_sum<kLanes>(0, S, [&](index_t i) {
-      const double t = double(row[i]) - rm;
+    const double rm = row_sum<T>(S, [&](index_t i) { return row[i]; }) / double(S);
+    const T rmt = T(rm);
+    // M2 about the row mean rounded to T, corrected exactly for the rounding offset d:
+    // Σ (x − rm)² = Σ (x − rmt)² − S·d², d = rm − rmt.
+    const double d = rm - double(rmt);
+    const double rq = row_sum<T>(S, [&](index_t i) {
+      const T t = row[i] - rmt;
       return t * t;
-    });
+    }) - double(S) * d * d;
     if (n == 0) {
       cnt = double(S);
       mu = rm;
@@ -159,20 +209,20 @@ void batch_norm_channels_backward(const ChannelShape& sh, const T* x, const T* m
             }
           }
           if (!need_sums) continue;
-          double a, b;
+          double a, b;  // Σ g and Σ g·(x − μ); the factor r is applied once per channel
           if (relu) {
-            lane_sum2<kLanes>(
-                index_t(0), S, [&](index_t i) { return double(yr[i] > T(0) ? gr[i] : T(0)); },
-                [&](index_t i) { return double((yr[i] > T(0) ? gr[i] : T(0)) * ((xr[i] - m) * r)); }, a, b);
+            row_sum2<T>(
+                S, [&](index_t i) { return yr[i] > T(0) ? gr[i] : T(0); },
+                [&](index_t i) { return (yr[i] > T(0) ? gr[i] : T(0)) * (xr[i] - m); }, a, b);
           } else {
-            lane_sum2<kLanes>(
-                index_t(0), S, [&](index_t i) { return double(gr[i]); },
-                [&](index_t i) { return double(gr[i] * ((xr[i] - m) * r)); }, a, b);
+            row_sum2<T>(
+                S, [&](index_t i) { return gr[i]; }, [&](index_t i) { return gr[i] * (xr[i] - m); }, a, b);
           }
           s1 += a;
           s2 += b;
         }
       }
+      s2 *= double(r);
       if (dgamma != nullptr) dgamma[c] = accumulate ? T(double(dgamma[c]) + s2) : T(s2);
       if (dbeta != nullptr) dbeta[c] = accumulate ? T(double(dbeta[c]) + s1) : T(s1);
       if (dx == nullptr) continue;

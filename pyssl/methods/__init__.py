@@ -10,7 +10,9 @@ from .simsiam import SimSiam
 from .clustering import SwAV, DINO
 from .tasks import PretextTaskMethod, RotationPrediction, Jigsaw
 from .reconstruction import MaskedModeling, DenoisingAutoencoder, VIME
+from .nnclr import NNCLR
 
 __all__ = ["METHODS", "register_method", "Method", "JointEmbedding", "SimCLR", "BarlowTwins", "VICReg", "SCARF",
            "DACL", "MoCo", "BYOL", "SimSiam", "SwAV", "DINO", "MaskedModeling", "DenoisingAutoencoder", "VIME",
            "PretextTaskMethod", "RotationPrediction", "Jigsaw"]
+__all__ += ["NNCLR"]
