@@ -11,8 +11,9 @@ from .clustering import SwAV, DINO
 from .tasks import PretextTaskMethod, RotationPrediction, Jigsaw
 from .reconstruction import MaskedModeling, DenoisingAutoencoder, VIME
 from .nnclr import NNCLR
+from .multicrop import MultiCrop
 
 __all__ = ["METHODS", "register_method", "Method", "JointEmbedding", "SimCLR", "BarlowTwins", "VICReg", "SCARF",
            "DACL", "MoCo", "BYOL", "SimSiam", "SwAV", "DINO", "MaskedModeling", "DenoisingAutoencoder", "VIME",
            "PretextTaskMethod", "RotationPrediction", "Jigsaw"]
-__all__ += ["NNCLR"]
+__all__ += ["NNCLR", "MultiCrop"]
