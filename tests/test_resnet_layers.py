@@ -407,3 +407,26 @@ def test_resnet_input_shape_errors():
         ResNet1d(2, width=2)(np.zeros((2, 3, 8), np.float32))
     with pytest.raises(ValueError, match=r"\(N, C, H, W\) with C = 3"):
         ResNet(18, width=2)(np.zeros((2, 3, 8), np.float32))
+
+
+@given(n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(3, 7), w=st.integers(3, 7), k=st.integers(1, 3),
+       s=st.integers(1, 3), p=st.integers(0, 2), seed=st.integers(0, 1000))
+def test_im2col_equals_conv_columns_and_recompute_conv_equals_conv2d(n, c, h, w, k, s, p, seed):
+    from pyssl.nn import Conv2d
+    from pyssl.nn.resnet import RecomputeConv2d
+
+    if h + 2 * p < k or w + 2 * p < k:
+        return
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w))
+    a = Conv2d(c, 2, k, stride=s, padding=p, bias=False, dtype=np.float64, seed=seed)
+    b = RecomputeConv2d(c, 2, k, stride=s, padding=p, bias=False, dtype=np.float64, seed=seed)
+    ya, ctx_a = a.forward(x)
+    yb, ctx_b = b.forward(x)
+    assert _core.nn.im2col(x, (k, k), (s, s), (p, p)).tobytes() == ctx_a[0].tobytes()
+    assert ya.tobytes() == yb.tobytes()
+    g = rng.standard_normal(ya.shape)
+    a.zero_grad()
+    b.zero_grad()
+    assert a.backward(g, ctx_a).tobytes() == b.backward(g, ctx_b).tobytes()
+    assert a.weight.grad.tobytes() == b.weight.grad.tobytes()

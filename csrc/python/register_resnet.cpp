@@ -8,6 +8,7 @@
 #include <pybind11/stl.h>
 
 #include "nn/batchnorm2d.hpp"
+#include "nn/im2col.hpp"
 #include "nn/maxpool.hpp"
 #include "python/convert.hpp"
 
@@ -214,6 +215,24 @@ py::array max_pool2d_backward(const py::array& argmax, const py::array& dy, std:
   });
 }
 
+py::array im2col(const py::array& x, std::pair<index_t, index_t> kernel, std::pair<index_t, index_t> stride,
+                 std::pair<index_t, index_t> padding) {
+  return dispatch_float(x, "x", [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    const T* px = in<T>(x, "x", 4);
+    nn::Im2colShape s{dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3), kernel.first, kernel.second,
+                      stride.first, stride.second, padding.first, padding.second};
+    s.validate();
+    auto cols = empty<T>({s.c * s.kh * s.kw, s.n * s.ho() * s.wo()});
+    T* pc = cols.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      nn::im2col_nchw<T>(s, px, pc);
+    }
+    return std::move(cols);
+  });
+}
+
 }  // namespace
 
 void register_resnet(py::module_& m) {
@@ -232,6 +251,9 @@ void register_resnet(py::module_& m) {
         py::arg("accumulate") = true, py::arg("need_dx") = true, py::arg("need_dres") = false,
         py::arg("given_sums") = py::none(), py::arg("given_count") = 0.0,
         "Returns (dx or None, d_residual or None); accumulates (or writes) weight_grad / bias_grad.");
+  m.def("im2col", &im2col, py::arg("x"), py::arg("kernel_size"), py::arg("stride") = std::make_pair(1, 1),
+        py::arg("padding") = std::make_pair(0, 0),
+        "cols (C*KH*KW, N*HO*WO) of x (N, C, H, W), the layout conv2d_forward returns and conv2d_backward takes.");
   m.def("max_pool2d_forward", &max_pool2d_forward, py::arg("x"), py::arg("kernel_size"), py::arg("stride"),
         py::arg("padding") = std::make_pair(0, 0), "y, argmax (int32 index into each H·W plane)");
   m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("argmax"), py::arg("grad_output"), py::arg("x_shape"),

@@ -12,12 +12,34 @@ import numbers
 
 import numpy as np
 
+from .. import _core
 from .._validation import check_scalar
 from .batchnorm import BatchNorm2d, ChannelBatchNorm1d
 from .conv import Conv1d, Conv2d, GlobalAvgPool
 from .init import rng
-from .module import Module, Sequential, layer_input
+from .module import Module, Sequential, grads_for_backward, layer_input
 from .pool import MaxPool2d
+
+
+class RecomputeConv2d(Conv2d):
+    """Conv2d that keeps its input instead of its im2col columns for backward and rebuilds the
+    columns there (one extra copy pass, ~10% of the forward GEMM's time). A ResNet-18 step at
+    batch 128 otherwise holds ~2.3 GB of columns at once — more than the buffer cache keeps, so
+    they were page-faulted back every step; this way one column buffer is alive at a time. The
+    input is held anyway by the preceding layer's context. Same results as Conv2d, bit for bit."""
+
+    def forward(self, x):
+        x = layer_input(self, x, self.weight.data.dtype)
+        y, _cols = _core.nn.conv2d_forward(x, self.weight.data, None if self.bias is None else self.bias.data,
+                                           self.stride, self.padding)
+        return y, x
+
+    def backward(self, grad_output, ctx, need_input_grad=True):
+        x = ctx
+        cols = _core.nn.im2col(x, self.kernel_size, self.stride, self.padding)
+        (wg, bg), acc = grads_for_backward(self.weight, self.bias)
+        return _core.nn.conv2d_backward(cols, self.weight.data, np.ascontiguousarray(grad_output), list(x.shape),
+                                        wg, bg, self.stride, self.padding, acc, need_input_grad)
 
 
 def _conv(dims, cin, cout, k, stride, dtype, g, padding=None):
@@ -25,8 +47,8 @@ def _conv(dims, cin, cout, k, stride, dtype, g, padding=None):
     initialisation as torchvision's ResNet: w ~ N(0, 2/(C_out·k^dims))."""
     pad = k // 2 if padding is None else padding
     seed = int(g.integers(2**63))
-    layer = (Conv2d(cin, cout, k, stride=stride, padding=pad, bias=False, dtype=dtype, seed=seed) if dims == 2
-             else Conv1d(cin, cout, k, stride=stride, padding=pad, bias=False, dtype=dtype, seed=seed))
+    layer = (RecomputeConv2d(cin, cout, k, stride=stride, padding=pad, bias=False, dtype=dtype, seed=seed)
+             if dims == 2 else Conv1d(cin, cout, k, stride=stride, padding=pad, bias=False, dtype=dtype, seed=seed))
     w = layer.weight.data
     w[...] = g.standard_normal(w.shape) * np.sqrt(2.0 / (cout * k**dims))
     return layer
