@@ -9,7 +9,8 @@ The step (``_resnet_worker.py``): forward of a batch of 3×size×size images thr
 (3×3 stem, no max-pool) → Linear(512, 10) → cross-entropy → backward → SGD with momentum.
 Configurations per round: pyssl fp32, torch fp32, torch bf16 autocast, and — with ``--cache-mb``
 — pyssl fp32 with that buffer-cache limit. The table gives the fastest round's wall ms per step
-(other load on a shared machine only adds time) and CPU ms per step (all threads), the
+(other load on a shared machine only adds time) and CPU ms per step (all threads; on a machine
+whose cores other work shares, CPU time is the steadier figure), the
 convolution GFLOP/s of the step (FLOPs counted analytically, 2 per multiply-add, forward + input
 and weight gradients) and its fraction of the GEMM engine's peak as ``bench_gemm.py`` defines it
 (threads × FLOP/cycle × nominal clock). ``--quick``: 2 timed steps, 1 round.
@@ -90,13 +91,14 @@ def main(argv=None):
     print(f"step FLOPs (convolutions + head, fwd + bwd): {flops / 1e9:.1f} GFLOP; GEMM peak "
           f"{args.threads} x {fpc} x {ghz:.2f} GHz = {peak:.0f} GFLOP/s")
     print("| configuration | wall ms/step (best) | CPU ms/step (best) | GFLOP/s (wall) | of peak | "
-          "torch fp32 wall / this |")
-    print("|---|---|---|---|---|---|")
+          "torch fp32 / this, wall | torch fp32 / this, CPU |")
+    print("|---|---|---|---|---|---|---|")
     best = {k: min(v) for k, v in wall.items()}
     for label, *_ in configs:
         gf = flops / (best[label] / 1e3) / 1e9
         ratio = f"{best['torch fp32'] / best[label]:.2f}x" if "torch fp32" in best else "-"
-        print(f"| {label} | {best[label]:.0f} | {min(cpu[label]):.0f} | {gf:.1f} | {gf / peak:.1%} | {ratio} |")
+        cratio = f"{min(cpu['torch fp32']) / min(cpu[label]):.2f}x" if "torch fp32" in cpu else "-"
+        print(f"| {label} | {best[label]:.0f} | {min(cpu[label]):.0f} | {gf:.1f} | {gf / peak:.1%} | {ratio} | {cratio} |")
     prof = outs["pyssl fp32"]["info"].get("profile_s_per_step")
     if prof:
         print("\npyssl seconds per step by layer (wall):")

@@ -19,4 +19,17 @@ struct Im2colShape {
 template <class T>
 void im2col_nchw(const Im2colShape& s, const T* x, T* cols);
 
+// dx[n, c] = Σ_{i,j,p,q} dcols[(c,i,j), (n,p,q)] at the matching input position (the adjoint of
+// im2col), contributions added in (i, j) order as csrc/nn/conv.cpp's col2im does, so the two agree
+// bit for bit; the inner loop over q is a contiguous (stride 1) or strided add without per-element
+// bounds checks. Parallel over (n, c) planes: one writer per value, any thread count.
+template <class T>
+void col2im_nchw(const Im2colShape& s, const T* dcols, T* dx);
+
+// Input gradient of the convolution y = W * x of csrc/nn/conv.hpp (no bias):
+//   dY[o, (n,p,q)] = dy[n, o, p, q];  dcols = Wᵀ dY (BLAS);  dx = col2im(dcols).
+// w: (O, C·KH·KW); dy: (N, O, HO, WO); dytmp: scratch (O, N·P); dcols: scratch (C·KH·KW, N·P).
+template <class T>
+void conv2d_input_grad(const Im2colShape& s, index_t o, const T* w, const T* dy, T* dytmp, T* dcols, T* dx);
+
 }  // namespace pyssl::nn

@@ -233,6 +233,31 @@ py::array im2col(const py::array& x, std::pair<index_t, index_t> kernel, std::pa
   });
 }
 
+py::array conv2d_input_grad(const py::array& w, const py::array& dy, std::vector<index_t> x_shape,
+                            std::pair<index_t, index_t> stride, std::pair<index_t, index_t> padding) {
+  return dispatch_float(w, "weight", [&](auto tag) -> py::array {
+    using T = decltype(tag);
+    if (x_shape.size() != 4) fail("conv2d_input_grad: x_shape must have 4 entries (N, C, H, W)");
+    const T* pw = in<T>(w, "weight", 4);
+    if (dim(w, 1) != x_shape[1]) fail("conv2d_input_grad: x has ", x_shape[1], " channels but weight is ", describe(w));
+    nn::Im2colShape s{x_shape[0], x_shape[1], x_shape[2], x_shape[3], dim(w, 2), dim(w, 3),
+                      stride.first, stride.second, padding.first, padding.second};
+    s.validate();
+    const index_t o = dim(w, 0), np_ = s.n * s.ho() * s.wo();
+    const T* pdy = in<T>(dy, "grad_output", 4);
+    check_shape(dy, {s.n, o, s.ho(), s.wo()}, "grad_output");
+    auto dytmp = empty<T>({o, np_});
+    auto dcols = empty<T>({s.c * s.kh * s.kw, np_});
+    auto dx = empty<T>({s.n, s.c, s.h, s.w});
+    T *pt = dytmp.mutable_data(), *pc = dcols.mutable_data(), *pdx = dx.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      nn::conv2d_input_grad<T>(s, o, pw, pdy, pt, pc, pdx);
+    }
+    return std::move(dx);
+  });
+}
+
 }  // namespace
 
 void register_resnet(py::module_& m) {
@@ -254,6 +279,9 @@ void register_resnet(py::module_& m) {
   m.def("im2col", &im2col, py::arg("x"), py::arg("kernel_size"), py::arg("stride") = std::make_pair(1, 1),
         py::arg("padding") = std::make_pair(0, 0),
         "cols (C*KH*KW, N*HO*WO) of x (N, C, H, W), the layout conv2d_forward returns and conv2d_backward takes.");
+  m.def("conv2d_input_grad", &conv2d_input_grad, py::arg("weight"), py::arg("grad_output"), py::arg("x_shape"),
+        py::arg("stride") = std::make_pair(1, 1), py::arg("padding") = std::make_pair(0, 0),
+        "dx of y = conv2d(x, weight) (no bias): Wᵀ·dY then a vectorised col2im; equals conv2d_backward's dx.");
   m.def("max_pool2d_forward", &max_pool2d_forward, py::arg("x"), py::arg("kernel_size"), py::arg("stride"),
         py::arg("padding") = std::make_pair(0, 0), "y, argmax (int32 index into each H·W plane)");
   m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("argmax"), py::arg("grad_output"), py::arg("x_shape"),

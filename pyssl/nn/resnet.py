@@ -26,7 +26,9 @@ class RecomputeConv2d(Conv2d):
     columns there (one extra copy pass, ~10% of the forward GEMM's time). A ResNet-18 step at
     batch 128 otherwise holds ~2.3 GB of columns at once — more than the buffer cache keeps, so
     they were page-faulted back every step; this way one column buffer is alive at a time. The
-    input is held anyway by the preceding layer's context. Same results as Conv2d, bit for bit."""
+    input is held anyway by the preceding layer's context. The input gradient uses
+    ``conv2d_input_grad`` (the same Wᵀ·dY product, a col2im without per-element bounds checks).
+    Same results as Conv2d, bit for bit."""
 
     def forward(self, x):
         x = layer_input(self, x, self.weight.data.dtype)
@@ -36,10 +38,15 @@ class RecomputeConv2d(Conv2d):
 
     def backward(self, grad_output, ctx, need_input_grad=True):
         x = ctx
+        g = np.ascontiguousarray(grad_output)
         cols = _core.nn.im2col(x, self.kernel_size, self.stride, self.padding)
         (wg, bg), acc = grads_for_backward(self.weight, self.bias)
-        return _core.nn.conv2d_backward(cols, self.weight.data, np.ascontiguousarray(grad_output), list(x.shape),
-                                        wg, bg, self.stride, self.padding, acc, need_input_grad)
+        _core.nn.conv2d_backward(cols, self.weight.data, g, list(x.shape), wg, bg, self.stride, self.padding, acc,
+                                 False)
+        del cols
+        if not need_input_grad:
+            return None
+        return _core.nn.conv2d_input_grad(self.weight.data, g, list(x.shape), self.stride, self.padding)
 
 
 def _conv(dims, cin, cout, k, stride, dtype, g, padding=None):
