@@ -430,3 +430,84 @@ def test_im2col_equals_conv_columns_and_recompute_conv_equals_conv2d(n, c, h, w,
     b.zero_grad()
     assert a.backward(g, ctx_a).tobytes() == b.backward(g, ctx_b).tobytes()
     assert a.weight.grad.tobytes() == b.weight.grad.tobytes()
+
+
+class _ThreadGroup:
+    """Two ranks as two threads: the collectives BatchNorm uses, exchanged through a barrier."""
+
+    world_size = 2
+
+    def __init__(self):
+        import threading
+
+        self._local = threading.local()
+        self._barrier = threading.Barrier(2)
+        self._slots = [None, None]
+
+    def bind(self, rank):
+        self._local.rank = rank
+
+    @property
+    def rank(self):
+        return self._local.rank
+
+    def _exchange(self, a):
+        self._slots[self.rank] = np.array(a, copy=True)
+        self._barrier.wait()
+        both = list(self._slots)
+        self._barrier.wait()
+        return both
+
+    def allgather_rows(self, a):
+        both = self._exchange(a)
+        start = sum(b.shape[0] for b in both[:self.rank])
+        return np.concatenate(both), slice(start, start + both[self.rank].shape[0])
+
+    def allreduce_sum_(self, buf):
+        both = self._exchange(buf)
+        buf[...] = both[0] + both[1]
+        return buf
+
+
+def test_synchronised_batchnorm2d_equals_whole_batch(rng):
+    """Under pyssl.distributed's synchronised BatchNorm, two ranks holding 2 and 4 samples get the
+    whole batch's outputs, input gradients and (summed) parameter gradients."""
+    import threading
+
+    from pyssl import distributed
+
+    x = rng.standard_normal((6, 3, 4, 5))
+    res = rng.standard_normal(x.shape)
+    g = rng.standard_normal(x.shape)
+    full = _bn_with_params(BatchNorm2d, 3, rng, relu=True)
+    y, ctx = full.forward_fused(x, residual=res)
+    dx, dres = full.backward_fused(g, ctx)
+    shards = [slice(0, 2), slice(2, 6)]
+    group = _ThreadGroup()
+    out = [None, None]
+
+    def rank(r):
+        group.bind(r)
+        bn = _bn_with_params(BatchNorm2d, 3, np.random.default_rng(0), relu=True)
+        bn.weight.data[:], bn.bias.data[:] = full.weight.data, full.bias.data
+        s = shards[r]
+        ys, c = bn.forward_fused(np.ascontiguousarray(x[s]), residual=np.ascontiguousarray(res[s]))
+        dxs, dress = bn.backward_fused(np.ascontiguousarray(g[s]), c)
+        out[r] = (ys, dxs, dress, bn.weight.grad.copy(), bn.bias.grad.copy(), bn.running_var.copy())
+
+    old = distributed.set_batch_norm_group(group)
+    try:
+        threads = [threading.Thread(target=rank, args=(r,)) for r in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        distributed.set_batch_norm_group(old)
+    for r, s in enumerate(shards):
+        np.testing.assert_allclose(out[r][0], y[s], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(out[r][1], dx[s], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(out[r][2], dres[s], rtol=1e-12)
+        np.testing.assert_allclose(out[r][5], full.running_var, rtol=1e-12)
+    np.testing.assert_allclose(out[0][3] + out[1][3], full.weight.grad, rtol=1e-9)
+    np.testing.assert_allclose(out[0][4] + out[1][4], full.bias.grad, rtol=1e-9)
