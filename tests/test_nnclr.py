@@ -91,24 +91,24 @@ def test_support_queue_update_is_a_ring_of_view1_projections():
     X, _ = clustered(n=64)
     m = NNCLR(MLP([10, 16, 8], seed=0), queue_size=48, projection_dim=8, hidden_dim=16)
     m.setup(X)
-    assert m.support.shape == (48, 8)
-    np.testing.assert_allclose(np.linalg.norm(m.support, axis=1), 1, rtol=1e-5)
-    before = m.support.copy()
+    assert m.queue.shape == (48, 8)
+    np.testing.assert_allclose(np.linalg.norm(m.queue, axis=1), 1, rtol=1e-5)
+    before = m.queue.copy()
     m.training_step(X[:32], seed=3)
     pending = m._pending.copy()
     m.on_step_end(0, 10)
-    np.testing.assert_array_equal(m.support[:32], pending)
-    np.testing.assert_array_equal(m.support[32:], before[32:])
-    assert int(m.support_ptr[0]) == 32
+    np.testing.assert_array_equal(m.queue[:32], pending)
+    np.testing.assert_array_equal(m.queue[32:], before[32:])
+    assert int(m.queue_ptr[0]) == 32
     # pending rows are the normalised projections of view 1
     x1, _ = m.make_views(X[:32], 3)
     m.encoder.train()
     z1 = m.projector(m.encoder(np.concatenate([x1, m.make_views(X[:32], 3)[1]])))[:32]
     np.testing.assert_allclose(pending, _unit(z1), rtol=1e-4, atol=1e-6)
     m.enqueue(np.full((40, 8), 0.5, np.float32))  # wraps around: slots 32..47 then 0..23
-    assert int(m.support_ptr[0]) == (32 + 40) % 48
-    assert np.all(m.support[32:] == 0.5) and np.all(m.support[:24] == 0.5)
-    np.testing.assert_array_equal(m.support[24:32], pending[24:32])
+    assert int(m.queue_ptr[0]) == (32 + 40) % 48
+    assert np.all(m.queue[32:] == 0.5) and np.all(m.queue[:24] == 0.5)
+    np.testing.assert_array_equal(m.queue[24:32], pending[24:32])
 
 
 def test_queue_larger_than_data_warns():
@@ -154,4 +154,4 @@ def test_reproducible_and_resume_bit_exact(tmp_path):
     assert len(hist["loss"]) == 4
     for a, b in zip(full.encoder.parameters(), resumed.encoder.parameters()):
         assert np.array_equal(a.data, b.data)
-    assert np.array_equal(full.support, resumed.support)
+    assert np.array_equal(full.queue, resumed.queue)

@@ -94,8 +94,8 @@ class NNCLR(Method):
     """
 
     trainable_names = ("encoder", "projector", "predictor")
-    buffer_names = ("support", "support_ptr")
-    buffer_settings = {"support": "queue_size and projection_dim"}
+    buffer_names = ("queue", "queue_ptr")
+    buffer_settings = {"queue": "queue_size and projection_dim"}
 
     def __init__(self, encoder, projector=None, predictor=None, temperature: float = 0.1,
                  queue_size: int | None = None, projection_dim: int = 256, hidden_dim: int | None = None,
@@ -125,8 +125,8 @@ class NNCLR(Method):
         if self.predictor is None:
             self.predictor = self.mlp([dim, hidden, dim], key=2)
         q = np.random.default_rng(derive_seed(self.seed, 4)).standard_normal((self.queue_size, dim))
-        self.support = _l2_rows(q).astype(self.dtype)
-        self.support_ptr = np.zeros(1, dtype=np.int64)
+        self.queue = _l2_rows(q).astype(self.dtype)
+        self.queue_ptr = np.zeros(1, dtype=np.int64)
 
     def training_step(self, X, seed):
         x1, x2 = self.make_views(X, seed)
@@ -136,9 +136,9 @@ class NNCLR(Method):
         p, pctx = self.predictor.forward(z)
 
         def loss_fn(p1, p2, z1, z2):  # the whole batch's rows; the queue gets every rank's z₁
-            nn1, _ = nearest_neighbours(z1, self.support)
-            nn2, _ = nearest_neighbours(z2, self.support)
-            self._pending = _l2_rows(z1).astype(self.support.dtype)
+            nn1, _ = nearest_neighbours(z1, self.queue)
+            nn2, _ = nearest_neighbours(z2, self.queue)
+            self._pending = _l2_rows(z1).astype(self.queue.dtype)
             loss, dp1, dp2 = nnclr_loss(nn1, nn2, p1, p2, self.temperature)
             return loss, dp1, dp2, None, None
 
@@ -150,11 +150,11 @@ class NNCLR(Method):
     def enqueue(self, z_hat: np.ndarray) -> None:
         """Ring-buffer update: row j of ``z_hat`` goes to slot (ptr + j) mod K (with more rows than
         slots, only the last K survive, as if enqueued one by one)."""
-        k, K = z_hat, self.support.shape[0]
-        n, ptr = k.shape[0], int(self.support_ptr[0])
+        k, K = z_hat, self.queue.shape[0]
+        n, ptr = k.shape[0], int(self.queue_ptr[0])
         first = max(0, n - K)
-        self.support[(ptr + np.arange(first, n)) % K] = k[first:]
-        self.support_ptr[0] = (ptr + n) % K
+        self.queue[(ptr + np.arange(first, n)) % K] = k[first:]
+        self.queue_ptr[0] = (ptr + n) % K
 
     def on_step_end(self, step, total_steps):
         if self._pending is not None:
