@@ -63,3 +63,33 @@ def test_pyssl_and_torch_resnets_agree_in_eval():
     tnet.train()
     ref = tnet(torch.from_numpy(x)).mean(dim=(2, 3)).detach().numpy()
     np.testing.assert_allclose(net(x), ref, rtol=1e-8, atol=1e-9)
+
+
+def test_pyssl_and_torch_training_steps_agree():
+    """Three SGD steps of the benchmark's job from the same weights: the same losses (float64), so
+    both sides time the same computation."""
+    torch = pytest.importorskip("torch")
+    from pyssl.nn import Linear, ResNet, Sequential
+    from pyssl.nn.losses import cross_entropy
+    from pyssl.optim import SGD
+
+    w = runpy.run_path(WORKER, run_name="worker")
+    tnet = w["torch_resnet18"](torch, 2).double().train()
+    net = Sequential(ResNet(18, 3, "cifar", width=2, dtype=np.float64, seed=0), Linear(16, 10, dtype=np.float64))
+    for a, (name, b) in zip(net.parameters(), tnet.named_parameters()):
+        a.data[...] = b.detach().numpy().T if name.endswith("weight") and b.ndim == 2 else b.detach().numpy()
+    x = np.random.default_rng(0).standard_normal((6, 3, 8, 8))
+    y = np.arange(6) % 10
+    opt = SGD(net.parameters(), lr=w["LR"], momentum=w["MOMENTUM"], weight_decay=w["WEIGHT_DECAY"])
+    topt = torch.optim.SGD(tnet.parameters(), lr=w["LR"], momentum=w["MOMENTUM"], weight_decay=w["WEIGHT_DECAY"])
+    for _ in range(3):
+        net.zero_grad()
+        out, ctx = net.forward(x)
+        loss, g = cross_entropy(out, y)
+        net.backward(g, ctx, need_input_grad=False)
+        opt.step()
+        topt.zero_grad()
+        tl = torch.nn.functional.cross_entropy(tnet(torch.from_numpy(x)), torch.from_numpy(y))
+        tl.backward()
+        topt.step()
+        assert loss == pytest.approx(tl.item(), rel=1e-9)
