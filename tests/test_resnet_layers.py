@@ -511,3 +511,27 @@ def test_synchronised_batchnorm2d_equals_whole_batch(rng):
         np.testing.assert_allclose(out[r][5], full.running_var, rtol=1e-12)
     np.testing.assert_allclose(out[0][3] + out[1][3], full.weight.grad, rtol=1e-9)
     np.testing.assert_allclose(out[0][4] + out[1][4], full.bias.grad, rtol=1e-9)
+
+
+def test_im2col_and_input_gradient_col2im_thread_invariant(threads, rng):
+    """im2col is a copy and col2im has one writer per (n, c) plane: the same bits on 1, 2, 3
+    threads (the input gradient's GEMM runs on one thread here: 1×1 kernel, tiny product)."""
+    x = rng.standard_normal((5, 3, 9, 7)).astype(np.float32)
+    w = rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((5, 2, 5, 4)).astype(np.float32)
+    outs = []
+    for t in (1, 2, 3):
+        pyssl.set_num_threads(t)
+        outs.append((_core.nn.im2col(x, (3, 3), (2, 2), (1, 1)).tobytes(),
+                     _core.nn.conv2d_input_grad(w, g, list(x.shape), (2, 2), (1, 1)).tobytes()))
+    assert outs[0] == outs[1] == outs[2]
+
+
+def test_conv2d_input_grad_bad_inputs(rng):
+    w = np.zeros((2, 3, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="channels"):
+        _core.nn.conv2d_input_grad(w, np.zeros((1, 2, 3, 3), np.float32), [1, 4, 5, 5], (1, 1), (0, 0))
+    with pytest.raises(ValueError, match="grad_output must have shape"):
+        _core.nn.conv2d_input_grad(w, np.zeros((1, 2, 4, 3), np.float32), [1, 3, 5, 5], (1, 1), (0, 0))
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        _core.nn.im2col(np.zeros((1, 1, 2, 2), np.float32), (3, 3))
