@@ -180,7 +180,13 @@ class ResNet(Sequential):
     ``variant="imagenet"``: 7×7 stride-2 stem convolution and a 3×3 stride-2 max-pool (the
     paper's). ``variant="cifar"``: a 3×3 stride-1 stem and no max-pool, for 32×32 inputs — the
     encoder solo-learn and lightly benchmark SSL methods with on CIFAR. Convolutions are bias-free
-    with Kaiming-normal (fan-out) weights, batch norms start at γ = 1, β = 0 (torchvision).
+    with Kaiming-normal (fan-out) weights, batch norms start at γ = 1, β = 0 (torchvision); the
+    parameters are in torchvision's order, so its weights load one to one.
+
+    Memory: a training step keeps each layer's input and batch-norm output; the largest scratch
+    buffers (im2col columns) live one at a time. At batch 128 on 32×32 a step's buffers slightly
+    exceed the buffer cache's 1 GiB default; ``pyssl.set_buffer_cache_limit(4 << 30)`` keeps them
+    all mapped (``benchmarks/bench_resnet.py --cache-mb 4096``).
     """
 
     def __init__(self, depth: int = 18, in_channels: int = 3, variant: str = "cifar", width: int = 64,
