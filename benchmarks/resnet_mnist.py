@@ -29,7 +29,8 @@ import time
 import numpy as np
 
 import pyssl
-from pyssl.methods import SimCLR, image_views
+from pyssl.methods import SimCLR
+from pyssl.pretext import image_views
 from pyssl.nn import MLP, Flatten, ResNet, Sequential
 from pyssl.transfer import KNN, LinearProbe, sample_labels
 

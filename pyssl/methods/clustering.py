@@ -29,6 +29,9 @@ class SwAV(Method):
         Entropic regularisation ε of the Sinkhorn codes.
     sinkhorn_iterations
         Sinkhorn-Knopp iterations.
+    multi_crop
+        None (two views), or a :class:`~pyssl.methods.MultiCrop`: codes of the global crops, each
+        predicted from every other crop (:func:`pyssl.methods.multicrop.swav_multi_crop`).
     Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``views``, ``seed``:
     as in :class:`~pyssl.methods.JointEmbedding`.
     """
@@ -111,6 +114,9 @@ class DINO(_MomentumMethod):
         EMA momentum of the centre.
     final_momentum
         Teacher EMA momentum at the end of training (cosine schedule from the start value).
+    multi_crop
+        None (two views), or a :class:`~pyssl.methods.MultiCrop`: the student sees every crop,
+        the teacher the global ones.
     Also ``encoder``, ``hidden_dim``, ``seed``:
     as in :class:`~pyssl.methods.JointEmbedding`.
     """

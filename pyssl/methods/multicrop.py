@@ -37,6 +37,19 @@ class MultiCrop:
 
     ``crops(X, seed) -> (globals, locals)``: lists of arrays; crop v draws from
     ``derive_seed(seed, v)`` (globals first), so a batch's crops are fixed by the step seed.
+
+    Parameters
+    ----------
+    n_global, n_local : int
+        Numbers of global (>= 1) and local (>= 0) crops.
+    global_size, local_size : int or (int, int), optional
+        Output sizes (defaults above).
+    global_scale, local_scale : (float, float)
+        Area fractions of the crops.
+    flip : float
+        Horizontal-flip probability.
+    brightness, contrast : float
+        Jitter strengths.
     """
 
     per_sample = True

@@ -9,7 +9,7 @@ from .. import _core
 from .._seeding import derive_seed
 from .._validation import check_array, check_scalar
 from ..nn.normalize import l2_normalize as _l2_rows
-from .base import Method, backward_chain, forward_chain
+from .base import Method, backward_chain, forward_chain, register_method
 
 #: the paper's support-set size and the ImageNet-1k training set it was chosen for
 PAPER_QUEUE_SIZE = 98304
@@ -74,6 +74,7 @@ def nnclr_loss(nn1, nn2, p1, p2, temperature: float = 0.1):
     return 0.5 * (l1 + l2), dp1 * half, dp2 * half
 
 
+@register_method("nnclr", example=lambda e: NNCLR(e, queue_size=64, projection_dim=16), moving_target=True)
 class NNCLR(Method):
     """NNCLR (Dwibedi et al., ICCV 2021): encoder → projector z → predictor p on two views; the
     positive for p₂ is NN(z₁), the nearest neighbour (cosine) of z₁ in a support queue Q of past
@@ -91,6 +92,23 @@ class NNCLR(Method):
 
     The queue starts as random unit vectors (it fills with real projections after
     ``queue_size / batch_size`` steps), and is saved with the method state (bit-exact resume).
+
+    Parameters
+    ----------
+    encoder : pyssl.nn.Module
+        h_θ.
+    projector, predictor : pyssl.nn.Module, optional
+        Heads (default: MLPs as above).
+    temperature : float
+        τ of :func:`nnclr_loss`.
+    queue_size : int, optional
+        Support-set size K (default :func:`default_queue_size` of the training set).
+    projection_dim, hidden_dim : int
+        Projection width and the heads' hidden width.
+    views : callable, optional
+        View maker (default by input rank, as every method).
+    seed : int
+        Head initialisation and initial queue.
     """
 
     trainable_names = ("encoder", "projector", "predictor")

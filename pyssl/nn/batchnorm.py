@@ -8,7 +8,7 @@ import numpy as np
 from .. import _core
 from .. import distributed as _distributed
 from .._validation import check_scalar
-from .module import Module, Parameter, grads_for_backward, layer_input
+from .module import Module, Parameter, grads_for_backward, layer_input, register_layer
 from .norm import _check_common
 
 
@@ -112,6 +112,7 @@ class _ChannelBatchNorm(Module):
                 + (", relu=True" if self.relu else ""))
 
 
+@register_layer("batch_norm2d", example=lambda dt: BatchNorm2d(3, dtype=dt), input=(3, 3, 4, 5))
 class BatchNorm2d(_ChannelBatchNorm):
     """Batch normalisation of image features x (N, C, H, W) per channel (Ioffe & Szegedy 2015,
     §3.2: a channel's statistics are taken over the batch and all spatial positions):
@@ -134,6 +135,8 @@ class BatchNorm2d(_ChannelBatchNorm):
     """
 
 
+@register_layer("channel_batch_norm1d", example=lambda dt: ChannelBatchNorm1d(3, dtype=dt, relu=True),
+                input=(3, 3, 7))
 class ChannelBatchNorm1d(_ChannelBatchNorm):
     """Batch normalisation of series features x (N, C, T) per channel — PyTorch's BatchNorm1d on
     3-D input: statistics of channel c over the batch and time (M = N·T); otherwise exactly

@@ -8,9 +8,10 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar
 from .conv import _pair
-from .module import Module, layer_input
+from .module import Module, layer_input, register_layer
 
 
+@register_layer("max_pool2d", example=lambda dt: MaxPool2d(3, 2, 1), input=(2, 3, 7, 6))
 class MaxPool2d(Module):
     """Max pooling, PyTorch's convention (floor output size, −∞ padding):
 
@@ -22,6 +23,15 @@ class MaxPool2d(Module):
     be at most half the kernel. The position of each maximum is kept for backward (the gradient
     goes to it alone; the first maximum in window order on ties). The ImageNet ResNet stem uses
     ``MaxPool2d(3, 2, 1)`` (He et al. 2016).
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        Window (k_h, k_w).
+    stride : int or (int, int), optional
+        Step (s_h, s_w); default ``kernel_size``.
+    padding : int or (int, int)
+        −∞ padding (p_h, p_w) on each side, at most half the kernel.
     """
 
     def __init__(self, kernel_size, stride=None, padding=0):
@@ -51,9 +61,16 @@ class MaxPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+@register_layer("max_pool1d", example=lambda dt: MaxPool1d(3, 2, 1), input=(2, 3, 11))
 class MaxPool1d(MaxPool2d):
     """Max pooling over time, x (N, C, T) → (N, C, T_o), T_o = ⌊(T + 2p − k)/s⌋ + 1: the H = 1
-    case of :class:`MaxPool2d`."""
+    case of :class:`MaxPool2d`.
+
+    Parameters
+    ----------
+    kernel_size, stride, padding : int
+        Window length k, step s (default k) and −∞ padding p on each end (p <= k/2).
+    """
 
     def __init__(self, kernel_size, stride=None, padding=0):
         check_scalar(kernel_size, "kernel_size", kind=numbers.Integral, low=1)

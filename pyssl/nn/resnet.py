@@ -17,7 +17,7 @@ from .._validation import check_scalar
 from .batchnorm import BatchNorm2d, ChannelBatchNorm1d
 from .conv import Conv1d, Conv2d, GlobalAvgPool
 from .init import rng
-from .module import Module, Sequential, grads_for_backward, layer_input
+from .module import Module, Sequential, grads_for_backward, layer_input, register_layer
 from .pool import MaxPool2d
 
 
@@ -107,6 +107,7 @@ def _projection(dims, cin, cout, stride, dtype, g):
     return Sequential(_conv(dims, cin, cout, 1, stride, dtype, g, padding=0), _bn(dims, cout, dtype, relu=False))
 
 
+@register_layer("basic_block", example=lambda dt: BasicBlock(2, 3, stride=2, dtype=dt, seed=0), input=(2, 2, 6, 5))
 class BasicBlock(_Block):
     """Two 3×3 convolutions (He et al. 2016, Fig. 2 left; ResNet-18/34):
 
@@ -116,6 +117,20 @@ class BasicBlock(_Block):
     (``stride > 1`` or ``in_channels != channels``). x (N, C_in, H, W) → y (N, C, H/s, W/s);
     ``dims=1`` builds the same block over (N, C, T). Output channels: ``channels × expansion``
     (expansion 1).
+
+    Parameters
+    ----------
+    in_channels, channels : int
+        Input channels C_in and block width C.
+    stride : int
+        Stride s of the first convolution and of the projection.
+    dtype : float32 or float64
+    seed : int, optional
+        Initialisation seed (Kaiming-normal fan-out weights).
+    dims : 1 or 2
+        2 for (N, C, H, W), 1 for (N, C, T).
+    kernel_size : int
+        Odd kernel of both convolutions (3).
     """
 
     expansion = 1
@@ -136,6 +151,7 @@ class BasicBlock(_Block):
         self.out_channels = int(channels)
 
 
+@register_layer("bottleneck", example=lambda dt: Bottleneck(3, 1, stride=2, dtype=dt, seed=0), input=(2, 3, 5, 5))
 class Bottleneck(_Block):
     """1×1 reduce → 3×3 (stride s) → 1×1 expand ×4 (He et al. 2016, Fig. 5 right; ResNet-50), the
     stride on the 3×3 convolution as torchvision ("ResNet v1.5"):
@@ -144,6 +160,15 @@ class Bottleneck(_Block):
               \\mathrm{relu}(\\mathrm{BN}(W_1 * x))))) + P(x)\\big)
 
     Output channels ``4 · channels``; P as in :class:`BasicBlock`.
+
+    Parameters
+    ----------
+    in_channels, channels : int
+        Input channels and bottleneck width (output 4 · channels).
+    stride : int
+        Stride of the 3×3 convolution and of the projection.
+    dtype, seed, dims
+        As in :class:`BasicBlock`.
     """
 
     expansion = 4
@@ -169,6 +194,8 @@ _LAYOUTS = {18: (BasicBlock, (2, 2, 2, 2)), 34: (BasicBlock, (3, 4, 6, 3)), 50: 
 VARIANTS = ("cifar", "imagenet")
 
 
+@register_layer("resnet", example=lambda dt: ResNet(18, 1, width=2, dtype=dt, seed=0), input=(4, 1, 16, 16),
+                fd=False)  # too many parameters for coordinate-wise differences: see tests/test_resnet_layers.py
 class ResNet(Sequential):
     """ResNet-18/34/50 feature extractor h_θ for images x (N, C, H, W) → (N, ``out_features``)
     (He et al. 2016, Table 1), ending in global average pooling (no classifier).
@@ -187,6 +214,19 @@ class ResNet(Sequential):
     buffers (im2col columns) live one at a time. At batch 128 on 32×32 a step's buffers slightly
     exceed the buffer cache's 1 GiB default; ``pyssl.set_buffer_cache_limit(4 << 30)`` keeps them
     all mapped (``benchmarks/bench_resnet.py --cache-mb 4096``).
+
+    Parameters
+    ----------
+    depth : 18, 34 or 50
+    in_channels : int
+        Image channels C.
+    variant : "cifar" or "imagenet"
+        Stem: 3×3 stride 1 without max-pool, or 7×7 stride 2 with a 3×3 stride-2 max-pool.
+    width : int
+        w, the first stage's width (64 in the paper).
+    dtype : float32 or float64
+    seed : int, optional
+        Initialisation seed.
     """
 
     def __init__(self, depth: int = 18, in_channels: int = 3, variant: str = "cifar", width: int = 64,
@@ -239,6 +279,7 @@ class _SeriesBlock(_Block):
         self.out_channels = int(cout)
 
 
+@register_layer("resnet1d", example=lambda dt: ResNet1d(1, width=2, dtype=dt, seed=0), input=(4, 1, 12), fd=False)
 class ResNet1d(Sequential):
     """Residual network for series x (N, C, T) → (N, ``out_features``): the ResNet baseline of
     Wang, Yan & Oates (2017), three residual blocks of widths (w, 2w, 2w) (w = 64 in the paper),
@@ -246,6 +287,18 @@ class ResNet1d(Sequential):
 
     ``kernel_sizes`` defaults to (7, 5, 3): the paper's (8, 5, 3) with an odd first kernel, so
     that symmetric 'same' padding keeps T (as tsai's ResNet). Every T ≥ 1 works.
+
+    Parameters
+    ----------
+    in_channels : int
+        Series channels C.
+    width : int
+        w; the blocks have widths (w, 2w, 2w).
+    kernel_sizes : sequence of odd int
+        The three convolutions' kernels in every block.
+    dtype : float32 or float64
+    seed : int, optional
+        Initialisation seed.
     """
 
     def __init__(self, in_channels: int, width: int = 64, kernel_sizes=(7, 5, 3), dtype=np.float32, seed=None):
