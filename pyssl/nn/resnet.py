@@ -151,7 +151,7 @@ class BasicBlock(_Block):
         self.out_channels = int(channels)
 
 
-@register_layer("bottleneck", example=lambda dt: Bottleneck(3, 1, stride=2, dtype=dt, seed=0), input=(2, 3, 5, 5))
+@register_layer("bottleneck", example=lambda dt: Bottleneck(3, 2, stride=2, dtype=dt, seed=0), input=(4, 3, 8, 8))
 class Bottleneck(_Block):
     """1×1 reduce → 3×3 (stride s) → 1×1 expand ×4 (He et al. 2016, Fig. 5 right; ResNet-50), the
     stride on the 3×3 convolution as torchvision ("ResNet v1.5"):
@@ -279,7 +279,7 @@ class _SeriesBlock(_Block):
         self.out_channels = int(cout)
 
 
-@register_layer("resnet1d", example=lambda dt: ResNet1d(1, width=2, dtype=dt, seed=0), input=(4, 1, 12), fd=False)
+@register_layer("resnet1d", example=lambda dt: ResNet1d(2, width=3, dtype=dt, seed=0), input=(4, 2, 16), fd=False)
 class ResNet1d(Sequential):
     """Residual network for series x (N, C, T) → (N, ``out_features``): the ResNet baseline of
     Wang, Yan & Oates (2017), three residual blocks of widths (w, 2w, 2w) (w = 64 in the paper),
