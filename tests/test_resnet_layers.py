@@ -535,3 +535,17 @@ def test_conv2d_input_grad_bad_inputs(rng):
         _core.nn.conv2d_input_grad(w, np.zeros((1, 2, 4, 3), np.float32), [1, 3, 5, 5], (1, 1), (0, 0))
     with pytest.raises(ValueError, match="larger than the padded input"):
         _core.nn.im2col(np.zeros((1, 1, 2, 2), np.float32), (3, 3))
+
+
+def test_experiments_build_resnets_from_specs(rng):
+    from pyssl.experiments import make_encoder
+
+    net = make_encoder({"type": "resnet", "in_channels": 1, "width": 2, "variant": "imagenet", "seed": 3})
+    assert isinstance(net, ResNet) and net.variant == "imagenet" and net.out_features == 16
+    same = ResNet(18, 1, "imagenet", width=2, seed=3)
+    x = rng.standard_normal((2, 1, 16, 16)).astype(np.float32)
+    assert net(x).tobytes() == same(x).tobytes()
+    series = make_encoder({"type": "resnet1d", "in_channels": 2, "width": 3})
+    assert isinstance(series, ResNet1d) and series.out_features == 6
+    with pytest.raises(ValueError, match="'resnet' or 'resnet1d'"):
+        make_encoder({"type": "vgg"})
