@@ -109,10 +109,10 @@ def check_scalar(value, name: str, *, kind=numbers.Real, low=None, high=None,
                         f"got {value!r} ({type(value).__name__})")
     elif isinstance(value, numbers.Real) and not _is_finite_real(value):
         raise ValueError(f"The '{name}' parameter must be finite, got {value!r}")
-    if high is None and kind is not numbers.Real and isinstance(value, numbers.Integral) and not -2**63 <= value < 2**63:
+    if high is None and kind is not numbers.Real and isinstance(value, numbers.Integral) and not -2**63 <= int(value) < 2**63:
         # the kernels take 64-bit integers: a larger one would fail inside the binding
         raise ValueError(f"The '{name}' parameter must fit in a 64-bit integer (|value| < 2**63), got {value!r}")
-    if kind is numbers.Real and isinstance(value, numbers.Integral) and abs(value) > _FLOAT_MAX:
+    if kind is numbers.Real and isinstance(value, numbers.Integral) and abs(int(value)) > _FLOAT_MAX:
         raise ValueError(f"The '{name}' parameter must be a real number within the float range "
                          f"(|value| <= {_FLOAT_MAX:.4g}), got an integer with {len(str(abs(int(value))))} digits")
     if low is not None and (value < low or (value == low and not low_inclusive)):

@@ -176,7 +176,7 @@ class CSVLogger:
         self.path = os.fspath(path)
         self.append = bool(append)
         self.columns = None
-        self._seen = {}
+        self._seen: dict[str, int] = {}
 
     def __call__(self, epoch, history, method):
         new = _grown(history, self._seen)
@@ -222,7 +222,7 @@ class TensorBoardLogger:
                               "(or pip install tensorboardX)") from exc
         self.writer = SummaryWriter(logdir=os.fspath(logdir))
         self.prefix = str(prefix)
-        self._seen = {}
+        self._seen: dict[str, int] = {}
 
     def __call__(self, epoch, history, method):
         for name, value in _grown(history, self._seen).items():

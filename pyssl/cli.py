@@ -337,6 +337,7 @@ def cmd_evaluate(args) -> int:
             job += 1
             _note(f"[{job}/{n_jobs}] {tname}: {a} on {len(Xtr)} samples, scored on {len(Xte)} ...")
             t0 = time.perf_counter()
+            adapter: LinearProbe | KNN | FineTune
             if a == "probe":
                 adapter = LinearProbe(model, task=task)
             elif a == "knn":
@@ -381,7 +382,8 @@ def cmd_theory(args) -> int:
     X, y = _load(args, args.data, need_labels=True)
     _labels_required(y, args.data)
     Xtr, Xte, ytr, yte = data.stratified_split(X, np.asarray(y), test_size=0.3, seed=args.seed)
-    methods, prepared = {}, None
+    methods: dict = {}
+    prepared: tuple[np.ndarray, np.ndarray] | None = None
     for name in args.methods:
         model, Xin = _model_and_inputs(Xtr, args, args.seed)
         if prepared is None:
@@ -389,6 +391,7 @@ def cmd_theory(args) -> int:
             Xte_in = np.ascontiguousarray(Xte_in.reshape(len(Xte), -1) if model.flatten else Xte_in, np.float32)
             prepared = (Xin, Xte_in)
         methods[name] = make_method(name, model.encoder)
+    assert prepared is not None  # _methods rejects an empty --methods list
     Xin, Xte_in = prepared
     # L*_adapt: linear head fitted on the labeled training part, its loss measured on the test part.
     rows = run_theory(methods, Xin, Xin, ytr, Xte_in, yte, epochs=args.epochs, batch_size=args.batch_size,

@@ -32,6 +32,7 @@ import glob
 import importlib.util
 import numbers
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -170,7 +171,7 @@ def synchronize() -> None:
 
 # ---- arrays -----------------------------------------------------------------------------------
 
-if compiled:
+if compiled or TYPE_CHECKING:
     DeviceArray = _cu.DeviceArray
 else:
     class DeviceArray:  # noqa: D101 - placeholder so isinstance checks work in a CPU-only build
@@ -242,11 +243,11 @@ def as_device(obj) -> "DeviceArray":
         raise ValueError("as_device does not support masked arrays")
     strides = cai.get("strides")
     if strides is not None:
-        want, acc = [], 4
+        sizes, acc = [], 4
         for s in reversed(shape):
-            want.append(acc)
+            sizes.append(acc)
             acc *= s
-        want = tuple(reversed(want))
+        want = tuple(reversed(sizes))
         if any(st != w for st, w, n in zip(strides, want, shape) if n > 1):
             raise ValueError(f"as_device needs a C-contiguous array, got strides {tuple(strides)} for shape "
                              f"{shape}; call .contiguous() (torch) or cupy.ascontiguousarray first")
@@ -444,7 +445,7 @@ class SimCLRStep:
                 weights.append((g.uniform(-bound, bound, (i, o)).astype(np.float32),
                                 g.uniform(-bound, bound, (o,)).astype(np.float32)))
         self.set_weights(weights)
-        self._staging = None
+        self._staging: list[DeviceArray | None] | None = None
 
     @property
     def num_layers(self) -> int:
@@ -472,12 +473,13 @@ class SimCLRStep:
             x = np.ascontiguousarray(x, dtype=np.float32)
             if x.ndim != 2 or x.shape[1] != self.dims[0]:
                 raise ValueError(f"{name} must be (B, {self.dims[0]}), got shape {x.shape}")
-            if self._staging is None or self._staging[k] is None or self._staging[k].shape != x.shape:
+            buf = self._staging[k] if self._staging is not None else None
+            if buf is None or buf.shape != x.shape:
                 staging = list(self._staging or (None, None))
-                staging[k] = _cu.empty(x.shape)
+                staging[k] = buf = _cu.empty(x.shape)
                 self._staging = staging
-            self._staging[k].copy_from(x)
-            return self._staging[k]
+            buf.copy_from(x)
+            return buf
         return _dev(x, name)
 
     def step(self, x1, x2, return_loss: bool = True):

@@ -118,11 +118,11 @@ def stratified_split(X, y, test_size: float = 0.3, seed: int = 0):
         return train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
     except ImportError:
         rng = np.random.default_rng(seed)
-        test = []
+        per_class = []
         for c in np.unique(y):
             idx = np.flatnonzero(y == c)
-            test.append(rng.choice(idx, size=max(1, int(round(test_size * idx.size))), replace=False))
-        test = np.sort(np.concatenate(test))
+            per_class.append(rng.choice(idx, size=max(1, int(round(test_size * idx.size))), replace=False))
+        test = np.sort(np.concatenate(per_class))
         train = np.setdiff1d(np.arange(len(y)), test)
         return X[train], X[test], y[train], y[test]
 

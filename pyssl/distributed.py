@@ -28,8 +28,12 @@ import contextlib
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import threading
 
 __all__ = ["ProcessGroup", "init", "rank", "world_size", "is_main", "barrier",
            "launched_world_size", "combine_moments", "checksum", "sync_batch_norm", "set_batch_norm_group", "resolve"]
@@ -78,8 +82,8 @@ class ProcessGroup:
         if not timeout > 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
         self.timeout = float(timeout)
-        self._active = None  # (collective, start time) while one is in progress
-        self._watchdog = None
+        self._active: tuple[str, float] | None = None  # (collective, start time) while one is in progress
+        self._watchdog: threading.Thread | None = None
 
     @property
     def is_main(self) -> bool:
@@ -321,7 +325,7 @@ def checksum(X: np.ndarray) -> int:
     import zlib
 
     a = np.ascontiguousarray(X)
-    return zlib.crc32(memoryview(a).cast("B"), zlib.crc32(repr((a.shape, a.dtype.str)).encode()))
+    return zlib.crc32(a.data.cast("B"), zlib.crc32(repr((a.shape, a.dtype.str)).encode()))
 
 
 # -- synchronised BatchNorm ----------------------------------------------------------------------

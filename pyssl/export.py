@@ -32,6 +32,8 @@ torch and onnx are optional: ``pip install torch`` for :func:`to_torch`, ``pip i
 """
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from .nn.activation import GELU, ReLU, Sigmoid, Tanh
@@ -231,19 +233,19 @@ def _input_shape(module: Module):
     while True:
         kind = _kind(m, "the root")
         if kind is PretrainedEncoder:
-            return ["N", *m.input_shape]
+            return ["N", *cast(PretrainedEncoder, m).input_shape]
         if kind is Linear:
-            return ["N", m.in_features]
+            return ["N", cast(Linear, m).in_features]
         if kind is Conv1d:
-            return ["N", m.in_channels, "T"]
+            return ["N", cast(Conv1d, m).in_channels, "T"]
         if kind is Conv2d:
-            return ["N", m.in_channels, "H", "W"]
+            return ["N", cast(Conv2d, m).in_channels, "H", "W"]
         if kind in (LayerNorm, BatchNorm1d):
-            return ["N", m.num_features]
+            return ["N", cast("LayerNorm | BatchNorm1d", m).num_features]
         if kind is Sequential and len(m._modules):
             m = next(iter(m._modules.values()))
         elif kind is Residual:
-            m = m.inner
+            m = cast(Residual, m).inner
         else:
             raise ValueError(f"to_onnx cannot tell the input shape of {type(module).__name__} from its first layer; "
                              "pass input_shape, e.g. input_shape=('N', 64)")

@@ -26,6 +26,9 @@ class Standardize(Module):
     """Fixed affine input layer ``(x − mean) / std`` (no trainable parameters; ``mean`` and ``std``
     are buffers broadcast against one sample, e.g. (D,) for rows or (C, 1, 1) for images)."""
 
+    mean: np.ndarray  # buffers (register_buffer)
+    std: np.ndarray
+
     def __init__(self, mean, std):
         super().__init__()
         mean = np.ascontiguousarray(mean, dtype=np.float32)
@@ -61,6 +64,11 @@ class PretrainedEncoder(Module):
     standardisation (``input``, a :class:`Standardize` or None) and whether samples are flattened
     to rows first (an MLP on images or series). ``meta`` keeps the checkpoint's metadata (method,
     training history, encoder spec)."""
+
+    # Plain attributes set through object.__setattr__ (not registered as state).
+    input_shape: tuple[int, ...]
+    flatten: bool
+    meta: dict
 
     def __init__(self, encoder: Module, input_shape, standardize: Standardize | None = None,
                  flatten: bool = False, meta: dict | None = None):

@@ -154,3 +154,23 @@ def test_portable_build_refuses_bf16_mixed_with_the_install_command():
     X = np.random.default_rng(0).standard_normal((32, 8)).astype(np.float32)
     with pytest.raises(RuntimeError, match="onednn-cpu-gomp"):
         pyssl.pretrain(m, X, epochs=1, batch_size=16, progress=False, precision="bf16-mixed")
+
+
+@needs_bf16
+def test_finetune_bf16_mixed_learns_like_float32():
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+
+    from pyssl.transfer import FineTune
+
+    d = load_digits()
+    X, y = (d.data / 16.0).astype(np.float32), d.target
+    scores = {}
+    for prec in ("32", "bf16-mixed"):
+        ft = FineTune(MLP([64, 64], seed=0), epochs=3, seed=0, precision=prec).fit(X[:1200], y[:1200])
+        assert ft.get_params()["precision"] == prec
+        scores[prec] = (ft.score(X[1200:], y[1200:]), ft.loss_curve_)
+    assert scores["bf16-mixed"][1] != scores["32"][1]  # the products really ran in bf16
+    assert abs(scores["bf16-mixed"][0] - scores["32"][0]) < 0.03
+    with pytest.raises(ValueError, match="precision"):
+        FineTune(MLP([64, 8], seed=0), precision="fp16").fit(X[:50], y[:50])

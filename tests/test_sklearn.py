@@ -11,7 +11,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from pyssl.sklearn import SSLEmbedding  # noqa: E402
 
 
-@parametrize_with_checks([SSLEmbedding(epochs=2, hidden=(8, 4), batch_size=16)])
+def _with_checks(estimators):
+    """scikit-learn's parametrize_with_checks, its checks as a list (scikit-learn < 1.8 passes a
+    generator, which pytest ≥ 9 refuses to parametrize with)."""
+    mark = parametrize_with_checks(estimators)
+    return pytest.mark.parametrize(mark.args[0], list(mark.args[1]), **mark.kwargs)
+
+
+@_with_checks([SSLEmbedding(epochs=2, hidden=(8, 4), batch_size=16)])
 def test_sklearn_conventions(estimator, check):
     check(estimator)
 

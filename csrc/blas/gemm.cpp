@@ -55,11 +55,15 @@ void blas_call(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t 
 // other kernels; when the OpenMP runtime spins (it does whenever another package — PyTorch,
 // scikit-learn, numba — loaded libgomp before pyssl could ask for a passive wait), its idle
 // workers take the cores OpenBLAS's threads need. So OpenBLAS runs on one thread, and a large
-// product is cut into contiguous slices of C's longer side, one per thread of pyssl's OpenMP
-// team, each computed by a single-threaded BLAS call. The slicing depends only on the shape and
-// the thread count, so a product repeats bit for bit at a fixed thread count.
+// product is cut into contiguous slices of C's longer side, each computed by one single-threaded
+// BLAS call, the slices shared out among the threads of pyssl's OpenMP team.
+//
+// The slices depend on the shape and the machine's core count only — never on the thread count —
+// so a product is bit-identical on 1, 2 or any number of threads: every entry of C comes from the
+// same BLAS call on the same operands (OpenBLAS picks its kernel by the call's shape; cutting a
+// product differently would change which kernel, and so which rounding, an entry gets).
 constexpr std::int64_t kSliceAlign = 64;             // slice edges on whole register tiles
-constexpr std::int64_t kMinMacsPerThread = 1 << 21;  // below this, one thread is faster than a team wake-up
+constexpr std::int64_t kMinMacsPerSlice = 1 << 21;   // below this, one call beats a team wake-up
 
 bool split_enabled() {
   static const bool on = [] {
@@ -75,6 +79,17 @@ const bool g_blas_single_threaded = [] {
   return true;
 }();
 
+// Most slices a product is cut into: the largest power of two <= the core count (at least 2), so
+// any thread count up to the core count gets a balanced share.
+std::int64_t max_slices() {
+  static const std::int64_t s = [] {
+    std::int64_t cores = std::max(2, omp_get_num_procs()), p = 1;
+    while (p * 2 <= cores && p < 64) p *= 2;
+    return p;
+  }();
+  return s;
+}
+
 template <class T>
 void gemm_split(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
                 std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
@@ -82,24 +97,32 @@ void gemm_split(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t
   const std::int64_t len = by_rows ? m : n;
   const std::int64_t blocks = (len + kSliceAlign - 1) / kSliceAlign;
   const std::int64_t macs = m * n * (k > 0 ? k : 1);
-  std::int64_t nt = std::min<std::int64_t>({std::int64_t(num_threads()), blocks, macs / kMinMacsPerThread});
-  if (nt <= 1 || omp_in_parallel()) {
+  std::int64_t slices = 1;
+  while (slices * 2 <= std::min<std::int64_t>({blocks, macs / kMinMacsPerSlice, max_slices()})) slices *= 2;
+  if (slices <= 1) {
     blas_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  const std::int64_t per = (blocks + slices - 1) / slices * kSliceAlign;
+  auto slice = [&](std::int64_t i) {
+    const std::int64_t lo = std::min(len, i * per), hi = std::min(len, lo + per);
+    if (lo >= hi) return;
+    if (by_rows)
+      blas_call(ta, tb, hi - lo, n, k, alpha, ta == Trans::No ? a + lo * lda : a + lo, lda, b, ldb, beta,
+                c + lo * ldc, ldc);
+    else
+      blas_call(ta, tb, m, hi - lo, k, alpha, a, lda, tb == Trans::No ? b + lo : b + lo * ldb, ldb, beta,
+                c + lo, ldc);
+  };
+  const std::int64_t nt = std::min<std::int64_t>(num_threads(), slices);
+  if (nt <= 1 || omp_in_parallel()) {
+    for (std::int64_t i = 0; i < slices; ++i) slice(i);
     return;
   }
 #pragma omp parallel num_threads(int(nt))
   {
     const std::int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    const std::int64_t per = (blocks + team - 1) / team * kSliceAlign;
-    const std::int64_t lo = std::min(len, t * per), hi = std::min(len, lo + per);
-    if (lo < hi) {
-      if (by_rows)
-        blas_call(ta, tb, hi - lo, n, k, alpha, ta == Trans::No ? a + lo * lda : a + lo, lda, b, ldb, beta,
-                  c + lo * ldc, ldc);
-      else
-        blas_call(ta, tb, m, hi - lo, k, alpha, a, lda, tb == Trans::No ? b + lo : b + lo * ldb, ldb, beta,
-                  c + lo, ldc);
-    }
+    for (std::int64_t i = t * slices / team; i < (t + 1) * slices / team; ++i) slice(i);
   }
 }
 }  // namespace

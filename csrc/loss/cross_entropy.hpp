@@ -16,11 +16,23 @@
 #include <cstdint>
 
 #include "core/check.hpp"
+#include "core/workspace.hpp"
 
 namespace pyssl::loss {
 
 template <class T>
 double cross_entropy(const T* logits, const std::int64_t* labels, T* dlogits, double* row_loss, index_t n,
                      index_t k, double label_smoothing);
+
+// Bytes of scratch cross_entropy needs: the (N,) per-row losses.
+inline std::size_t cross_entropy_workspace(index_t n) {
+  return workspace_bytes([&](auto& c) { c.template take<double>(n); });
+}
+template <class T>
+double cross_entropy(const T* logits, const std::int64_t* labels, T* dlogits, void* workspace, index_t n, index_t k,
+                     double label_smoothing) {
+  WorkspaceCarver c(workspace);
+  return cross_entropy<T>(logits, labels, dlogits, c.template take<double>(n), n, k, label_smoothing);
+}
 
 }  // namespace pyssl::loss

@@ -3,6 +3,7 @@
 //   L = 1/(N · #pairs) Σ_{v < Vt} Σ_{u < Vs, u ≠ v} Σ_n −q_vn · log p_un,  #pairs = Vt·Vs − Vt.
 #pragma once
 #include "core/check.hpp"
+#include "core/workspace.hpp"
 
 namespace pyssl::loss {
 
@@ -17,6 +18,23 @@ struct DinoWork {
 template <class T>
 double dino(const T* student, const T* teacher, const T* center, index_t vs, index_t vt, index_t n, index_t k,
             T student_temp, T teacher_temp, T* dstudent, const DinoWork<T>& w);
+
+template <class T, class Carver>
+DinoWork<T> dino_layout(Carver& c, index_t vs, index_t vt, index_t n, index_t k) {
+  return {c.template take<T>(vt * n * k), c.template take<T>(n * k), c.template take<T>(vs * n)};
+}
+// Bytes of scratch dino needs (one block, see core/workspace.hpp).
+template <class T>
+std::size_t dino_workspace(index_t vs, index_t vt, index_t n, index_t k) {
+  return workspace_bytes([&](auto& c) { dino_layout<T>(c, vs, vt, n, k); });
+}
+template <class T>
+double dino(const T* student, const T* teacher, const T* center, index_t vs, index_t vt, index_t n, index_t k,
+            T student_temp, T teacher_temp, T* dstudent, void* workspace) {
+  WorkspaceCarver c(workspace);
+  return dino<T>(student, teacher, center, vs, vt, n, k, student_temp, teacher_temp, dstudent,
+                 dino_layout<T>(c, vs, vt, n, k));
+}
 
 // center ← m · center + (1 − m) · mean over the Vt·N teacher rows (fixed-order sums).
 template <class T>

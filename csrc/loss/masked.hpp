@@ -6,6 +6,7 @@
 // mask over patch pixels).
 #pragma once
 #include "core/check.hpp"
+#include "core/workspace.hpp"
 
 namespace pyssl::loss {
 
@@ -15,8 +16,31 @@ template <class T>
 double masked_mse(const T* pred, const T* target, const T* mask, index_t rows, index_t cols, index_t mask_cols,
                   T* dpred, T* partial);
 
+// Bytes of scratch masked_mse needs: 2 · rows partials.
+template <class T>
+std::size_t masked_mse_workspace(index_t rows) {
+  return workspace_bytes([&](auto& c) { c.template take<T>(2 * rows); });
+}
+template <class T>
+double masked_mse(const T* pred, const T* target, const T* mask, index_t rows, index_t cols, index_t mask_cols,
+                  T* dpred, void* workspace) {
+  WorkspaceCarver c(workspace);
+  return masked_mse<T>(pred, target, mask, rows, cols, mask_cols, dpred, c.template take<T>(2 * rows));
+}
+
 // logits, mask (n elements as rows x cols). Writes dlogits; partial: rows scratch.
 template <class T>
 double mask_bce(const T* logits, const T* mask, index_t rows, index_t cols, T* dlogits, T* partial);
+
+// Bytes of scratch mask_bce needs: rows partials.
+template <class T>
+std::size_t mask_bce_workspace(index_t rows) {
+  return workspace_bytes([&](auto& c) { c.template take<T>(rows); });
+}
+template <class T>
+double mask_bce(const T* logits, const T* mask, index_t rows, index_t cols, T* dlogits, void* workspace) {
+  WorkspaceCarver c(workspace);
+  return mask_bce<T>(logits, mask, rows, cols, dlogits, c.template take<T>(rows));
+}
 
 }  // namespace pyssl::loss

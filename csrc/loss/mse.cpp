@@ -8,7 +8,7 @@ namespace pyssl::loss {
 template <class T>
 double mse(const T* pred, const T* target, T* dpred, double* partial, index_t m) {
   PYSSL_CHECK(m >= 1, "mse: need at least one element, got ", m);
-  const index_t chunks = mse_workspace(m);
+  const index_t chunks = mse_chunks(m);
   const T scale = T(2.0 / double(m));
   parallel_for(chunks, 3 * kMseChunk, [&, scale](index_t c0, index_t c1) {
     for (index_t c = c0; c < c1; ++c) {

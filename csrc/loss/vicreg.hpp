@@ -5,6 +5,7 @@
 //   L = sim_w · inv + var_w · var + cov_w · covl
 #pragma once
 #include "core/check.hpp"
+#include "core/workspace.hpp"
 
 namespace pyssl::loss {
 
@@ -24,5 +25,22 @@ struct VicregWork {
 template <class T>
 double vicreg(const T* z1, const T* z2, index_t n, index_t d, T sim_w, T var_w, T cov_w, T eps, T* dz1, T* dz2,
               const VicregWork<T>& w, double* terms);
+
+template <class T, class Carver>
+VicregWork<T> vicreg_layout(Carver& c, index_t n, index_t d) {
+  return {c.template take<T>(n * d), c.template take<T>(n * d), c.template take<T>(d),      c.template take<T>(d),
+          c.template take<T>(d),     c.template take<double>(d), c.template take<T>(d * d), c.template take<T>(n > d ? n : d)};
+}
+// Bytes of scratch vicreg needs (one block, see core/workspace.hpp).
+template <class T>
+std::size_t vicreg_workspace(index_t n, index_t d) {
+  return workspace_bytes([&](auto& c) { vicreg_layout<T>(c, n, d); });
+}
+template <class T>
+double vicreg(const T* z1, const T* z2, index_t n, index_t d, T sim_w, T var_w, T cov_w, T eps, T* dz1, T* dz2,
+              void* workspace, double* terms) {
+  WorkspaceCarver c(workspace);
+  return vicreg<T>(z1, z2, n, d, sim_w, var_w, cov_w, eps, dz1, dz2, vicreg_layout<T>(c, n, d), terms);
+}
 
 }  // namespace pyssl::loss

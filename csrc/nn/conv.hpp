@@ -8,6 +8,7 @@
 // dx = col2im(dcols) (scatter-add, parallel over (n, c) planes so no two threads touch one value).
 #pragma once
 #include "core/check.hpp"
+#include "core/workspace.hpp"
 
 namespace pyssl::nn {
 
@@ -26,9 +27,41 @@ struct ConvShape {
 template <class T>
 void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* cols, T* ytmp, T* y);
 
+// Bytes of scratch conv2d_forward needs (ytmp; cols is an output, kept for backward).
+template <class T>
+std::size_t conv2d_forward_workspace(const ConvShape& s) {
+  return workspace_bytes([&](auto& c) { c.template take<T>(s.o * s.cols()); });
+}
+template <class T>
+void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* cols, T* y, void* workspace) {
+  WorkspaceCarver c(workspace);
+  conv2d_forward<T>(s, x, w, b, cols, c.template take<T>(s.o * s.cols()), y);
+}
+
 // dytmp: scratch (O, N·P); dcols: scratch (CK, N·P) (only when dx != nullptr).
 template <class T>
 void conv2d_backward(const ConvShape& s, const T* cols, const T* w, const T* dy, T* dytmp, T* dcols,
                      T* dx, T* dw, T* db, bool accumulate);
+
+template <class T, class Carver>
+void conv2d_backward_layout(Carver& c, const ConvShape& s, bool need_dx, T*& dytmp, T*& dcols) {
+  dytmp = c.template take<T>(s.o * s.cols());
+  dcols = need_dx ? c.template take<T>(s.ck() * s.cols()) : nullptr;
+}
+// Bytes of scratch conv2d_backward needs (dytmp, and dcols when dx is wanted).
+template <class T>
+std::size_t conv2d_backward_workspace(const ConvShape& s, bool need_dx) {
+  T *a, *b;
+  return workspace_bytes([&](auto& c) { conv2d_backward_layout<T>(c, s, need_dx, a, b); });
+}
+// dx == nullptr: no input gradient (the workspace was sized with need_dx = false).
+template <class T>
+void conv2d_backward(const ConvShape& s, const T* cols, const T* w, const T* dy, T* dx, T* dw, T* db,
+                     bool accumulate, void* workspace) {
+  WorkspaceCarver c(workspace);
+  T *dytmp, *dcols;
+  conv2d_backward_layout<T>(c, s, dx != nullptr, dytmp, dcols);
+  conv2d_backward<T>(s, cols, w, dy, dytmp, dcols, dx, dw, db, accumulate);
+}
 
 }  // namespace pyssl::nn

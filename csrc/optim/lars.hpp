@@ -14,6 +14,7 @@
 // in one parallel region: norms, barrier, trust ratios, barrier, update (each thread updates the
 // blocks it just reduced, still in cache).
 #pragma once
+#include "core/workspace.hpp"
 #include "optim/flat.hpp"
 
 namespace pyssl::optim {
@@ -33,5 +34,15 @@ struct LARSHyper {
 template <class T>
 bool lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, const LARSHyper& h, double* partial,
                double* ratio);
+
+// Bytes of scratch lars_step needs (the partials; ratio is an output).
+inline std::size_t lars_workspace(const FlatLayout& layout) {
+  return workspace_bytes([&](auto& c) { c.template take<double>(2 * layout.num_blocks() + 1); });
+}
+template <class T>
+bool lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, const LARSHyper& h, double* ratio,
+               void* workspace) {
+  return lars_step<T>(layout, param, grad, velocity, h, static_cast<double*>(workspace), ratio);
+}
 
 }  // namespace pyssl::optim

@@ -1,4 +1,6 @@
-// numpy <-> raw pointer conversion and validation for the bindings.
+// numpy <-> raw pointer conversion and validation for the bindings: the low-level layer under
+// python/bind_toolkit.hpp. New bindings should use the toolkit (arg / inplace / out / Workspace /
+// nogil / by_dtype); dispatch_float here stays for code written against it.
 //
 // Policy (see DESIGN.md): inputs must already have the kernel's dtype and be C-contiguous —
 // the Python layer (pyssl/_validation.py) casts read-only inputs before calling; buffers that a

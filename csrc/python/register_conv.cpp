@@ -4,7 +4,7 @@
 #include "nn/pool.hpp"
 #include <pybind11/stl.h>
 
-#include "python/convert.hpp"
+#include "python/bind_toolkit.hpp"
 
 namespace pyssl::bind {
 
@@ -21,119 +21,73 @@ nn::ConvShape conv_shape(const py::array& x, const py::array& w, std::pair<index
   return s;
 }
 
-py::tuple conv2d_forward(const py::array& x, const py::array& w, const py::object& b,
+template <class T>
+py::tuple conv2d_forward(const py::array& x_, const py::array& w_, const py::object& b_,
                          std::pair<index_t, index_t> stride, std::pair<index_t, index_t> padding) {
-  return dispatch_float(x, "x", [&](auto tag) -> py::tuple {
-    using T = decltype(tag);
-    const auto s = conv_shape(x, w, stride, padding);
-    const T* px = in<T>(x, "x", 4);
-    const T* pw = in<T>(w, "weight", 4);
-    const T* pb = nullptr;
-    if (present(b)) {
-      py::array ba = b.cast<py::array>();
-      pb = in<T>(ba, "bias", 1);
-      check_shape(ba, {s.o}, "bias");
-    }
-    auto cols = empty<T>({s.ck(), s.cols()});
-    auto ytmp = empty<T>({s.o, s.cols()});
-    auto y = empty<T>({s.n, s.o, s.ho(), s.wo()});
-    T *pc = cols.mutable_data(), *pt = ytmp.mutable_data(), *py_ = y.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::conv2d_forward<T>(s, px, pw, pb, pc, pt, py_);
-    }
-    return py::make_tuple(std::move(y), std::move(cols));
-  });
+  const auto s = conv_shape(x_, w_, stride, padding);
+  auto x = arg_nd<T>(x_, "x", 4);
+  auto w = arg_nd<T>(w_, "weight", 4);
+  auto b = opt_arg<T>(b_, "bias", {s.o});
+  auto cols = out<T>({s.ck(), s.cols()});
+  auto y = out<T>({s.n, s.o, s.ho(), s.wo()});
+  Workspace ws(nn::conv2d_forward_workspace<T>(s));
+  nogil([&] { nn::conv2d_forward<T>(s, x, w, b, cols, y, ws); });
+  return py::make_tuple(y.array(), cols.array());
 }
 
-py::object conv2d_backward(const py::array& cols, const py::array& w, const py::array& dy,
-                           std::vector<index_t> x_shape, py::array& dw, const py::object& db,
+template <class T>
+py::object conv2d_backward(const py::array& cols_, const py::array& w_, const py::array& dy_,
+                           std::vector<index_t> x_shape, py::array& dw_, const py::object& db_,
                            std::pair<index_t, index_t> stride, std::pair<index_t, index_t> padding,
                            bool accumulate, bool need_dx) {
-  return dispatch_float(w, "weight", [&](auto tag) -> py::object {
-    using T = decltype(tag);
-    if (x_shape.size() != 4) fail("conv: x_shape must have 4 entries");
-    nn::ConvShape s{x_shape[0], x_shape[1], x_shape[2], x_shape[3], dim(w, 0), dim(w, 2), dim(w, 3),
-                    stride.first, stride.second, padding.first, padding.second};
-    s.validate();
-    const T* pcols = in<T>(cols, "cols", 2);
-    check_shape(cols, {s.ck(), s.cols()}, "cols");
-    const T* pw = in<T>(w, "weight", 4);
-    check_shape(w, {s.o, s.c, s.kh, s.kw}, "weight");
-    const T* pdy = in<T>(dy, "grad_output", 4);
-    check_shape(dy, {s.n, s.o, s.ho(), s.wo()}, "grad_output");
-    T* pdw = inout<T>(dw, "weight_grad", 4);
-    check_shape(dw, {s.o, s.c, s.kh, s.kw}, "weight_grad");
-    T* pdb = nullptr;
-    py::array dba;
-    if (present(db)) {
-      dba = db.cast<py::array>();
-      pdb = inout<T>(dba, "bias_grad", 1);
-      check_shape(dba, {s.o}, "bias_grad");
-    }
-    auto dytmp = empty<T>({s.o, s.cols()});
-    py::array_t<T> dcols, dx;
-    T *pdcols = nullptr, *pdx = nullptr;
-    if (need_dx) {
-      dcols = empty<T>({s.ck(), s.cols()});
-      dx = empty<T>({s.n, s.c, s.h, s.w});
-      pdcols = dcols.mutable_data();
-      pdx = dx.mutable_data();
-    }
-    T* pdt = dytmp.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::conv2d_backward<T>(s, pcols, pw, pdy, pdt, pdcols, pdx, pdw, pdb, accumulate);
-    }
-    if (!need_dx) return py::none();
-    return std::move(dx);
-  });
+  if (x_shape.size() != 4) fail("conv: x_shape must have 4 entries");
+  check_ndim(w_, 4, "weight");
+  nn::ConvShape s{x_shape[0], x_shape[1], x_shape[2], x_shape[3], dim(w_, 0), dim(w_, 2), dim(w_, 3),
+                  stride.first, stride.second, padding.first, padding.second};
+  s.validate();
+  auto cols = arg<T>(cols_, "cols", {s.ck(), s.cols()});
+  auto w = arg<T>(w_, "weight", {s.o, s.c, s.kh, s.kw});
+  auto dy = arg<T>(dy_, "grad_output", {s.n, s.o, s.ho(), s.wo()});
+  auto dw = inplace<T>(dw_, "weight_grad", {s.o, s.c, s.kh, s.kw});
+  auto db = opt_inplace<T>(db_, "bias_grad", {s.o});
+  auto dx = out_if<T>(need_dx, {s.n, s.c, s.h, s.w});
+  Workspace ws(nn::conv2d_backward_workspace<T>(s, need_dx));
+  nogil([&] { nn::conv2d_backward<T>(s, cols, w, dy, dx, dw, db, accumulate, ws); });
+  return dx.or_none();
 }
 
-py::array gap_forward(const py::array& x) {
-  return dispatch_float(x, "x", [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    const T* px = in<T>(x, "x", 3);
-    const index_t n = dim(x, 0), c = dim(x, 1), s = dim(x, 2);
-    if (s < 1) fail("global_avg_pool: x must have a non-empty last axis, got ", describe(x));
-    auto y = empty<T>({n, c});
-    T* py_ = y.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::global_avg_pool_forward<T>(px, py_, n * c, s);
-    }
-    return std::move(y);
-  });
+template <class T>
+py::array gap_forward(const py::array& x_) {
+  auto x = arg_nd<T>(x_, "x", 3);
+  const index_t n = x.dim(0), c = x.dim(1), s = x.dim(2);
+  if (s < 1) fail("global_avg_pool: x must have a non-empty last axis, got ", describe(x_));
+  auto y = out<T>({n, c});
+  nogil([&] { nn::global_avg_pool_forward<T>(x, y, n * c, s); });
+  return y.array();
 }
 
-py::array gap_backward(const py::array& dy, index_t s) {
-  return dispatch_float(dy, "grad_output", [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    const T* pdy = in<T>(dy, "grad_output", 2);
-    if (s < 1) fail("global_avg_pool: length must be >= 1");
-    const index_t n = dim(dy, 0), c = dim(dy, 1);
-    auto dx = empty<T>({n, c, s});
-    T* pdx = dx.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::global_avg_pool_backward<T>(pdy, pdx, n * c, s);
-    }
-    return std::move(dx);
-  });
+template <class T>
+py::array gap_backward(const py::array& dy_, index_t s) {
+  auto dy = arg_nd<T>(dy_, "grad_output", 2);
+  if (s < 1) fail("global_avg_pool: length must be >= 1");
+  const index_t n = dy.dim(0), c = dy.dim(1);
+  auto dx = out<T>({n, c, s});
+  nogil([&] { nn::global_avg_pool_backward<T>(dy, dx, n * c, s); });
+  return dx.array();
 }
 
 }  // namespace
 
 void register_conv(py::module_& m) {
-  m.def("conv2d_forward", &conv2d_forward, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(),
+  m.def("conv2d_forward", by_dtype(PYSSL_FLOATS(conv2d_forward), "x"), py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(),
         py::arg("stride") = std::make_pair(1, 1), py::arg("padding") = std::make_pair(0, 0),
         "y, cols = conv2d(x (N,C,H,W), weight (O,C,KH,KW), bias (O,)); cols is kept for backward.");
-  m.def("conv2d_backward", &conv2d_backward, py::arg("cols"), py::arg("weight"), py::arg("grad_output"),
+  m.def("conv2d_backward", by_dtype<1>(PYSSL_FLOATS(conv2d_backward), "weight"), py::arg("cols"), py::arg("weight"), py::arg("grad_output"),
         py::arg("x_shape"), py::arg("weight_grad"), py::arg("bias_grad") = py::none(),
         py::arg("stride") = std::make_pair(1, 1), py::arg("padding") = std::make_pair(0, 0),
         py::arg("accumulate") = true, py::arg("need_dx") = true);
-  m.def("global_avg_pool_forward", &gap_forward, py::arg("x"), "(N, C, S) -> (N, C) mean over S");
-  m.def("global_avg_pool_backward", &gap_backward, py::arg("grad_output"), py::arg("length"));
+  m.def("global_avg_pool_forward", by_dtype(PYSSL_FLOATS(gap_forward), "x"), py::arg("x"), "(N, C, S) -> (N, C) mean over S");
+  m.def("global_avg_pool_backward", by_dtype(PYSSL_FLOATS(gap_backward), "grad_output"), py::arg("grad_output"), py::arg("length"));
 }
 
 }  // namespace pyssl::bind

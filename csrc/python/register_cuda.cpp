@@ -5,7 +5,7 @@
 // Device data crosses this boundary as `DeviceArray`: a float32, C-contiguous array in device
 // memory that either owns a DeviceBuffer or borrows the memory of another library's object (kept
 // alive through `owner`). Bindings check dtypes, shapes and sizes; the math is in csrc/cuda.
-#include "python/convert.hpp"
+#include "python/bind_toolkit.hpp"
 
 #ifdef PYSSL_WITH_CUDA
 #include <pybind11/stl.h>
@@ -109,10 +109,7 @@ py::array_t<float> to_numpy(const DeviceArray& a) {
   std::vector<py::ssize_t> shape(a.shape.begin(), a.shape.end());
   py::array_t<float> out(shape);
   float* dst = out.mutable_data();
-  {
-    py::gil_scoped_release nogil;
-    cu::copy_to_host(dst, a.ptr, std::size_t(a.size()));
-  }
+  nogil([&] { cu::copy_to_host(dst, a.ptr, std::size_t(a.size())); });
   return out;
 }
 
@@ -121,10 +118,7 @@ DeviceArray from_numpy(const py::array& x) {
   std::vector<index_t> shape;
   for (py::ssize_t i = 0; i < x.ndim(); ++i) shape.push_back(index_t(x.shape(i)));
   DeviceArray a = empty_device(shape);
-  {
-    py::gil_scoped_release nogil;
-    cu::copy_to_device(a.ptr, src, std::size_t(a.size()));
-  }
+  nogil([&] { cu::copy_to_device(a.ptr, src, std::size_t(a.size())); });
   return a;
 }
 
@@ -189,8 +183,7 @@ void register_cuda(py::module_& m) {
   m.def("unavailable_reason", &cu::unavailable_reason);
   m.def("device_name", &cu::device_name, py::arg("device") = 0);
   m.def("synchronize", [] {
-    py::gil_scoped_release nogil;
-    cu::synchronize();
+    nogil([&] { cu::synchronize(); });
   });
   m.def("load_cublas", &cu::load_cublas, py::arg("path") = std::string());
   m.def("cublas_loaded", &cu::cublas_loaded);
@@ -225,8 +218,7 @@ void register_cuda(py::module_& m) {
         std::vector<index_t> shape;
         for (py::ssize_t i = 0; i < x.ndim(); ++i) shape.push_back(index_t(x.shape(i)));
         if (shape != a.shape) fail("copy_from: x has ", bind::describe(x), " but the device array is ", a.describe());
-        py::gil_scoped_release nogil;
-        cu::copy_to_device(a.ptr, src, std::size_t(a.size()));
+        nogil([&] { cu::copy_to_device(a.ptr, src, std::size_t(a.size())); });
       }, py::arg("x"))
       .def("reshape", [](const DeviceArray& a, const py::sequence& shape) {
         DeviceArray v = a;
@@ -259,8 +251,7 @@ void register_cuda(py::module_& m) {
     }
     if (!stream.is_none()) {
       const auto s = stream.cast<std::uintptr_t>();
-      py::gil_scoped_release nogil;
-      cu::stream_synchronize(s);
+      nogil([&] { cu::stream_synchronize(s); });
     }
     return a;
   }, py::arg("ptr"), py::arg("shape"), py::arg("owner"), py::arg("stream") = py::none());
@@ -277,10 +268,7 @@ void register_cuda(py::module_& m) {
     if (k != kb) fail("matmul: op(a) is (", m_, ", ", k, ") but op(b) is (", kb, ", ", n, "); a is ", a.describe(),
                       ", b is ", b.describe());
     DeviceArray c = empty_device({m_, n});
-    {
-      py::gil_scoped_release nogil;
-      cu::gemm(ta, tb, m_, n, k, 1.f, pa, ddim(a, 1), pb, ddim(b, 1), 0.f, c.ptr, n);
-    }
+    nogil([&] { cu::gemm(ta, tb, m_, n, k, 1.f, pa, ddim(a, 1), pb, ddim(b, 1), 0.f, c.ptr, n); });
     return c;
   }, py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false);
 
@@ -297,10 +285,7 @@ void register_cuda(py::module_& m) {
     }
     const cu::Act a = to_act(act);
     DeviceArray y = empty_device({n, o});
-    {
-      py::gil_scoped_release nogil;
-      cu::dense_forward(px, pw, pb, y.ptr, n, i, o, a);
-    }
+    nogil([&] { cu::dense_forward(px, pw, pb, y.ptr, n, i, o, a); });
     return y;
   }, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("act") = "none");
 
@@ -321,11 +306,10 @@ void register_cuda(py::module_& m) {
     DeviceArray scratch = empty_device({cu::column_sum_scratch(n, o)});
     DeviceArray dx;
     if (need_dx) dx = empty_device({n, i});
-    {
-      py::gil_scoped_release nogil;
+    nogil([&] {
       cu::dense_backward(px, w.ptr, dy.ptr, need_dx ? dx.ptr : nullptr, dw.ptr, pdb, n, i, o, accumulate,
                          scratch.ptr);
-    }
+    });
     if (!need_dx) return py::none();
     return py::cast(dx);
   }, py::arg("x"), py::arg("w"), py::arg("dy"), py::arg("dw"), py::arg("db"), py::arg("accumulate") = false,
@@ -336,21 +320,17 @@ void register_cuda(py::module_& m) {
     const index_t n = ddim(a, 0), d = ddim(a, 1);
     DeviceArray scratch = empty_device({cu::column_sum_scratch(n, d)});
     DeviceArray out = empty_device({d});
-    {
-      py::gil_scoped_release nogil;
-      cu::column_sum(a.ptr, out.ptr, n, d, false, scratch.ptr);
-    }
+    nogil([&] { cu::column_sum(a.ptr, out.ptr, n, d, false, scratch.ptr); });
     return out;
   }, py::arg("a"));
 
   m.def("activation_forward", [](const DeviceArray& x, const std::string& act) {
     const cu::Act a = to_act(act);
     DeviceArray y = empty_device(x.shape);
-    {
-      py::gil_scoped_release nogil;
+    nogil([&] {
       if (a == cu::Act::None) cu::copy_device(y.ptr, x.ptr, std::size_t(x.size()));
       else cu::activation_forward(a, x.ptr, y.ptr, x.size());
-    }
+    });
     return y;
   }, py::arg("x"), py::arg("act"));
 
@@ -359,10 +339,7 @@ void register_cuda(py::module_& m) {
     if (a == cu::Act::None) fail("activation_backward: act must be 'relu' or 'gelu'");
     check_dev_shape(dy, x.shape, "dy");
     DeviceArray dx = empty_device(x.shape);
-    {
-      py::gil_scoped_release nogil;
-      cu::activation_backward(a, x.ptr, dy.ptr, dx.ptr, x.size());
-    }
+    nogil([&] { cu::activation_backward(a, x.ptr, dy.ptr, dx.ptr, x.size()); });
     return dx;
   }, py::arg("x"), py::arg("dy"), py::arg("act"));
 
@@ -370,8 +347,7 @@ void register_cuda(py::module_& m) {
                            float wd, bool nesterov) {
     check_dev_shape(g, p.shape, "grad");
     check_dev_shape(buf, p.shape, "momentum_buffer");
-    py::gil_scoped_release nogil;
-    cu::sgd_momentum(p.ptr, g.ptr, buf.ptr, p.size(), lr, momentum, wd, nesterov);
+    nogil([&] { cu::sgd_momentum(p.ptr, g.ptr, buf.ptr, p.size(), lr, momentum, wd, nesterov); });
   }, py::arg("param"), py::arg("grad"), py::arg("momentum_buffer"), py::arg("lr"), py::arg("momentum"),
      py::arg("weight_decay"), py::arg("nesterov"));
 
@@ -381,15 +357,13 @@ void register_cuda(py::module_& m) {
     check_dev_shape(m1, p.shape, "exp_avg");
     check_dev_shape(v, p.shape, "exp_avg_sq");
     if (step < 1) fail("step must be >= 1 (the count including this update), got ", step);
-    py::gil_scoped_release nogil;
-    cu::adam(p.ptr, g.ptr, m1.ptr, v.ptr, p.size(), step, lr, b1, b2, eps, wd, decoupled);
+    nogil([&] { cu::adam(p.ptr, g.ptr, m1.ptr, v.ptr, p.size(), step, lr, b1, b2, eps, wd, decoupled); });
   }, py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_avg_sq"), py::arg("step"), py::arg("lr"),
      py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"), py::arg("decoupled"));
 
   m.def("ema", [](DeviceArray& t, const DeviceArray& o, float tau) {
     check_dev_shape(o, t.shape, "online");
-    py::gil_scoped_release nogil;
-    cu::ema(t.ptr, o.ptr, t.size(), tau);
+    nogil([&] { cu::ema(t.ptr, o.ptr, t.size(), tau); });
   }, py::arg("target"), py::arg("online"), py::arg("tau"));
 
   m.def("nt_xent", [](const DeviceArray& z, float temperature) {
@@ -401,11 +375,7 @@ void register_cuda(py::module_& m) {
     if (!(temperature > 0.f) || !std::isfinite(temperature)) fail("temperature must be > 0, got ", temperature);
     DeviceArray grad = empty_device(z.shape);
     DeviceArray scratch = empty_device({cu::nt_xent_scratch(rows, d)});
-    float loss;
-    {
-      py::gil_scoped_release nogil;
-      loss = cu::nt_xent(z.ptr, grad.ptr, rows, d, temperature, scratch.ptr, true);
-    }
+    const float loss = nogil([&] { return cu::nt_xent(z.ptr, grad.ptr, rows, d, temperature, scratch.ptr, true); });
     return py::make_tuple(loss, grad);
   }, py::arg("z"), py::arg("temperature"));
 
@@ -413,10 +383,7 @@ void register_cuda(py::module_& m) {
     dev(x, "x", 2);
     if (!(p >= 0.f && p <= 1.f)) fail("p must be in [0, 1], got ", p);
     DeviceArray out = empty_device(x.shape), mask = empty_device(x.shape);
-    {
-      py::gil_scoped_release nogil;
-      cu::feature_mask(x.ptr, out.ptr, mask.ptr, ddim(x, 0), ddim(x, 1), p, seed, stream);
-    }
+    nogil([&] { cu::feature_mask(x.ptr, out.ptr, mask.ptr, ddim(x, 0), ddim(x, 1), p, seed, stream); });
     return py::make_tuple(out, mask);
   }, py::arg("x"), py::arg("p"), py::arg("seed"), py::arg("stream"));
 
@@ -449,8 +416,7 @@ void register_cuda(py::module_& m) {
         const float* pb = in<float>(b, "b", 1);
         check_shape(w, {s.dims()[size_t(l)], s.dims()[size_t(l) + 1]}, "w");
         check_shape(b, {s.dims()[size_t(l) + 1]}, "b");
-        py::gil_scoped_release nogil;
-        s.set_layer(l, pw, pb);
+        nogil([&] { s.set_layer(l, pw, pb); });
       }, py::arg("layer"), py::arg("w"), py::arg("b"))
       .def("get_layer", [](const cu::SimCLRStep& s, int l) {
         if (l < 0 || l >= s.num_layers()) fail("layer index ", l, " out of range [0, ", s.num_layers(), ")");
@@ -459,10 +425,7 @@ void register_cuda(py::module_& m) {
         auto b = empty<float>({o});
         float* pw = w.mutable_data();
         float* pb = b.mutable_data();
-        {
-          py::gil_scoped_release nogil;
-          s.get_layer(l, pw, pb);
-        }
+        nogil([&] { s.get_layer(l, pw, pb); });
         return py::make_tuple(w, b);
       }, py::arg("layer"))
       .def("step", [](cu::SimCLRStep& s, const DeviceArray& x1, const DeviceArray& x2, bool want_loss) {
@@ -471,8 +434,7 @@ void register_cuda(py::module_& m) {
         if (ddim(x1, 1) != d0) fail("x1 must have ", d0, " columns, got ", x1.describe());
         check_dev_shape(x2, x1.shape, "x2");
         if (ddim(x1, 0) < 1) fail("x1 must have at least one row, got ", x1.describe());
-        py::gil_scoped_release nogil;
-        return s.step(x1.ptr, x2.ptr, ddim(x1, 0), want_loss);
+        return nogil([&] { return s.step(x1.ptr, x2.ptr, ddim(x1, 0), want_loss); });
       }, py::arg("x1"), py::arg("x2"), py::arg("want_loss"))
       .def_property_readonly("steps_done", &cu::SimCLRStep::steps_done)
       .def_property_readonly("num_layers", &cu::SimCLRStep::num_layers);

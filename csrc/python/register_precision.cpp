@@ -1,99 +1,60 @@
 // Mixed precision: bfloat16 conversion, the bf16 GEMM engine's status, and the dense layer's
 // bf16-product kernels (nn/dense.hpp). bfloat16 arrays travel as numpy uint16 (their bit pattern).
 #include <cstdint>
+#include <string>
 
 #include "blas/blas_api.hpp"
 #include "core/bf16.hpp"
 #include "nn/dense.hpp"
-#include "python/convert.hpp"
+#include "python/bind_toolkit.hpp"
 
 namespace pyssl::bind {
 
 namespace {
 
-py::array to_bf16_array(const py::array& x) {
-  const float* px = in<float>(x, "x");
-  std::vector<index_t> shape(x.shape(), x.shape() + x.ndim());
-  auto out = empty<bf16_t>(shape);
-  bf16_t* po = out.mutable_data();
-  const index_t n = index_t(x.size());
-  {
-    py::gil_scoped_release nogil;
-    to_bf16(px, po, n);
-  }
-  return std::move(out);
+py::array to_bf16_array(const py::array& x_) {
+  auto x = arg_nd<float>(x_, "x", -1);
+  auto y = out<bf16_t>(x.shape());
+  nogil([&] { to_bf16(x, y, x.size()); });
+  return y.array();
 }
 
-py::array from_bf16_array(const py::array& x) {
-  const bf16_t* px = in<bf16_t>(x, "x");
-  std::vector<index_t> shape(x.shape(), x.shape() + x.ndim());
-  auto out = empty<float>(shape);
-  float* po = out.mutable_data();
-  const index_t n = index_t(x.size());
-  {
-    py::gil_scoped_release nogil;
-    from_bf16(px, po, n);
-  }
-  return std::move(out);
+py::array from_bf16_array(const py::array& x_) {
+  auto x = arg_nd<bf16_t>(x_, "x", -1);
+  auto y = out<float>(x.shape());
+  nogil([&] { from_bf16(x, y, x.size()); });
+  return y.array();
 }
 
 // Returns (y, xb, wb): the output and the bf16 operands kept for backward.
-py::tuple dense_forward_bf16(const py::array& x, const py::array& w, const py::object& b) {
-  const float* px = in<float>(x, "x", 2);
-  const float* pw = in<float>(w, "weight", 2);
-  const index_t n = dim(x, 0), i = dim(x, 1), o = dim(w, 1);
-  if (dim(w, 0) != i) fail("dense: x has ", i, " features but weight is ", describe(w), " (in, out)");
-  const float* pb = nullptr;
-  py::array ba;
-  if (present(b)) {
-    ba = b.cast<py::array>();
-    pb = in<float>(ba, "bias", 1);
-    check_shape(ba, {o}, "bias");
-  }
-  auto y = empty<float>({n, o});
-  auto xb = empty<bf16_t>({n, i});
-  auto wb = empty<bf16_t>({i, o});
-  float* py_ = y.mutable_data();
-  bf16_t *pxb = xb.mutable_data(), *pwb = wb.mutable_data();
-  {
-    py::gil_scoped_release nogil;
-    nn::dense_forward_bf16(px, pw, pb, py_, pxb, pwb, n, i, o);
-  }
-  return py::make_tuple(std::move(y), std::move(xb), std::move(wb));
+py::tuple dense_forward_bf16(const py::array& x_, const py::array& w_, const py::object& b_) {
+  auto x = arg_nd<float>(x_, "x", 2);
+  auto w = arg_nd<float>(w_, "weight", 2);
+  const index_t n = x.dim(0), i = x.dim(1), o = w.dim(1);
+  if (w.dim(0) != i) fail("dense: x has ", i, " features but weight is ", describe(w_), " (in, out)");
+  auto b = opt_arg<float>(b_, "bias", {o});
+  auto y = out<float>({n, o});
+  auto xb = out<bf16_t>({n, i});
+  auto wb = out<bf16_t>({i, o});
+  nogil([&] { nn::dense_forward_bf16(x, w, b, y, xb, wb, n, i, o); });
+  return py::make_tuple(y.array(), xb.array(), wb.array());
 }
 
 // Returns dx (or None when need_dx is false); accumulates into dw / db.
-py::object dense_backward_bf16(const py::array& xb, const py::array& wb, const py::array& dy, py::array& dw,
-                               const py::object& db, bool accumulate, bool need_dx) {
-  const bf16_t* pxb = in<bf16_t>(xb, "x_bf16", 2);
-  const bf16_t* pwb = in<bf16_t>(wb, "weight_bf16", 2);
-  const index_t n = dim(xb, 0), i = dim(xb, 1), o = dim(wb, 1);
-  check_shape(wb, {i, o}, "weight_bf16");
-  const float* pdy = in<float>(dy, "grad_output", 2);
-  check_shape(dy, {n, o}, "grad_output");
-  float* pdw = inout<float>(dw, "weight_grad", 2);
-  check_shape(dw, {i, o}, "weight_grad");
-  float* pdb = nullptr;
-  py::array dba;
-  if (present(db)) {
-    dba = db.cast<py::array>();
-    pdb = inout<float>(dba, "bias_grad", 1);
-    check_shape(dba, {o}, "bias_grad");
-  }
-  py::array_t<float> dx;
-  float* pdx = nullptr;
-  if (need_dx) {
-    dx = empty<float>({n, i});
-    pdx = dx.mutable_data();
-  }
-  auto dyb = empty<bf16_t>({n, o});
-  bf16_t* pdyb = dyb.mutable_data();
-  {
-    py::gil_scoped_release nogil;
-    nn::dense_backward_bf16(pxb, pwb, pdy, pdyb, pdx, pdw, pdb, n, i, o, accumulate);
-  }
-  if (!need_dx) return py::none();
-  return std::move(dx);
+py::object dense_backward_bf16(const py::array& xb_, const py::array& wb_, const py::array& dy_, py::array& dw_,
+                               const py::object& db_, bool accumulate, bool need_dx) {
+  auto xb = arg_nd<bf16_t>(xb_, "x_bf16", 2);
+  const index_t n = xb.dim(0), i = xb.dim(1);
+  auto wb = arg_nd<bf16_t>(wb_, "weight_bf16", 2);
+  const index_t o = wb.dim(1);
+  check_shape(wb_, {i, o}, "weight_bf16");
+  auto dy = arg<float>(dy_, "grad_output", {n, o});
+  auto dw = inplace<float>(dw_, "weight_grad", {i, o});
+  auto db = opt_inplace<float>(db_, "bias_grad", {o});
+  auto dx = out_if<float>(need_dx, {n, i});
+  auto dyb = out<bf16_t>({n, o});
+  nogil([&] { nn::dense_backward_bf16(xb, wb, dy, dyb, dx, dw, db, n, i, o, accumulate); });
+  return dx.or_none();
 }
 
 }  // namespace
@@ -108,7 +69,8 @@ void register_precision(py::module_& m) {
         "Y = b + bf16(X)·bf16(W), float32 sums; returns (Y, bf16(X), bf16(W))");
   m.def("dense_backward_bf16", &dense_backward_bf16, py::arg("x_bf16"), py::arg("weight_bf16"),
         py::arg("grad_output"), py::arg("weight_grad"), py::arg("bias_grad") = py::none(),
-        py::arg("accumulate") = false, py::arg("need_dx") = true);
+        py::arg("accumulate") = false, py::arg("need_dx") = true,
+        "dX = bf16(dY)·bf16(W)ᵀ (or None); dW (+)= bf16(X)ᵀ·bf16(dY) and db (+)= Σ dY in place");
 }
 
 }  // namespace pyssl::bind

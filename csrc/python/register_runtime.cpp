@@ -1,27 +1,21 @@
 // Threads, BLAS information and the raw GEMM.
 #include "blas/blas_api.hpp"
 #include "memory/buffer_cache.hpp"
-#include "python/convert.hpp"
+#include "python/bind_toolkit.hpp"
 #include "parallel/parallel.hpp"
 
 namespace pyssl::bind {
 
 namespace {
-py::array matmul(const py::array& a, const py::array& b) {
-  return dispatch_float(a, "a", [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    const T* pa = in<T>(a, "a", 2);
-    const T* pb = in<T>(b, "b", 2);
-    const index_t m = dim(a, 0), k = dim(a, 1), n = dim(b, 1);
-    if (dim(b, 0) != k) fail("matmul: a is (", m, ", ", k, ") but b has ", dim(b, 0), " rows; ", describe(b));
-    auto c = empty<T>({m, n});
-    T* pc = c.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      blas::gemm<T>(blas::Trans::No, blas::Trans::No, m, n, k, T(1), pa, k, pb, n, T(0), pc, n);
-    }
-    return std::move(c);
-  });
+template <class T>
+py::array matmul(const py::array& a_, const py::array& b_) {
+  auto a = arg_nd<T>(a_, "a", 2);
+  auto b = arg_nd<T>(b_, "b", 2);
+  const index_t m = a.dim(0), k = a.dim(1), n = b.dim(1);
+  if (b.dim(0) != k) fail("matmul: a is (", m, ", ", k, ") but b has ", b.dim(0), " rows; ", describe(b_));
+  auto c = out<T>({m, n});
+  nogil([&] { blas::gemm<T>(blas::Trans::No, blas::Trans::No, m, n, k, T(1), a, k, b, n, T(0), c, n); });
+  return c.array();
 }
 }  // namespace
 
@@ -47,7 +41,7 @@ void register_runtime(py::module_& m) {
     memory::set_limit(static_cast<std::size_t>(bytes));
   }, py::arg("bytes"));
   m.def("empty_buffer_cache", &memory::clear);
-  m.def("matmul", &matmul, py::arg("a"), py::arg("b"), "C = A @ B through the linked BLAS (2-D, same dtype).");
+  m.def("matmul", by_dtype(PYSSL_FLOATS(matmul), "a"), py::arg("a"), py::arg("b"), "C = A @ B through the linked BLAS (2-D, same dtype).");
 #ifdef PYSSL_WITH_CUDA
   m.attr("built_with_cuda") = true;
 #else

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def save_state(path, arrays: dict[str, np.ndarray], meta: dict | None = None) ->
         raise ValueError(f"array name {_META_KEY!r} is reserved")
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "pyssl_version": __version__,
               "meta": meta or {}}
-    payload = {k: _savable(k, v) for k, v in arrays.items()}
+    payload: dict[str, Any] = {k: _savable(k, v) for k, v in arrays.items()}
     payload[_META_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):

@@ -25,6 +25,8 @@ class Dropout(Module):
     the identity: eval mode or p = 0). p must be in [0, 1).
     """
 
+    rng_state: np.ndarray  # buffer (register_buffer): (seed, training forwards so far), uint64
+
     def __init__(self, p: float = 0.5, seed=None):
         super().__init__()
         check_scalar(p, "p", low=0.0, high=1.0, high_inclusive=False)

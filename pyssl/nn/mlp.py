@@ -9,7 +9,7 @@ from .._validation import check_scalar
 from .activation import make_activation
 from .init import rng
 from .linear import Linear
-from .module import Residual, Sequential, register_layer
+from .module import Module, Residual, Sequential, register_layer
 
 NORMS = ("batch", "layer", None)
 
@@ -53,10 +53,10 @@ class MLP(Sequential):
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
         check_scalar(dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
         g = rng(seed)
-        layers = []
+        layers: list[Module] = []
         for i in range(len(dims) - 1):
             last = i == len(dims) - 2
-            block = [Linear(dims[i], dims[i + 1], bias=last or norm is None, dtype=dtype,
+            block: list[Module] = [Linear(dims[i], dims[i + 1], bias=last or norm is None, dtype=dtype,
                             seed=int(g.integers(2**63)))]
             if not last:
                 if norm is not None:

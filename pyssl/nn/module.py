@@ -153,6 +153,12 @@ class Module:
     """Base class. Subclasses implement ``forward(x) -> (y, ctx)`` and
     ``backward(grad_y, ctx, need_input_grad=True) -> grad_x``."""
 
+    # Set in __init__ through object.__setattr__ (before __setattr__'s registration works).
+    _parameters: dict[str, Parameter]
+    _modules: dict[str, Module]
+    _buffers: dict[str, np.ndarray]
+    training: bool
+
     def __init__(self):
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})

@@ -53,6 +53,9 @@ class LayerNorm(Module):
     ``dtype``: float32 or float64: the dtype of the parameters (and of the outputs).
     """
 
+    weight: Parameter | None  # None without the affine transform
+    bias: Parameter | None
+
     def __init__(self, num_features: int, eps: float = 1e-5, dtype=np.float32, *,
                  elementwise_affine: bool = True):
         super().__init__()
@@ -88,7 +91,7 @@ class LayerNorm(Module):
         affine = self.weight is not None
         (wg, bg), acc = grads_for_backward(self.weight, self.bias)
         return _core.nn.layer_norm_backward(
-            x, mean, rstd, grad_output, self.weight.data if affine else None, wg, bg,
+            x, mean, rstd, grad_output, self.weight.data if self.weight is not None else None, wg, bg,
             accumulate=acc, need_dx=need_input_grad)
 
     def extra_repr(self) -> str:
@@ -120,6 +123,11 @@ class BatchNorm1d(Module):
     sums Σ dy and Σ dy·x̂ are summed over the ranks, so that every rank normalises and
     differentiates exactly as one process holding the whole batch would.
     """
+
+    weight: Parameter | None  # None without the affine transform
+    bias: Parameter | None
+    running_mean: np.ndarray  # buffers (register_buffer)
+    running_var: np.ndarray
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32, *,
                  affine: bool = True):
@@ -168,7 +176,7 @@ class BatchNorm1d(Module):
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
         x, mean, rstd, training, sync = ctx
         affine = self.weight is not None
-        w = self.weight.data if affine else None
+        w = self.weight.data if self.weight is not None else None
         (wg, bg), acc = grads_for_backward(self.weight, self.bias)
         if sync is None:
             return _core.nn.batch_norm_backward(x, mean, rstd, grad_output, w, wg, bg, training=training,

@@ -53,6 +53,11 @@ class Adam(Optimizer):
     """
 
     hyperparameter_names = ("betas", "eps", "weight_decay", "exclude_bias_and_norm")
+    # set by _set_hyperparameters
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float
+    exclude_bias_and_norm: bool
     state_names = ("exp_avg", "exp_avg_sq")
     _decoupled = False
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numbers
 
+from typing import Any
+
 import numpy as np
 
 from .._validation import NonFiniteError, check_scalar
@@ -63,7 +65,7 @@ class Optimizer:
         return {k: getattr(self, k) for k in self.hyperparameter_names}
 
     @staticmethod
-    def _check_hyperparameters(**hp) -> dict:
+    def _check_hyperparameters(*args: Any, **hp: Any) -> dict:
         """Validate and normalise the hyperparameters; subclasses override (keyword-only)."""
         return hp
 

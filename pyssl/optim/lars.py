@@ -1,6 +1,8 @@
 """LARS: layer-wise adaptive rate scaling (You, Gitman & Ginsburg 2017), SimCLR / BYOL form."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _core
 from .._validation import check_scalar
 from .base import Optimizer, check_beta
@@ -41,6 +43,12 @@ class LARS(Optimizer):
     """
 
     hyperparameter_names = ("momentum", "weight_decay", "trust_coefficient", "eps", "exclude_bias_and_norm")
+    # set by _set_hyperparameters
+    momentum: float
+    weight_decay: float
+    trust_coefficient: float
+    eps: float
+    exclude_bias_and_norm: bool
     state_names = ("velocity",)
 
     def __init__(self, params, lr, momentum: float = 0.9, weight_decay: float = 1e-6,
@@ -50,7 +58,7 @@ class LARS(Optimizer):
                                          exclude_bias_and_norm=exclude_bias_and_norm)
         super().__init__(params, lr)
         self._set_hyperparameters(hp)
-        self.trust_ratios = None
+        self.trust_ratios: np.ndarray | None = None
 
     @staticmethod
     def _check_hyperparameters(*, momentum, weight_decay, trust_coefficient, eps, exclude_bias_and_norm) -> dict:

@@ -38,6 +38,12 @@ class SGD(Optimizer):
     """
 
     hyperparameter_names = ("momentum", "dampening", "nesterov", "weight_decay", "exclude_bias_and_norm")
+    # set by _set_hyperparameters
+    momentum: float
+    dampening: float
+    nesterov: bool
+    weight_decay: float
+    exclude_bias_and_norm: bool
     state_names = ("momentum_buffer",)
 
     def __init__(self, params, lr, momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,

@@ -2,6 +2,8 @@
 scoring (accuracy for classification, R² for regression)."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from .._validation import Options, check_array, validate_params
@@ -32,6 +34,9 @@ class Adapter:
     task : {"auto", "classification", "regression"}
         "auto" infers it from y in ``fit`` (integers: classification).
     """
+
+    # every concrete adapter defines predict(X) -> (N,) predictions; score() relies on it
+    predict: Callable[[Any], np.ndarray]
 
     _parameter_constraints: dict = {"encoder": lambda v, n: _check_encoder(v, n), "task": Options(*TASKS)}
 

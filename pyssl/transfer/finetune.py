@@ -9,6 +9,7 @@ import numpy as np
 from .. import distributed as _distributed
 from .._seeding import derive_seed
 from .._validation import Boolean, Interval, Options, Seed
+from ..nn import precision as _precision
 from .base import Adapter
 
 
@@ -55,6 +56,9 @@ class FineTune(Adapter):
         Data-parallel training (see above).
     sync_batchnorm : bool
         Global-batch BatchNorm statistics in a data-parallel run.
+    precision : {"32", "bf16-mixed"}
+        Compute precision of the training steps' Linear products (see
+        :mod:`pyssl.nn.precision`); prediction always runs in float32.
     """
 
     _parameter_constraints = {
@@ -62,12 +66,13 @@ class FineTune(Adapter):
         "encoder_lr": Interval(float, 0.0, allow_none=True), "batch_size": Interval(int, 1),
         "weight_decay": Interval(float, 0.0), "label_smoothing": Interval(float, 0.0, 1.0),
         "freeze_encoder": Boolean(), "seed": Seed(), "init": Options("probe", "random"), "sync_batchnorm": Boolean(),
+        "precision": lambda v, name: _precision.check_precision(v),
     }
 
     def __init__(self, encoder, head=None, epochs: int = 100, lr: float = 1e-3, encoder_lr: float | None = None,
                  batch_size: int = 128, weight_decay: float = 1e-4, label_smoothing: float = 0.0,
                  freeze_encoder: bool = False, seed: int = 0, task: str = "auto", init: str = "probe",
-                 distributed=None, sync_batchnorm: bool = True):
+                 distributed=None, sync_batchnorm: bool = True, precision: str = "32"):
         super().__init__(encoder, task)
         self.head = head
         self.epochs = epochs
@@ -81,6 +86,7 @@ class FineTune(Adapter):
         self.init = init
         self.distributed = distributed
         self.sync_batchnorm = sync_batchnorm
+        self.precision = precision
 
     def fit(self, X, y):
         """Train a copy of the encoder and the head on (X, y)."""
@@ -137,8 +143,9 @@ class FineTune(Adapter):
                     xb = group.local_rows(X[idx])
                     enc.zero_grad()
                     head.zero_grad()
-                    h, hctx = enc.forward(xb)
-                    o, octx = head.forward(h)
+                    with _precision.autocast(p["precision"]):
+                        h, hctx = enc.forward(xb)
+                        o, octx = head.forward(h)
                     loss, g, _ = group.global_loss(loss_fn, o, group.local_rows(np.ascontiguousarray(target[idx])))
                     dh = head.backward(g, octx, need_input_grad=not p["freeze_encoder"])
                     if not p["freeze_encoder"]:

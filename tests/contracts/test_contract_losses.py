@@ -76,13 +76,14 @@ def test_float32_matches_float64(name):
         np.testing.assert_allclose(a, b, atol=rtol * max(np.abs(b).max(), 1e-12))
 
 
+@pytest.mark.parametrize("size", [(101, 9), (515, 53)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", NAMES)
-def test_bit_identical_for_any_thread_count(name, dtype):
-    # pyssl's own row loops split across threads at these sizes while every matrix product stays
-    # below csrc/blas's split threshold (a split product is bit-stable only at a fixed thread count:
-    # its slices follow the thread count); odd sizes leave loop remainders
-    args = _inputs(name, dtype, 101, 9)
+def test_bit_identical_for_any_thread_count(name, dtype, size):
+    # pyssl's own row loops split across threads at both sizes; at (515, 53) the N×N similarity
+    # products are also large enough for csrc/blas to cut them into slices (which depend on the
+    # shape only, never on the thread count); odd sizes leave loop remainders
+    args = _inputs(name, dtype, *size)
     assert_thread_identical(lambda: LOSSES.get(name)(*args), name)
 
 
