@@ -343,13 +343,10 @@ def test_resnet1d_shapes_gradients_and_definition(rng):
                            rng.standard_normal((2, 1, 4)), rtol=1e-5, atol=1e-6)
 
 
-def test_resnet_seeded_repeatable_and_close_across_threads(threads, rng):
-    """Same seed and thread count: the same bits; another seed differs. Across thread counts the
-    step agrees to rounding: pyssl's own kernels here (batch norm, im2col, col2im) are
-    bit-identical for any thread count (tests above), but the weight-gradient product of
-    conv2d_backward is not at every shape — at this one (16 channels, 16×16, batch 8: a
-    16×144×2048 product split in column slices) OpenBLAS rounds a slice differently from the whole
-    product."""
+def test_resnet_seeded_and_bit_identical_across_threads(threads, rng):
+    """Same seed: the same bits on 1, 2 and 3 threads, at sizes where the GEMMs split (pyssl's GEMM
+    slices depend on the shape and core count only; its own kernels reduce in a fixed order);
+    another seed differs."""
     x = rng.standard_normal((8, 3, 16, 16)).astype(np.float32)
 
     def run(t, seed=5):
@@ -359,11 +356,10 @@ def test_resnet_seeded_repeatable_and_close_across_threads(threads, rng):
         net.backward(np.ones_like(y), ctx)
         return [y] + [p.grad.copy() for p in net.parameters()]
 
-    one, two = run(1), run(2)
-    assert all(a.tobytes() == b.tobytes() for a, b in zip(two, run(2)))
+    one = run(1)
+    for t in (2, 3):
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(one, run(t)))
     assert run(1, seed=6)[0].tobytes() != one[0].tobytes()
-    for a, b in zip(one, two):
-        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4 * max(np.abs(a).max(), 1e-12))
 
 
 def test_resnet_bad_arguments():
