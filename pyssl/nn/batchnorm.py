@@ -15,6 +15,10 @@ from .norm import _check_common
 class _ChannelBatchNorm(Module):
     _ndim = 4
     _pattern = "(N, C, H, W)"
+    running_mean: np.ndarray  # buffers (register_buffer)
+    running_var: np.ndarray
+    weight: Parameter | None  # None without the affine transform
+    bias: Parameter | None
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32, *,
                  affine: bool = True, relu: bool = False):
@@ -90,8 +94,7 @@ class _ChannelBatchNorm(Module):
         """Returns ``(dx or None, d_residual or None)`` and accumulates dγ, dβ."""
         x, mean, rstd, y, training, sync, has_res = ctx
         grad_output = np.ascontiguousarray(grad_output, dtype=x.dtype)
-        affine = self.weight is not None
-        w = self.weight.data if affine else None
+        w = self.weight.data if self.weight is not None else None
         (wg, bg), acc = grads_for_backward(self.weight, self.bias)
         kw = dict(y=y, relu=y is not None)
         if sync is None:

@@ -311,7 +311,8 @@ class ResNet1d(Sequential):
         if not ks or any(k % 2 == 0 for k in ks):
             raise ValueError(f"kernel_sizes must be a non-empty sequence of odd ints (same padding), got {ks}")
         g = rng(seed)
-        layers, c = [], in_channels
+        layers: list[Module] = []
+        c = in_channels
         for w in (width, 2 * width, 2 * width):
             layers.append(_SeriesBlock(c, w, ks, dtype, g))
             c = w
