@@ -113,8 +113,10 @@ from .nn.init import manual_seed  # noqa: E402
 from .pretrained import load_encoder  # noqa: E402
 from ._log import log  # noqa: E402
 from . import callbacks, distributed, export  # noqa: E402
+from . import tables  # noqa: E402  (mixed-type DataFrames; pandas imported only when one is used)
 
 __all__ = ["__version__", "set_num_threads", "get_num_threads", "buffer_cache_info", "set_buffer_cache_limit",
            "empty_buffer_cache", "manual_seed", "pretrain", "load_encoder", "History", "NonFiniteError", "nn",
            "optim", "losses", "pretext", "methods", "transfer", "theory", "data", "log", "callbacks", "export",
            "distributed"]
+__all__ += ["tables"]

@@ -137,6 +137,12 @@ class nn:
     def dropout_forward(x: _Array, p: float, seed: int, step: int) -> tuple[_Array, _Array]:
         """Inverted dropout: returns (y, mask uint8); element i uses word i of Philox stream (seed, step)."""
     @staticmethod
+    def embedding_backward(indices: _Array, grad_output: _Array, grad_weight: _Array, accumulate: bool = True) -> None:
+        """grad_weight[r] (+)= Σ grad_output rows whose index is r, in increasing position."""
+    @staticmethod
+    def embedding_forward(weight: _Array, indices: _Array) -> _Array:
+        """out[..., :] = weight[indices[...], :]; weight (num, dim), indices int64 of any shape."""
+    @staticmethod
     def global_avg_pool_backward(grad_output: _Array, length: int) -> _Array: ...
     @staticmethod
     def global_avg_pool_forward(x: _Array) -> _Array:
@@ -275,6 +281,12 @@ class augment:
     def shuffle_tokens(x: _Array, m: int, seed: int) -> tuple[_Array, _Array]: ...
     @staticmethod
     def span_mask(x: _Array, span: int, fill: float, seed: int) -> tuple[_Array, _Array]: ...
+    @staticmethod
+    def table_scarf_corrupt(x: _Array, reference: _Array, group_start: _Array, group_cols: _Array, k: int, seed: int) -> tuple[_Array, _Array]:
+        """(x_corrupt (N, W), mask (N, C)): k table columns per row replaced from random reference rows."""
+    @staticmethod
+    def table_vime_corrupt(x: _Array, reference: _Array, group_start: _Array, group_cols: _Array, p: float, seed: int) -> tuple[_Array, _Array]:
+        """(x_corrupt (N, W), mask (N, C)): each table column replaced with probability p from a random reference row."""
     @staticmethod
     def time_warp(x: _Array, sigma: float, knots: int, seed: int) -> _Array: ...
     @staticmethod

@@ -106,8 +106,10 @@ def _image_size(text) -> tuple[int, int]:
 
 
 # -- data -------------------------------------------------------------------------------------------
-def _load(args, path, need_labels: bool, what: str = "data"):
-    """(X, y) from a built-in dataset, a folder of images, or a .csv / .npy / .npz file."""
+def _load(args, path, need_labels: bool, what: str = "data", as_frame: bool = False):
+    """(X, y) from a built-in dataset, a folder of images, or a .csv / .npy / .npz file. A CSV
+    table with text or missing feature values (or any CSV, with ``as_frame``) comes as a pandas
+    DataFrame, for a table encoder."""
     from . import data
 
     if path is None:
@@ -124,7 +126,8 @@ def _load(args, path, need_labels: bool, what: str = "data"):
         return X, y
     if path.lower().endswith(".csv"):
         X, y, names = data.load_csv(path, args.label_column, delimiter=args.delimiter,
-                                    drop_columns=args.drop_columns or (), return_columns=True)
+                                    drop_columns=args.drop_columns or (), return_columns=True, mixed=True,
+                                    as_frame=as_frame)
         if args.label_column is None and not need_labels:
             hint = [n for n in names if n.strip().lower() in _LABEL_LIKE]
             _note(f"no --label-column given: all {len(names)} columns of {path} are used as features"
@@ -202,10 +205,46 @@ def cmd_demo(args) -> int:
 
 
 # -- pretrain ---------------------------------------------------------------------------------------
+def _table_model(frame, args, seed):
+    """A PretrainedEncoder around a TabularEncoder fitted on ``frame``, and the packed rows."""
+    from .pretrained import PretrainedEncoder
+    from .tables import TabularEncoder
+
+    if args.encoder == "conv":
+        raise ValueError("--encoder conv needs series or images; a table with text or missing values takes the "
+                         "table encoder (--encoder auto or mlp)")
+    enc = TabularEncoder(hidden=args.hidden or (256, 256), seed=seed)
+    Xin = enc.encode(frame, fit=True)
+    s = enc.schema
+    _note(f"table: {len(s.numeric_)} numeric column(s) (standardised; missing entries get a learned value and an "
+          f"indicator), {len(s.categorical_)} categorical column(s) embedded: "
+          + (", ".join(f"{c} ({len(k)} categories)" for c, k in zip(s.categorical_, s.categories_)) or "none"))
+    return PretrainedEncoder(enc, (enc.in_features,), None, False, meta={"encoder": enc.spec()}), Xin
+
+
+def _rows(model, X, what: str = "data"):
+    """X checked against the checkpoint's input; a DataFrame packed by its table schema."""
+    from .tables import as_model_input, find_table_encoder, is_frame
+
+    enc = find_table_encoder(model)
+    if is_frame(X) and enc is not None:
+        enc.schema.check_columns(X, what)
+        return as_model_input(model, X)
+    if is_frame(X):
+        return as_model_input(model, X, name=what)
+    model.check_input(X, what)
+    return X
+
+
 def _model_and_inputs(X, args, seed):
     """The PretrainedEncoder for X's samples and X as its inner encoder sees it (standardised,
-    flattened for an MLP on series or images)."""
+    flattened for an MLP on series or images; a table with text or missing values packed by a
+    table encoder's schema)."""
     from .pretrained import Standardize, build_encoder
+    from .tables import is_frame
+
+    if is_frame(X):
+        return _table_model(X, args, seed)
 
     std = None if args.no_standardize else Standardize.fit(X)
     model = build_encoder(X.shape[1:], args.encoder, args.hidden, seed=seed, standardize=std)
@@ -217,6 +256,10 @@ def _model_and_inputs(X, args, seed):
 
 def _describe(model) -> str:
     spec = model.meta["encoder"]
+    if spec["type"] == "table":
+        s = spec["schema"]
+        return (f"table ({len(s['numeric'])} numeric, {len(s['categorical'])} categorical columns) → MLP "
+                + "→".join(map(str, spec["hidden"])))
     if spec["type"] == "mlp":
         return "MLP " + "→".join(map(str, spec["dims"])) + (" (flattened)" if model.flatten else "")
     return f"{spec['type']} CNN channels {spec['in_channels']}→" + "→".join(map(str, spec["channels"]))
@@ -298,15 +341,18 @@ def cmd_evaluate(args) -> int:
     from .pretrained import load_encoder
     from .transfer import KNN, FineTune, LinearProbe
 
+    from .tables import find_table_encoder
+
     model = load_encoder(args.checkpoint)
-    X, y = _load(args, args.data, need_labels=True)
+    table = find_table_encoder(model) is not None
+    X, y = _load(args, args.data, need_labels=True, as_frame=table)
     _labels_required(y, args.data)
-    model.check_input(X, "data")
+    X = _rows(model, X, "data")
     test = None
     if args.test is not None:
-        Xt, yt = _load(args, args.test, need_labels=True, what="test data")
+        Xt, yt = _load(args, args.test, need_labels=True, what="test data", as_frame=table)
         _labels_required(yt, args.test, "test data")
-        model.check_input(Xt, "test data")
+        Xt = _rows(model, Xt, "test data")
         test = (Xt, yt)
     y = np.asarray(y)
     numeric = np.issubdtype(y.dtype, np.number)
@@ -358,9 +404,11 @@ def cmd_evaluate(args) -> int:
 def cmd_embed(args) -> int:
     from .pretrained import load_encoder
 
+    from .tables import find_table_encoder
+
     model = load_encoder(args.checkpoint)
-    X, _ = _load(args, args.data, need_labels=True)
-    model.check_input(X, "data")
+    X, _ = _load(args, args.data, need_labels=True, as_frame=find_table_encoder(model) is not None)
+    X = _rows(model, X, "data")
     Z = model.transform(X)
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
@@ -387,7 +435,7 @@ def cmd_theory(args) -> int:
     for name in args.methods:
         model, Xin = _model_and_inputs(Xtr, args, args.seed)
         if prepared is None:
-            Xte_in = model.input(Xte) if getattr(model, "input", None) is not None else Xte
+            Xte_in = model.input(Xte) if getattr(model, "input", None) is not None else _rows(model, Xte)
             Xte_in = np.ascontiguousarray(Xte_in.reshape(len(Xte), -1) if model.flatten else Xte_in, np.float32)
             prepared = (Xin, Xte_in)
         methods[name] = make_method(name, model.encoder)

@@ -247,7 +247,8 @@ def _column_index(col, names: list[str], what: str) -> int:
     return j % len(names)
 
 
-def load_csv(path, label_column=None, delimiter: str | None = None, drop_columns=(), return_columns: bool = False):
+def load_csv(path, label_column=None, delimiter: str | None = None, drop_columns=(), return_columns: bool = False,
+             mixed: bool = False, as_frame: bool = False):
     """Read a CSV table with the standard library's ``csv`` parser.
 
     Quoted fields (``"hue, corrected"``) keep their delimiters; the delimiter is detected among
@@ -264,11 +265,18 @@ def load_csv(path, label_column=None, delimiter: str | None = None, drop_columns
     delimiter : field separator; None detects it.
     drop_columns : names or indices of columns to leave out (identifiers, text columns).
     return_columns : also return the feature column names.
+    mixed : when some feature column holds text or missing values (empty, NA, N/A, NaN, null,
+        None, ?), return X as a pandas DataFrame instead of raising: numeric columns as float64 with
+        NaN for missing entries, the others as text (stripped) with None for missing entries — the
+        input of :class:`pyssl.tables.TabularEncoder`. Needs pandas (``pip install "pyssl[tables]"``).
+        A table whose features are all numbers and complete is still returned as float32.
+    as_frame : always return X as such a DataFrame (pandas needed).
 
     Returns
     -------
     (X float32 (N, D), y or None), plus the list of D feature names with ``return_columns``.
-    Raises ValueError naming the column and line of any non-numeric or missing feature value.
+    Raises ValueError naming the column and line of any non-numeric or missing feature value
+    (unless ``mixed``).
     """
     import csv
     import itertools
@@ -322,12 +330,32 @@ def load_csv(path, label_column=None, delimiter: str | None = None, drop_columns
             problems.append(f"{names[j]!r} ({kind} on line {body_lines[i]}: {body[i][j]!r})")
         else:
             X[:, k] = values
+    if (problems and mixed) or as_frame:
+        X = _mixed_frame(cells, features, names, decimal_comma)
+        out = (X, y)
+        return out + ([names[j] for j in features],) if return_columns else out
     if problems:
         raise ValueError(f"{path!r}: feature columns must be numeric and complete; " + ", ".join(problems)
                          + ". Drop such columns (drop_columns=, CLI --drop-columns), make one the label "
                            "(label_column=), or fill/encode them as numbers")
     out = (X, y)
     return out + ([names[j] for j in features],) if return_columns else out
+
+
+def _mixed_frame(cells: np.ndarray, features, names, decimal_comma: bool):
+    """The feature columns as a DataFrame: numbers (NaN where missing) or stripped text (None where missing)."""
+    from .tables.schema import _pandas
+
+    pd = _pandas()
+    data = {}
+    for j in features:
+        parsed = [_number(c, decimal_comma) for c in cells[:, j]]
+        if all(v is None or isinstance(v, float) for v in parsed):
+            data[names[j]] = np.array([np.nan if v is None else v for v in parsed], dtype=np.float64)
+        else:
+            data[names[j]] = pd.Series([None if v is None else str(c).strip() for v, c in zip(parsed, cells[:, j])],
+                                       dtype=object)
+    return pd.DataFrame(data)
 
 
 def _csv_numeric_column(col: np.ndarray, decimal_comma: bool):

@@ -31,6 +31,10 @@ def make_encoder(spec: dict):
     from .nn.conv import ConvEncoder1d, ConvEncoder2d
 
     kind = spec.get("type", "mlp")
+    if kind == "table":  # mixed-type tables: schema + MixedInput + MLP
+        from .tables import TabularEncoder
+
+        return TabularEncoder.from_spec(spec)
     if kind == "mlp":
         return MLP(spec["dims"], norm=spec.get("norm", "batch"), act=spec.get("act", "relu"), seed=spec.get("seed", 0))
     if kind == "conv1d":

@@ -25,6 +25,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
 class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Self-supervised embedding as a scikit-learn transformer.
 
+    X (in ``fit`` / ``transform``) may be a pandas DataFrame with categorical (string, ``category``,
+    ``bool``) columns and missing values: the encoder is then a :class:`pyssl.tables.TabularEncoder`
+    (standardised numerics with learned missing values and indicators, category embeddings) whose
+    schema is fitted on the training frame.
+
     Parameters
     ----------
     method : str, default="simclr"
@@ -97,9 +102,12 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def fit(self, X, y=None):
         from ._seeding import derive_seed
         from .experiments import make_encoder, make_method
+        from .tables import is_frame
         from .train import pretrain
 
         hidden = self._check_params()
+        if is_frame(X) and self._needs_table_encoder(X):
+            return self._fit_table(X, hidden)
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         X = np.ascontiguousarray(X, dtype=np.float32)
         seed = 0 if self.random_state is None else int(self.random_state)
@@ -114,8 +122,46 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self._n_features_out = self.n_features_out_
         return self
 
+    def _needs_table_encoder(self, frame) -> bool:
+        """A frame with a non-numeric (or bool) column or a missing entry takes a TabularEncoder."""
+        import pandas as pd
+
+        return any(not pd.api.types.is_numeric_dtype(frame[c].dtype) or pd.api.types.is_bool_dtype(frame[c].dtype)
+                   or frame[c].isna().any() for c in frame.columns)
+
+    def _fit_table(self, frame, hidden):
+        """fit for a mixed-type DataFrame: a pyssl.tables.TabularEncoder (schema fitted on ``frame``)."""
+        from ._seeding import derive_seed
+        from .experiments import make_method
+        from .tables import TabularEncoder
+        from .train import pretrain
+
+        if frame.shape[0] < 2:
+            raise ValueError(f"X needs at least 2 samples, got {frame.shape[0]}")
+        seed = 0 if self.random_state is None else int(self.random_state)
+        self.encoder_ = TabularEncoder(hidden=hidden, norm=self.norm, seed=derive_seed(seed, 1))
+        Xp = self.encoder_.encode(frame, fit=True)
+        self.n_features_in_ = frame.shape[1]
+        names = list(frame.columns)
+        if all(isinstance(c, str) for c in names):
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        method = make_method(self.method, self.encoder_, seed=derive_seed(seed, 2), **(self.method_params or {}))
+        bs = max(2, min(int(self.batch_size), Xp.shape[0]))
+        self.history_ = pretrain(method, Xp, epochs=int(self.epochs), batch_size=bs, seed=seed, lr=float(self.lr),
+                                 progress=False, distributed=self.distributed)
+        self.n_features_out_ = hidden[-1]
+        self._n_features_out = self.n_features_out_
+        return self
+
     def transform(self, X):
         check_is_fitted(self, "encoder_")
+        from .tables import TabularEncoder, is_frame
+
+        if isinstance(self.encoder_, TabularEncoder):
+            if not is_frame(X):
+                raise TypeError(f"this SSLEmbedding was fitted on a DataFrame with categorical or missing entries; "
+                                f"transform takes a DataFrame with the same columns, got {type(X).__name__}")
+            return self.encoder_.transform(X).astype(np.float64)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return self.encoder_.transform(np.ascontiguousarray(X, dtype=np.float32)).astype(np.float64)
 

@@ -96,6 +96,9 @@ def _check_pretrain_args(method, X, epochs, batch_size, lr, weight_decay, warmup
     for i, cb in enumerate(callbacks):
         if not callable(cb):
             raise TypeError(f"callbacks[{i}] must be a callable cb(epoch, history, method), got {type(cb).__name__}")
+    from .tables import as_model_input  # a DataFrame: packed by the encoder's table schema (fitted here)
+
+    X = as_model_input(method.encoder, X, fit=True)
     X = check_array(X, "X", dtype=method.dtype, min_ndim=2)
     n = X.shape[0]
     if n < 2:
@@ -128,7 +131,9 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
     ----------
     method : pyssl.methods.Method
     X : array (N, ...) of unlabeled samples (cast to the encoder's dtype, float32 unless the encoder
-        was cast with ``encoder.astype(np.float64)``).
+        was cast with ``encoder.astype(np.float64)``), or a pandas DataFrame with numeric, categorical
+        and missing entries when the encoder is a :class:`pyssl.tables.TabularEncoder` (its schema is
+        fitted on this frame if it is not yet).
     epochs, batch_size : passes over X and samples per step (the last partial batch is dropped
         when ``drop_last``; batches smaller than 2 are always dropped). A batch_size larger than N
         is lowered to N with a warning.

@@ -118,11 +118,13 @@ def test_text_labels_evaluate_as_classes(tmp_path, rng, capsys):
     assert "the labels are text" in capsys.readouterr().err
 
 
-def test_csv_error_names_the_bad_column_not_the_label(tmp_path, capsys):
+def test_csv_text_column_is_embedded_and_the_label_left_out(tmp_path, capsys):
+    pytest.importorskip("pandas")
     path = write_csv(tmp_path / "t.csv", ["label", "a", "city"], [[i % 2, i, "Oslo"] for i in range(10)])
-    assert main(["pretrain", str(path), "--label-column", "label", "--no-progress"]) == 2
+    assert main(["pretrain", str(path), "--label-column", "label", "--epochs", "1", "--batch-size", "10",
+                 "--hidden", "4", "--out", str(tmp_path / "e.npz"), "--no-progress"]) == 0
     err = capsys.readouterr().err
-    assert "'city' (text on line 2: 'Oslo')" in err and "'label' (" not in err
+    assert "city (1 categories)" in err and "1 numeric column(s)" in err and "label" not in err.split("\n")[0]
 
 
 def test_semicolon_csv_and_delimiter_flag(tmp_path):

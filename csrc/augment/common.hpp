@@ -39,6 +39,7 @@ enum class Tag : u64 {
   SegmentPermute = 14, TimeWarp = 15, CropBox = 16, Flip = 17, PatchMask = 18, ColorJitter = 19,
   Blur = 20, Uniform = 21,
 };
+// Ids 40 and 41 are taken by the table corruptions (csrc/augment/table.cpp).
 
 constexpr u64 kMaxSamples = u64(1) << 40;
 

@@ -12,6 +12,8 @@ void register_optim(py::module_& m);
 void register_losses(py::module_& m);
 void register_augment(py::module_& m);
 void register_cuda(py::module_& m);
+void register_embedding(py::module_& m);
+void register_table_augment(py::module_& m);
 void register_precision(py::module_& m);
 void register_resnet(py::module_& m);
 }  // namespace pyssl::bind
@@ -24,6 +26,7 @@ PYBIND11_MODULE(_core, m) {
   pyssl::bind::register_nn(nn);
   pyssl::bind::register_conv(nn);
   pyssl::bind::register_normalize(nn);
+  pyssl::bind::register_embedding(nn);
   pyssl::bind::register_precision(nn);
   pyssl::bind::register_resnet(nn);
   auto optim = m.def_submodule("optim", "fused optimizer updates");
@@ -32,6 +35,7 @@ PYBIND11_MODULE(_core, m) {
   pyssl::bind::register_losses(losses);
   auto augment = m.def_submodule("augment", "pretext augmentations");
   pyssl::bind::register_augment(augment);
+  pyssl::bind::register_table_augment(augment);
   auto cuda = m.def_submodule("cuda", "CUDA backend (empty functions raise when built without CUDA)");
   pyssl::bind::register_cuda(cuda);
 }

@@ -116,6 +116,13 @@ class Method:
         """Called by ``pretrain`` with the training set before the first step."""
         if self.views is None:
             self.views = self.default_views(X.ndim)
+        from ..tables import table_layout_of  # packed mixed-type rows: views corrupt whole table columns
+
+        layout = table_layout_of(self.encoder)
+        if layout is not None:
+            from ..pretext.compose import _set_table_layout  # also the ScarfCorruption inside a Compose
+
+            _set_table_layout(self.views, layout)
         if hasattr(self.views, "fit"):
             self.views.fit(X)
         if not self._built:

@@ -72,7 +72,9 @@ class VIME(PretextTaskMethod):
     masked entries swapped with the same feature of a random row of the batch (the empirical
     marginal); one head estimates the mask (BCE), another reconstructs the clean features (MSE);
     L = L_mask + α·L_feature with α = 2 (paper default). :class:`PretextTaskMethod` over
-    :class:`pyssl.pretext.VIMETask`.
+    :class:`pyssl.pretext.VIMETask`. With a :class:`pyssl.tables.TabularEncoder` whole table
+    columns are swapped and reconstructed by type (MSE for numeric, cross-entropy for categorical
+    columns; :mod:`pyssl.tables.vime`): the heads and the step then follow the table's layout.
 
     Parameters
     ----------
@@ -95,3 +97,19 @@ class VIME(PretextTaskMethod):
         self.p_m = check_scalar(p_m, "p_m", low=0.0, high=1.0, low_inclusive=False)
         self.alpha = check_scalar(alpha, "alpha", low=0.0)
         super().__init__(encoder, VIMETask(p_m=self.p_m, alpha=self.alpha), (mask_head, feature_head), seed=seed)
+        self._table_layout = None
+
+    def build_heads(self, feature_dim, X):
+        from ..tables import table_layout_of, vime as table_vime  # mixed-type tables: per-column heads
+
+        self._table_layout = table_layout_of(self.encoder)
+        if self._table_layout is not None:
+            return table_vime.build_heads(self, feature_dim, self._table_layout)
+        return super().build_heads(feature_dim, X)
+
+    def training_step(self, X, seed):
+        if getattr(self, "_table_layout", None) is not None:
+            from ..tables import vime as table_vime
+
+            return table_vime.training_step(self, X, seed, self._table_layout)
+        return super().training_step(X, seed)

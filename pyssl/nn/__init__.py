@@ -8,6 +8,8 @@ from .dropout import Dropout
 from .softmax import Softmax, LogSoftmax
 from .losses import cross_entropy, mse, CrossEntropyLoss, MSELoss
 from .mlp import MLP
+from .embedding import Embedding
+from .mixed_input import MixedInput
 from .normalize import L2Normalize, l2_normalize
 from . import precision
 from .init import manual_seed
@@ -22,3 +24,4 @@ __all__ = ["LAYERS", "register_layer", "Module", "Parameter", "Sequential", "Ide
            "LogSoftmax", "cross_entropy", "mse", "CrossEntropyLoss", "MSELoss", "MLP", "L2Normalize", "l2_normalize", "manual_seed", "save", "load", "save_state", "load_state"]
 __all__ += ["BatchNorm2d", "ChannelBatchNorm1d", "MaxPool2d", "MaxPool1d", "BasicBlock", "Bottleneck", "ResNet",
             "ResNet1d"]
+__all__ += ["Embedding", "MixedInput"]

@@ -41,7 +41,8 @@ def layer_input(layer, x, dtype=None) -> np.ndarray:
 
 #: name -> layer class. ``example(dtype)`` builds a small instance and ``input`` is the shape of an
 #: example batch; ``fd=False`` marks layers a finite difference cannot check (Dropout redraws its
-#: mask on every forward). The contract suite (tests/contracts/test_contract_layers.py) checks every
+#: mask on every forward), ``fd="parameters"`` layers whose integer-code input it cannot perturb, and
+#: ``sample(rng, shape)`` draws a valid input where standard normal entries are not one. The contract suite (tests/contracts/test_contract_layers.py) checks every
 #: entry — gradients, float32 ≈ float64, thread and alignment bit identity, checkpoint round trip —
 #: so one ``@register_layer`` line adds a layer to all of them.
 LAYERS = Registry("layer")
@@ -61,7 +62,9 @@ def register_layer(name: str, cls=None, *, example=None, input=(5, 4), **meta):
     input : tuple of int
         Shape of an example batch.
     **meta
-        ``fd=False`` where finite differences do not apply.
+        ``fd=False`` where finite differences do not apply, ``fd="parameters"`` where they apply to
+        the parameters only (an input of integer codes); ``sample(rng, shape) -> array`` draws a
+        valid example input (default: standard normal entries).
     """
     def add(c):
         return LAYERS.register(name, c, example=example or (lambda dtype: c().astype(dtype)), input=tuple(input),
@@ -262,7 +265,12 @@ class Module:
                 self.register_buffer(name, np.ascontiguousarray(b, dtype=dtype))
 
     def transform(self, X, batch_size: int = 1024) -> np.ndarray:
-        """Embeddings h(X) in evaluation mode, computed in batches; the mode is restored after."""
+        """Embeddings h(X) in evaluation mode, computed in batches; the mode is restored after.
+        A pandas DataFrame is packed by the module's :class:`pyssl.tables.TabularEncoder`."""
+        if not isinstance(X, np.ndarray):
+            from ..tables import as_model_input
+
+            X = as_model_input(self, X)
         X = check_array(X, "X", dtype=self.dtype, min_ndim=2)
         batch_size = check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)
         was_training = self.training

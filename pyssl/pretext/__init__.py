@@ -17,6 +17,7 @@ Functional surface (float32/float64 numpy arrays, results fixed by ``seed``)::
 from ._common import derive_seed, sample_offset
 from .tabular import (mask_features, gaussian_noise, scarf_corrupt, vime_corrupt, mixup, dacl_mixup,
                       span_mask, feature_subsets, shuffle_tokens, random_permutations, random_integers)
+from .table import table_scarf_corrupt, table_vime_corrupt
 from .sequence import crop_resize, jitter, scaling, segment_permutation, time_warp, time_mask
 from .image import (rotate90, hflip, random_hflip, random_crop_boxes, resized_crop, random_resized_crop,
                     jigsaw, jigsaw_permutation_set, patch_mask, color_jitter, gaussian_blur)
@@ -33,6 +34,7 @@ __all__ = [
     "derive_seed",
     "mask_features", "gaussian_noise", "scarf_corrupt", "vime_corrupt", "mixup", "dacl_mixup", "span_mask",
     "feature_subsets", "shuffle_tokens", "random_permutations", "random_integers",
+    "table_scarf_corrupt", "table_vime_corrupt",
     "crop_resize", "jitter", "scaling", "segment_permutation", "time_warp", "time_mask",
     "rotate90", "hflip", "random_hflip", "random_crop_boxes", "resized_crop", "random_resized_crop",
     "jigsaw", "jigsaw_permutation_set", "patch_mask", "color_jitter", "gaussian_blur",

@@ -17,6 +17,7 @@ from .._registry import Registry
 from .._validation import check_scalar, check_seed
 from . import image as _im
 from . import sequence as _seq
+from . import table as _table
 from . import tabular as _tab
 from ._common import as_batch, derive_seed, positive_int, ratio as _ratio
 
@@ -59,6 +60,18 @@ def _check_transform(t, name="transform"):
     if not callable(t):
         raise TypeError(f"{name} must be callable as t(x, seed), got {type(t).__name__}")
     return t
+
+
+def _set_table_layout(views, layout) -> None:
+    """Hand ``layout`` to every transform inside ``views`` (through Compose, RandomApply and
+    MultiView) that corrupts table columns (has ``set_table_layout``)."""
+    if hasattr(views, "set_table_layout"):
+        views.set_table_layout(layout)
+    for child in getattr(views, "transforms", None) or ():
+        _set_table_layout(child, layout)
+    inner = getattr(views, "transform", None)  # RandomApply, MultiView
+    if isinstance(inner, Transform) or hasattr(inner, "set_table_layout"):
+        _set_table_layout(inner, layout)
 
 
 @register_transform("compose", data="rows", example=lambda: Compose([FeatureMask(0.3), GaussianNoise(0.1)]))
@@ -189,6 +202,25 @@ class ScarfCorruption(Transform):
         self.noise = float(check_scalar(noise, "noise", low=0.0))
         self.reference = None if reference is None else as_batch(reference, "reference")
         self._fixed = reference is not None
+        self._table_layout = None
+
+    def set_table_layout(self, layout) -> None:
+        """Corrupt whole table columns of packed mixed-type rows (a numeric value with its missing
+        flag, or a category code) instead of single entries (:func:`pyssl.pretext.table_scarf_corrupt`);
+        the noise then goes to the observed numeric values only. Methods call it in ``setup`` when
+        the encoder is a :class:`pyssl.tables.TabularEncoder`.
+
+        Parameters
+        ----------
+        layout : pyssl.tables.TableLayout or None
+            The packing of the rows (``schema.layout``); None restores entry-wise corruption.
+        """
+        self._table_layout = layout
+
+    @property
+    def table_layout(self):
+        """The table layout set by :meth:`set_table_layout` (None: entry-wise corruption)."""
+        return getattr(self, "_table_layout", None)
 
     def fit(self, X):
         """Use the training set ``X`` as the reference (unless one was given at construction).
@@ -212,6 +244,15 @@ class ScarfCorruption(Transform):
         shape = x.shape
         x2 = np.ascontiguousarray(x.reshape(shape[0], -1))
         ref = x2 if self.reference is None else self.reference.reshape(self.reference.shape[0], -1)
+        layout = getattr(self, "_table_layout", None)
+        if layout is not None:
+            out = _table.table_scarf_corrupt(x2, ref, layout, self.ratio, seed)[0]
+            a = layout.n_numeric
+            if self.noise > 0 and a > 0:  # categorical-only tables: no value to noise
+                noisy = _tab.gaussian_noise(np.ascontiguousarray(out[:, :a]), self.noise,
+                                            check_seed(seed) ^ 0x5DEECE66D)
+                out[:, :a] = np.where(out[:, a:2 * a] > 0, out[:, :a], noisy)
+            return out.reshape(shape)
         out = _tab.scarf_corrupt(x2, ref, self.ratio, seed)[0]
         if self.noise > 0:
             out = _tab.gaussian_noise(out, self.noise, check_seed(seed) ^ 0x5DEECE66D)

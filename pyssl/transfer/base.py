@@ -77,6 +77,9 @@ class Adapter:
 
     def _check_X(self, X):
         _check_encoder(self.encoder)
+        from ..tables import as_model_input  # a DataFrame is packed by the encoder's table schema
+
+        X = as_model_input(self.encoder, X)
         return check_array(X, "X", dtype=self.encoder.dtype, min_ndim=2)
 
     def _check_y(self, X, y):
