@@ -70,6 +70,15 @@ class nn:
     @staticmethod
     def activation_forward(act: int, x: _Array) -> _Array: ...
     @staticmethod
+    def attention_backward(qkv: _Array, probs: _Array, grad_output: _Array, heads: int) -> _Array:
+        """Gradient of attention_forward with respect to qkv (N, L, 3D), from the saved probabilities (N, H, L, L)."""
+    @staticmethod
+    def attention_backward_recompute(qkv: _Array, lse: _Array, out: _Array, grad_output: _Array, heads: int, key_padding_mask: _Array | None = None) -> _Array:
+        """Gradient with respect to qkv recomputing the probabilities from the row log-sum-exp lse (N, H, L) and the saved output out (N, L, D)."""
+    @staticmethod
+    def attention_forward(qkv: _Array, heads: int, key_padding_mask: _Array | None = None, save_probs: bool = True) -> tuple[_Array, _Array]:
+        """Multi-head softmax(Q Kᵀ/√Dh) V from packed qkv (N, L, 3D); returns (out (N, L, D), probs (N, H, L, L)), or (out, lse (N, H, L)) with save_probs=False. key_padding_mask: (N, L) bool, True = padded key."""
+    @staticmethod
     def batch_norm_backward(x: _Array, mean: _Array, rstd: _Array, grad_output: _Array, weight: _Array | None = None, weight_grad: _Array | None = None, bias_grad: _Array | None = None, training: bool = True, accumulate: bool = True, need_dx: bool = True, given_sums: _Array | None = None, given_count: float = 0.0) -> _Array | None:
         """Return dx (or None; training mode differentiates the batch statistics); accumulate dweight, dbias in place. given_sums (float64 (2D,): sum dy, then sum dy*xhat over given_count rows) replace the batch sums in dx (synchronised BatchNorm)."""
     @staticmethod
@@ -142,6 +151,12 @@ class nn:
     @staticmethod
     def embedding_forward(weight: _Array, indices: _Array) -> _Array:
         """out[..., :] = weight[indices[...], :]; weight (num, dim), indices int64 of any shape."""
+    @staticmethod
+    def feature_tokenizer_backward(x: _Array, weight: _Array, grad_output: _Array, weight_grad: _Array, bias_grad: _Array | None = None, accumulate: bool = True, need_dx: bool = True) -> _Array | None:
+        """dx (N, F) (or None); writes or accumulates dW, db (F, D) of the feature tokenizer."""
+    @staticmethod
+    def feature_tokenizer_forward(x: _Array, weight: _Array, bias: _Array | None = None) -> _Array:
+        """Tokens y[n,f,:] = x[n,f]·W[f,:] + b[f,:] (N, F, D) of a (N, F) table."""
     @staticmethod
     def global_avg_pool_backward(grad_output: _Array, length: int) -> _Array: ...
     @staticmethod

@@ -21,8 +21,8 @@ from ..nn.mlp import MLP
 
 #: name -> Method class. ``example(encoder)`` builds it with settings small enough for the contract
 #: tests (tests/contracts/test_methods.py) and ``data`` says what it trains on ("any": rows,
-#: sequences and images alike; "images"). ``experiments.METHOD_NAMES``, ``make_method`` and the
-#: CLI read this table: one ``@register_method`` line adds a method everywhere.
+#: sequences and images alike; "images"; "tokens": a tokenizing TransformerEncoder).
+#: ``experiments.METHOD_NAMES``, ``make_method`` and the CLI read this table: one ``@register_method`` line adds a method everywhere.
 METHODS = Registry("method")
 
 
@@ -38,7 +38,8 @@ def register_method(name: str, cls=None, *, example=None, data: str = "any", **m
     example : callable, optional
         ``example(encoder) -> Method`` with small settings (default: ``cls(encoder)``).
     data : str
-        "any" for domain-agnostic methods, else the input kind it needs ("images").
+        "any" for domain-agnostic methods, else the input kind it needs ("images"; "tokens": an encoder
+        that is a ``pyssl.nn.TransformerEncoder`` with a tokenizer, as MAE).
     **meta
         Further metadata (``moving_target=True`` for methods whose loss follows a moving target).
     """

@@ -17,6 +17,8 @@ from .checkpoint import save, load, save_state, load_state
 from .batchnorm import BatchNorm2d, ChannelBatchNorm1d
 from .pool import MaxPool2d, MaxPool1d
 from .resnet import BasicBlock, Bottleneck, ResNet, ResNet1d
+from .transformer import (MultiHeadAttention, TransformerBlock, TransformerEncoder, PatchEmbed2d, PatchEmbed1d,
+                          FeatureTokenizer, ViT)
 
 __all__ = ["LAYERS", "register_layer", "Module", "Parameter", "Sequential", "Identity", "Residual", "Conv1d", "Conv2d", "GlobalAvgPool",
            "Flatten", "ConvEncoder1d", "ConvEncoder2d", "Linear", "ReLU", "GELU", "Tanh",
@@ -25,3 +27,5 @@ __all__ = ["LAYERS", "register_layer", "Module", "Parameter", "Sequential", "Ide
 __all__ += ["BatchNorm2d", "ChannelBatchNorm1d", "MaxPool2d", "MaxPool1d", "BasicBlock", "Bottleneck", "ResNet",
             "ResNet1d"]
 __all__ += ["Embedding", "MixedInput"]
+__all__ += ["MultiHeadAttention", "TransformerBlock", "TransformerEncoder", "PatchEmbed2d", "PatchEmbed1d",
+            "FeatureTokenizer", "ViT"]

@@ -10,7 +10,7 @@ import pytest
 
 import pyssl
 from pyssl import methods as M
-from pyssl.nn import ConvEncoder2d, MLP
+from pyssl.nn import ConvEncoder2d, FeatureTokenizer, MLP, TransformerEncoder
 
 from ._helpers import assert_every_public_class_registered, assert_thread_identical
 
@@ -27,6 +27,8 @@ def _data(entry, n=64):
 def _encoder(entry, seed=1):
     if entry.data == "images":
         return ConvEncoder2d(1, channels=(4,), seed=seed)
+    if entry.data == "tokens":  # a transformer over one token per table feature (MAE)
+        return TransformerEncoder(8, 1, 2, mlp_ratio=2.0, tokenizer=FeatureTokenizer(6, 8, seed=seed), seed=seed)
     return MLP([6, 12, 8], seed=seed)
 
 
