@@ -14,6 +14,9 @@ from .normalize import L2Normalize, l2_normalize
 from . import precision
 from .init import manual_seed
 from .checkpoint import save, load, save_state, load_state
+from .batchnorm import BatchNorm2d, ChannelBatchNorm1d
+from .pool import MaxPool2d, MaxPool1d
+from .resnet import BasicBlock, Bottleneck, ResNet, ResNet1d
 from .transformer import (MultiHeadAttention, TransformerBlock, TransformerEncoder, PatchEmbed2d, PatchEmbed1d,
                           FeatureTokenizer, ViT)
 
@@ -21,6 +24,8 @@ __all__ = ["LAYERS", "register_layer", "Module", "Parameter", "Sequential", "Ide
            "Flatten", "ConvEncoder1d", "ConvEncoder2d", "Linear", "ReLU", "GELU", "Tanh",
            "Sigmoid", "make_activation", "LayerNorm", "BatchNorm1d", "Dropout", "Softmax",
            "LogSoftmax", "cross_entropy", "mse", "CrossEntropyLoss", "MSELoss", "MLP", "L2Normalize", "l2_normalize", "manual_seed", "save", "load", "save_state", "load_state"]
+__all__ += ["BatchNorm2d", "ChannelBatchNorm1d", "MaxPool2d", "MaxPool1d", "BasicBlock", "Bottleneck", "ResNet",
+            "ResNet1d"]
 __all__ += ["Embedding", "MixedInput"]
 __all__ += ["MultiHeadAttention", "TransformerBlock", "TransformerEncoder", "PatchEmbed2d", "PatchEmbed1d",
             "FeatureTokenizer", "ViT"]
