@@ -6,6 +6,7 @@
 // so the result is the same for any thread count.
 #pragma once
 #include "core/check.hpp"
+#include "core/workspace.hpp"
 
 namespace pyssl::nn {
 
@@ -31,5 +32,26 @@ void col2im_nchw(const Im2colShape& s, const T* dcols, T* dx);
 // w: (O, C·KH·KW); dy: (N, O, HO, WO); dytmp: scratch (O, N·P); dcols: scratch (C·KH·KW, N·P).
 template <class T>
 void conv2d_input_grad(const Im2colShape& s, index_t o, const T* w, const T* dy, T* dytmp, T* dcols, T* dx);
+
+template <class T, class Carver>
+void conv2d_input_grad_layout(Carver& c, const Im2colShape& s, index_t o, T*& dytmp, T*& dcols) {
+  const index_t np = s.n * s.ho() * s.wo();
+  dytmp = c.template take<T>(o * np);
+  dcols = c.template take<T>(s.c * s.kh * s.kw * np);
+}
+// Bytes of scratch conv2d_input_grad needs (dytmp and dcols).
+template <class T>
+std::size_t conv2d_input_grad_workspace(const Im2colShape& s, index_t o) {
+  T *a, *b;
+  return workspace_bytes([&](auto& c) { conv2d_input_grad_layout<T>(c, s, o, a, b); });
+}
+// The same with the scratch carved from `workspace` (conv2d_input_grad_workspace<T>(s, o) bytes).
+template <class T>
+void conv2d_input_grad(const Im2colShape& s, index_t o, const T* w, const T* dy, T* dx, void* workspace) {
+  WorkspaceCarver c(workspace);
+  T *dytmp, *dcols;
+  conv2d_input_grad_layout<T>(c, s, o, dytmp, dcols);
+  conv2d_input_grad<T>(s, o, w, dy, dytmp, dcols, dx);
+}
 
 }  // namespace pyssl::nn

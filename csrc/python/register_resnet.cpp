@@ -1,6 +1,6 @@
 // Bindings for the ResNet layer kernels: channel batch normalisation fused with residual add and
-// ReLU (csrc/nn/batchnorm2d.*) and max pooling (csrc/nn/maxpool.*), registered into `nn`.
-// Validation and allocation only; the GIL is released around every kernel.
+// ReLU (csrc/nn/batchnorm2d.*), max pooling (csrc/nn/maxpool.*) and the im2col / input-gradient
+// halves of a convolution (csrc/nn/im2col.*), registered into `nn`. Toolkit: python/bind_toolkit.hpp.
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -10,282 +10,202 @@
 #include "nn/batchnorm2d.hpp"
 #include "nn/im2col.hpp"
 #include "nn/maxpool.hpp"
-#include "python/convert.hpp"
+#include "python/bind_toolkit.hpp"
 
 namespace pyssl::bind {
 
 namespace {
 
-std::vector<index_t> shape_vec(const py::array& a) { return std::vector<index_t>(a.shape(), a.shape() + a.ndim()); }
+using Pair = std::pair<index_t, index_t>;
 
 // x (N, C, S...) with ndim 3 or 4, non-empty, viewed as (N, C, S).
 template <class T>
-const T* channels_in(const py::array& x, const char* name, nn::ChannelShape& sh) {
-  const T* p = in<T>(x, name);
-  if (x.ndim() != 3 && x.ndim() != 4) fail(name, " must be (N, C, T) or (N, C, H, W), got ", describe(x));
-  if (x.size() == 0) fail(name, " must not be empty, got ", describe(x));
-  sh.n = dim(x, 0);
-  sh.c = dim(x, 1);
-  sh.s = index_t(x.size()) / (sh.n * sh.c);
-  return p;
-}
-
-template <class T>
-const T* vec_in(const py::object& o, const char* name, index_t d, py::array& keep) {
-  if (!present(o)) return nullptr;
-  keep = o.cast<py::array>();
-  const T* p = in<T>(keep, name, 1);
-  check_shape(keep, {d}, name);
-  return p;
-}
-
-template <class T>
-T* vec_out(const py::object& o, const char* name, index_t d, py::array& keep) {
-  if (!present(o)) return nullptr;
-  keep = o.cast<py::array>();
-  T* p = inout<T>(keep, name, 1);
-  check_shape(keep, {d}, name);
-  return p;
+Array<const T> channels_arg(const py::array& a, const char* name, nn::ChannelShape& sh) {
+  auto x = arg_nd<T>(a, name);
+  if (x.ndim() != 3 && x.ndim() != 4) fail(name, " must be (N, C, T) or (N, C, H, W), got ", describe(a));
+  if (x.size() == 0) fail(name, " must not be empty, got ", describe(a));
+  sh = {x.dim(0), x.dim(1), x.size() / (x.dim(0) * x.dim(1))};
+  return x;
 }
 
 void both_or_neither(const py::object& a, const char* na, const py::object& b, const char* nb) {
   if (present(a) != present(b)) fail(na, " and ", nb, " must be given together or both be None");
 }
 
-py::tuple bn_channels_forward(const py::array& x, const py::object& weight, const py::object& bias,
+// --- BatchNorm2d / channel BatchNorm1d ---------------------------------------------------------
+
+template <class T>
+py::tuple bn_channels_forward(const py::array& x_, const py::object& weight, const py::object& bias,
                               const py::object& running_mean, const py::object& running_var,
                               const py::object& residual, bool relu, bool training, double momentum, double eps,
                               const py::object& given_mean, const py::object& given_var, double given_count) {
-  return dispatch_float(x, "x", [&](auto tag) -> py::tuple {
-    using T = decltype(tag);
-    nn::ChannelShape sh{};
-    const T* px = channels_in<T>(x, "x", sh);
-    if (training && sh.n * sh.s < 2)
-      fail("batch_norm: training mode needs at least 2 values per channel (N·spatial >= 2), got x with ",
-           describe(x), " (use eval mode, or a larger batch)");
-    if (!(eps > 0)) fail("batch_norm: eps must be > 0, got ", eps);
-    if (!(momentum >= 0 && momentum <= 1)) fail("batch_norm: momentum must be in [0, 1], got ", momentum);
-    both_or_neither(weight, "weight", bias, "bias");
-    both_or_neither(running_mean, "running_mean", running_var, "running_var");
-    if (!training && !present(running_mean)) fail("batch_norm: eval mode needs running_mean and running_var");
-    py::array wk, bk, rmk, rvk, rk, gmk, gvk;
-    const T* pw = vec_in<T>(weight, "weight", sh.c, wk);
-    const T* pb = vec_in<T>(bias, "bias", sh.c, bk);
-    T* prm = training ? vec_out<T>(running_mean, "running_mean", sh.c, rmk)
-                      : const_cast<T*>(vec_in<T>(running_mean, "running_mean", sh.c, rmk));
-    T* prv = training ? vec_out<T>(running_var, "running_var", sh.c, rvk)
-                      : const_cast<T*>(vec_in<T>(running_var, "running_var", sh.c, rvk));
-    const T* pr = nullptr;
-    if (present(residual)) {
-      rk = residual.cast<py::array>();
-      pr = in<T>(rk, "residual");
-      check_shape(rk, shape_vec(x), "residual");
-    }
-    both_or_neither(given_mean, "given_mean", given_var, "given_var");
-    const double* pgm = vec_in<double>(given_mean, "given_mean", sh.c, gmk);
-    const double* pgv = vec_in<double>(given_var, "given_var", sh.c, gvk);
-    if (pgm != nullptr && !training) fail("batch_norm: given statistics are used in training mode only");
-    if (pgm != nullptr && !(given_count >= 2))
-      fail("batch_norm: given_count must be the global number of values per channel (>= 2), got ", given_count);
-    auto y = empty<T>(shape_vec(x));
-    auto mean = empty<T>({sh.c});
-    auto rstd = empty<T>({sh.c});
-    T *py_ = y.mutable_data(), *pm = mean.mutable_data(), *ps = rstd.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::batch_norm_channels_forward<T>(sh, px, pw, pb, pr, relu, prm, prv, py_, pm, ps, training, momentum, eps,
-                                         pgm, pgv, given_count);
-    }
-    return py::make_tuple(std::move(y), std::move(mean), std::move(rstd));
+  nn::ChannelShape sh{};
+  auto x = channels_arg<T>(x_, "x", sh);
+  if (training && sh.n * sh.s < 2)
+    fail("batch_norm: training mode needs at least 2 values per channel (N·spatial >= 2), got x with ",
+         describe(x_), " (use eval mode, or a larger batch)");
+  if (!(eps > 0)) fail("batch_norm: eps must be > 0, got ", eps);
+  if (!(momentum >= 0 && momentum <= 1)) fail("batch_norm: momentum must be in [0, 1], got ", momentum);
+  both_or_neither(weight, "weight", bias, "bias");
+  both_or_neither(running_mean, "running_mean", running_var, "running_var");
+  if (!training && !present(running_mean)) fail("batch_norm: eval mode needs running_mean and running_var");
+  auto w = opt_arg<T>(weight, "weight", {sh.c});
+  auto b = opt_arg<T>(bias, "bias", {sh.c});
+  // Running statistics are written only in training mode; eval mode reads them (read-only ok).
+  auto running = [&](const py::object& o, const char* name) {
+    return training ? opt_inplace<T>(o, name, {sh.c}).data : const_cast<T*>(opt_arg<T>(o, name, {sh.c}).data);
+  };
+  T* rm = running(running_mean, "running_mean");
+  T* rv = running(running_var, "running_var");
+  auto res = opt_arg<T>(residual, "residual", x.shape());
+  both_or_neither(given_mean, "given_mean", given_var, "given_var");
+  auto gm = opt_arg<double>(given_mean, "given_mean", {sh.c});
+  auto gv = opt_arg<double>(given_var, "given_var", {sh.c});
+  if (gm.given && !training) fail("batch_norm: given statistics are used in training mode only");
+  if (gm.given && !(given_count >= 2))
+    fail("batch_norm: given_count must be the global number of values per channel (>= 2), got ", given_count);
+  auto y = out<T>(x.shape());
+  auto mean = out<T>({sh.c}), rstd = out<T>({sh.c});
+  nogil([&] {
+    nn::batch_norm_channels_forward<T>(sh, x, w, b, res, relu, rm, rv, y, mean, rstd, training, momentum, eps, gm, gv,
+                                       given_count);
   });
+  return py::make_tuple(y.array(), mean.array(), rstd.array());
 }
 
-py::tuple bn_channels_moments(const py::array& x) {
-  return dispatch_float(x, "x", [&](auto tag) -> py::tuple {
-    using T = decltype(tag);
-    nn::ChannelShape sh{};
-    const T* px = channels_in<T>(x, "x", sh);
-    auto mean = empty<double>({sh.c});
-    auto m2 = empty<double>({sh.c});
-    double *pm = mean.mutable_data(), *pq = m2.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::batch_norm_channels_moments<T>(sh, px, pm, pq);
-    }
-    return py::make_tuple(std::move(mean), std::move(m2));
-  });
+template <class T>
+py::tuple bn_channels_moments(const py::array& x_) {
+  nn::ChannelShape sh{};
+  auto x = channels_arg<T>(x_, "x", sh);
+  auto mean = out<double>({sh.c}), m2 = out<double>({sh.c});
+  nogil([&] { nn::batch_norm_channels_moments<T>(sh, x, mean, m2); });
+  return py::make_tuple(mean.array(), m2.array());
 }
 
-py::tuple bn_channels_backward(const py::array& x, const py::array& mean, const py::array& rstd,
-                               const py::array& dy, const py::object& weight, const py::object& y, bool relu,
+template <class T>
+py::tuple bn_channels_backward(const py::array& x_, const py::array& mean_, const py::array& rstd_,
+                               const py::array& dy_, const py::object& weight, const py::object& y_, bool relu,
                                const py::object& weight_grad, const py::object& bias_grad, bool training,
                                bool accumulate, bool need_dx, bool need_dres, const py::object& given_sums,
                                double given_count) {
-  return dispatch_float(x, "x", [&](auto tag) -> py::tuple {
-    using T = decltype(tag);
-    nn::ChannelShape sh{};
-    const T* px = channels_in<T>(x, "x", sh);
-    const auto shape = shape_vec(x);
-    const T* pm = in<T>(mean, "mean", 1);
-    check_shape(mean, {sh.c}, "mean");
-    const T* ps = in<T>(rstd, "rstd", 1);
-    check_shape(rstd, {sh.c}, "rstd");
-    const T* pdy = in<T>(dy, "grad_output");
-    check_shape(dy, shape, "grad_output");
-    py::array wk, gwk, gbk, yk, gsk;
-    const T* pw = vec_in<T>(weight, "weight", sh.c, wk);
-    T* pgw = vec_out<T>(weight_grad, "weight_grad", sh.c, gwk);
-    T* pgb = vec_out<T>(bias_grad, "bias_grad", sh.c, gbk);
-    if (pgw != nullptr && pw == nullptr) fail("batch_norm_backward: weight_grad given without weight");
-    const T* pyv = nullptr;
-    if (relu) {
-      if (!present(y)) fail("batch_norm_backward: relu=True needs the forward output y");
-      yk = y.cast<py::array>();
-      pyv = in<T>(yk, "y");
-      check_shape(yk, shape, "y");
-    }
-    const double* pgs = vec_in<double>(given_sums, "given_sums", 2 * sh.c, gsk);
-    if (pgs != nullptr && !(given_count >= 1))
-      fail("batch_norm_backward: given_count must be the global number of values per channel (>= 1), got ",
-           given_count);
-    py::object dx = py::none(), dres = py::none();
-    T *pdx = nullptr, *pdr = nullptr;
-    if (need_dx) {
-      auto a = empty<T>(shape);
-      pdx = a.mutable_data();
-      dx = std::move(a);
-    }
-    if (need_dres) {
-      auto a = empty<T>(shape);
-      pdr = a.mutable_data();
-      dres = std::move(a);
-    }
-    {
-      py::gil_scoped_release nogil;
-      nn::batch_norm_channels_backward<T>(sh, px, pm, ps, pw, pyv, relu, pdy, pdx, pdr, pgw, pgb, training,
-                                          accumulate, pgs, given_count);
-    }
-    return py::make_tuple(dx, dres);
+  nn::ChannelShape sh{};
+  auto x = channels_arg<T>(x_, "x", sh);
+  auto mean = arg<T>(mean_, "mean", {sh.c});
+  auto rstd = arg<T>(rstd_, "rstd", {sh.c});
+  auto dy = arg<T>(dy_, "grad_output", x.shape());
+  auto w = opt_arg<T>(weight, "weight", {sh.c});
+  auto gw = opt_inplace<T>(weight_grad, "weight_grad", {sh.c});
+  auto gb = opt_inplace<T>(bias_grad, "bias_grad", {sh.c});
+  if (gw.given && !w.given) fail("batch_norm_backward: weight_grad given without weight");
+  if (relu && !present(y_)) fail("batch_norm_backward: relu=True needs the forward output y");
+  auto y = relu ? opt_arg<T>(y_, "y", x.shape()) : Array<const T>{};
+  auto gs = opt_arg<double>(given_sums, "given_sums", {2 * sh.c});
+  if (gs.given && !(given_count >= 1))
+    fail("batch_norm_backward: given_count must be the global number of values per channel (>= 1), got ",
+         given_count);
+  auto dx = out_if<T>(need_dx, x.shape());
+  auto dres = out_if<T>(need_dres, x.shape());
+  nogil([&] {
+    nn::batch_norm_channels_backward<T>(sh, x, mean, rstd, w, y, relu, dy, dx, dres, gw, gb, training, accumulate, gs,
+                                        given_count);
   });
+  return py::make_tuple(dx.or_none(), dres.or_none());
 }
 
-nn::PoolShape pool_shape(const std::vector<index_t>& x, std::pair<index_t, index_t> k, std::pair<index_t, index_t> st,
-                         std::pair<index_t, index_t> pad) {
+// --- max pooling -------------------------------------------------------------------------------
+
+nn::PoolShape pool_shape(const std::vector<index_t>& x, Pair k, Pair st, Pair pad) {
   if (x.size() != 4) fail("max_pool: x must be 4-D (N, C, H, W)");
   nn::PoolShape s{x[0], x[1], x[2], x[3], k.first, k.second, st.first, st.second, pad.first, pad.second};
   s.validate();
   return s;
 }
 
-py::tuple max_pool2d_forward(const py::array& x, std::pair<index_t, index_t> kernel,
-                             std::pair<index_t, index_t> stride, std::pair<index_t, index_t> padding) {
-  return dispatch_float(x, "x", [&](auto tag) -> py::tuple {
-    using T = decltype(tag);
-    const T* px = in<T>(x, "x", 4);
-    const auto s = pool_shape(shape_vec(x), kernel, stride, padding);
-    auto y = empty<T>({s.n, s.c, s.ho(), s.wo()});
-    auto arg = empty<std::int32_t>({s.n, s.c, s.ho(), s.wo()});
-    T* py_ = y.mutable_data();
-    std::int32_t* pa = arg.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::max_pool2d_forward<T>(s, px, py_, pa);
-    }
-    return py::make_tuple(std::move(y), std::move(arg));
-  });
+template <class T>
+py::tuple max_pool2d_forward(const py::array& x_, Pair kernel, Pair stride, Pair padding) {
+  auto x = arg_nd<T>(x_, "x", 4);
+  const auto s = pool_shape(x.shape(), kernel, stride, padding);
+  auto y = out<T>({s.n, s.c, s.ho(), s.wo()});
+  auto argmax = out<std::int32_t>({s.n, s.c, s.ho(), s.wo()});
+  nogil([&] { nn::max_pool2d_forward<T>(s, x, y, argmax); });
+  return py::make_tuple(y.array(), argmax.array());
 }
 
-py::array max_pool2d_backward(const py::array& argmax, const py::array& dy, std::vector<index_t> x_shape,
-                              std::pair<index_t, index_t> kernel, std::pair<index_t, index_t> stride,
-                              std::pair<index_t, index_t> padding) {
-  return dispatch_float(dy, "grad_output", [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    const auto s = pool_shape(x_shape, kernel, stride, padding);
-    const T* pdy = in<T>(dy, "grad_output", 4);
-    check_shape(dy, {s.n, s.c, s.ho(), s.wo()}, "grad_output");
-    const std::int32_t* pa = in<std::int32_t>(argmax, "argmax", 4);
-    check_shape(argmax, {s.n, s.c, s.ho(), s.wo()}, "argmax");
-    auto dx = empty<T>({s.n, s.c, s.h, s.w});
-    T* pdx = dx.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::max_pool2d_backward<T>(s, pa, pdy, pdx);
-    }
-    return std::move(dx);
-  });
+template <class T>
+py::array max_pool2d_backward(const py::array& argmax_, const py::array& dy_, std::vector<index_t> x_shape,
+                              Pair kernel, Pair stride, Pair padding) {
+  const auto s = pool_shape(x_shape, kernel, stride, padding);
+  auto dy = arg_nd<T>(dy_, "grad_output", 4);
+  check_shape(dy_, {s.n, s.c, s.ho(), s.wo()}, "grad_output");
+  auto argmax = arg_nd<std::int32_t>(argmax_, "argmax", 4);
+  check_shape(argmax_, {s.n, s.c, s.ho(), s.wo()}, "argmax");
+  auto dx = out<T>({s.n, s.c, s.h, s.w});
+  nogil([&] { nn::max_pool2d_backward<T>(s, argmax, dy, dx); });
+  return dx.array();
 }
 
-py::array im2col(const py::array& x, std::pair<index_t, index_t> kernel, std::pair<index_t, index_t> stride,
-                 std::pair<index_t, index_t> padding) {
-  return dispatch_float(x, "x", [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    const T* px = in<T>(x, "x", 4);
-    nn::Im2colShape s{dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3), kernel.first, kernel.second,
-                      stride.first, stride.second, padding.first, padding.second};
-    s.validate();
-    auto cols = empty<T>({s.c * s.kh * s.kw, s.n * s.ho() * s.wo()});
-    T* pc = cols.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::im2col_nchw<T>(s, px, pc);
-    }
-    return std::move(cols);
-  });
+// --- im2col and the convolution input gradient -------------------------------------------------
+
+template <class T>
+py::array im2col(const py::array& x_, Pair kernel, Pair stride, Pair padding) {
+  auto x = arg_nd<T>(x_, "x", 4);
+  nn::Im2colShape s{x.dim(0), x.dim(1), x.dim(2), x.dim(3), kernel.first, kernel.second,
+                    stride.first, stride.second, padding.first, padding.second};
+  s.validate();
+  auto cols = out<T>({s.c * s.kh * s.kw, s.n * s.ho() * s.wo()});
+  nogil([&] { nn::im2col_nchw<T>(s, x, cols); });
+  return cols.array();
 }
 
-py::array conv2d_input_grad(const py::array& w, const py::array& dy, std::vector<index_t> x_shape,
-                            std::pair<index_t, index_t> stride, std::pair<index_t, index_t> padding) {
-  return dispatch_float(w, "weight", [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    if (x_shape.size() != 4) fail("conv2d_input_grad: x_shape must have 4 entries (N, C, H, W)");
-    const T* pw = in<T>(w, "weight", 4);
-    if (dim(w, 1) != x_shape[1]) fail("conv2d_input_grad: x has ", x_shape[1], " channels but weight is ", describe(w));
-    nn::Im2colShape s{x_shape[0], x_shape[1], x_shape[2], x_shape[3], dim(w, 2), dim(w, 3),
-                      stride.first, stride.second, padding.first, padding.second};
-    s.validate();
-    const index_t o = dim(w, 0), np_ = s.n * s.ho() * s.wo();
-    const T* pdy = in<T>(dy, "grad_output", 4);
-    check_shape(dy, {s.n, o, s.ho(), s.wo()}, "grad_output");
-    auto dytmp = empty<T>({o, np_});
-    auto dcols = empty<T>({s.c * s.kh * s.kw, np_});
-    auto dx = empty<T>({s.n, s.c, s.h, s.w});
-    T *pt = dytmp.mutable_data(), *pc = dcols.mutable_data(), *pdx = dx.mutable_data();
-    {
-      py::gil_scoped_release nogil;
-      nn::conv2d_input_grad<T>(s, o, pw, pdy, pt, pc, pdx);
-    }
-    return std::move(dx);
-  });
+template <class T>
+py::array conv2d_input_grad(const py::array& w_, const py::array& dy_, std::vector<index_t> x_shape, Pair stride,
+                            Pair padding) {
+  if (x_shape.size() != 4) fail("conv2d_input_grad: x_shape must have 4 entries (N, C, H, W)");
+  auto w = arg_nd<T>(w_, "weight", 4);
+  if (w.dim(1) != x_shape[1]) fail("conv2d_input_grad: x has ", x_shape[1], " channels but weight is ", describe(w_));
+  nn::Im2colShape s{x_shape[0], x_shape[1], x_shape[2], x_shape[3], w.dim(2), w.dim(3),
+                    stride.first, stride.second, padding.first, padding.second};
+  s.validate();
+  const index_t o = w.dim(0);
+  auto dy = arg_nd<T>(dy_, "grad_output", 4);
+  check_shape(dy_, {s.n, o, s.ho(), s.wo()}, "grad_output");
+  auto dx = out<T>({s.n, s.c, s.h, s.w});
+  Workspace ws(nn::conv2d_input_grad_workspace<T>(s, o));
+  nogil([&] { nn::conv2d_input_grad<T>(s, o, w, dy, dx, ws); });
+  return dx.array();
 }
 
 }  // namespace
 
 void register_resnet(py::module_& m) {
-  m.def("batch_norm_channels_forward", &bn_channels_forward, py::arg("x"), py::arg("weight") = py::none(),
-        py::arg("bias") = py::none(), py::arg("running_mean") = py::none(), py::arg("running_var") = py::none(),
-        py::arg("residual") = py::none(), py::arg("relu") = false, py::arg("training") = true,
-        py::arg("momentum") = 0.1, py::arg("eps") = 1e-5, py::arg("given_mean") = py::none(),
-        py::arg("given_var") = py::none(), py::arg("given_count") = 0.0,
+  m.def("batch_norm_channels_forward", by_dtype(PYSSL_FLOATS(bn_channels_forward), "x"), py::arg("x"),
+        py::arg("weight") = py::none(), py::arg("bias") = py::none(), py::arg("running_mean") = py::none(),
+        py::arg("running_var") = py::none(), py::arg("residual") = py::none(), py::arg("relu") = false,
+        py::arg("training") = true, py::arg("momentum") = 0.1, py::arg("eps") = 1e-5,
+        py::arg("given_mean") = py::none(), py::arg("given_var") = py::none(), py::arg("given_count") = 0.0,
         "BatchNorm over channels of x (N, C, T) or (N, C, H, W), then + residual, then ReLU (each optional); "
         "returns (y, mean, rstd) per channel.");
-  m.def("batch_norm_channels_moments", &bn_channels_moments, py::arg("x"),
+  m.def("batch_norm_channels_moments", by_dtype(PYSSL_FLOATS(bn_channels_moments), "x"), py::arg("x"),
         "Per-channel (mean, M2) of x (N, C, ...), float64, fixed order.");
-  m.def("batch_norm_channels_backward", &bn_channels_backward, py::arg("x"), py::arg("mean"), py::arg("rstd"),
-        py::arg("grad_output"), py::arg("weight") = py::none(), py::arg("y") = py::none(), py::arg("relu") = false,
-        py::arg("weight_grad") = py::none(), py::arg("bias_grad") = py::none(), py::arg("training") = true,
-        py::arg("accumulate") = true, py::arg("need_dx") = true, py::arg("need_dres") = false,
-        py::arg("given_sums") = py::none(), py::arg("given_count") = 0.0,
+  m.def("batch_norm_channels_backward", by_dtype(PYSSL_FLOATS(bn_channels_backward), "x"), py::arg("x"),
+        py::arg("mean"), py::arg("rstd"), py::arg("grad_output"), py::arg("weight") = py::none(),
+        py::arg("y") = py::none(), py::arg("relu") = false, py::arg("weight_grad") = py::none(),
+        py::arg("bias_grad") = py::none(), py::arg("training") = true, py::arg("accumulate") = true,
+        py::arg("need_dx") = true, py::arg("need_dres") = false, py::arg("given_sums") = py::none(),
+        py::arg("given_count") = 0.0,
         "Returns (dx or None, d_residual or None); accumulates (or writes) weight_grad / bias_grad.");
-  m.def("im2col", &im2col, py::arg("x"), py::arg("kernel_size"), py::arg("stride") = std::make_pair(1, 1),
-        py::arg("padding") = std::make_pair(0, 0),
-        "cols (C*KH*KW, N*HO*WO) of x (N, C, H, W), the layout conv2d_forward returns and conv2d_backward takes.");
-  m.def("conv2d_input_grad", &conv2d_input_grad, py::arg("weight"), py::arg("grad_output"), py::arg("x_shape"),
+  m.def("im2col", by_dtype(PYSSL_FLOATS(im2col), "x"), py::arg("x"), py::arg("kernel_size"),
         py::arg("stride") = std::make_pair(1, 1), py::arg("padding") = std::make_pair(0, 0),
+        "cols (C*KH*KW, N*HO*WO) of x (N, C, H, W), the layout conv2d_forward returns and conv2d_backward takes.");
+  m.def("conv2d_input_grad", by_dtype(PYSSL_FLOATS(conv2d_input_grad), "weight"), py::arg("weight"),
+        py::arg("grad_output"), py::arg("x_shape"), py::arg("stride") = std::make_pair(1, 1),
+        py::arg("padding") = std::make_pair(0, 0),
         "dx of y = conv2d(x, weight) (no bias): Wᵀ·dY then a vectorised col2im; equals conv2d_backward's dx.");
-  m.def("max_pool2d_forward", &max_pool2d_forward, py::arg("x"), py::arg("kernel_size"), py::arg("stride"),
-        py::arg("padding") = std::make_pair(0, 0), "y, argmax (int32 index into each H·W plane)");
-  m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("argmax"), py::arg("grad_output"), py::arg("x_shape"),
-        py::arg("kernel_size"), py::arg("stride"), py::arg("padding") = std::make_pair(0, 0));
+  m.def("max_pool2d_forward", by_dtype(PYSSL_FLOATS(max_pool2d_forward), "x"), py::arg("x"), py::arg("kernel_size"),
+        py::arg("stride"), py::arg("padding") = std::make_pair(0, 0), "y, argmax (int32 index into each H·W plane)");
+  m.def("max_pool2d_backward", by_dtype<1>(PYSSL_FLOATS(max_pool2d_backward), "grad_output"), py::arg("argmax"),
+        py::arg("grad_output"), py::arg("x_shape"), py::arg("kernel_size"), py::arg("stride"),
+        py::arg("padding") = std::make_pair(0, 0));
 }
 
 }  // namespace pyssl::bind
