@@ -88,6 +88,26 @@ class nn:
     def batch_norm_moments(x: _Array) -> tuple[_Array, _Array]:
         """Per-feature (mean, M2 = sum of squared deviations) of x (N, D), float64, fixed order."""
     @staticmethod
+    def batch_norm_channels_forward(x: _Array, weight: _Array | None = None, bias: _Array | None = None, running_mean: _Array | None = None, running_var: _Array | None = None, residual: _Array | None = None, relu: bool = False, training: bool = True, momentum: float = 0.1, eps: float = 1e-05, given_mean: _Array | None = None, given_var: _Array | None = None, given_count: float = 0.0) -> tuple[_Array, _Array, _Array]:
+        """BatchNorm over channels of x (N, C, T) or (N, C, H, W), then + residual, then ReLU (each optional); returns (y, mean, rstd) per channel."""
+    @staticmethod
+    def batch_norm_channels_moments(x: _Array) -> tuple[_Array, _Array]:
+        """Per-channel (mean, M2) of x (N, C, ...), float64, fixed order."""
+    @staticmethod
+    def batch_norm_channels_backward(x: _Array, mean: _Array, rstd: _Array, grad_output: _Array, weight: _Array | None = None, y: _Array | None = None, relu: bool = False, weight_grad: _Array | None = None, bias_grad: _Array | None = None, training: bool = True, accumulate: bool = True, need_dx: bool = True, need_dres: bool = False, given_sums: _Array | None = None, given_count: float = 0.0) -> tuple[_Array | None, _Array | None]:
+        """Returns (dx or None, d_residual or None); accumulates (or writes) weight_grad / bias_grad."""
+    @staticmethod
+    def im2col(x: _Array, kernel_size: tuple[int, int], stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0)) -> _Array:
+        """cols (C*KH*KW, N*HO*WO) of x (N, C, H, W), the layout conv2d_forward returns and conv2d_backward takes."""
+    @staticmethod
+    def conv2d_input_grad(weight: _Array, grad_output: _Array, x_shape: Sequence[int], stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0)) -> _Array:
+        """dx of y = conv2d(x, weight) (no bias): Wᵀ·dY then a vectorised col2im; equals conv2d_backward's dx."""
+    @staticmethod
+    def max_pool2d_forward(x: _Array, kernel_size: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int] = (0, 0)) -> tuple[_Array, _Array]:
+        """y, argmax (int32 index into each H·W plane)"""
+    @staticmethod
+    def max_pool2d_backward(argmax: _Array, grad_output: _Array, x_shape: Sequence[int], kernel_size: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int] = (0, 0)) -> _Array: ...
+    @staticmethod
     def conv2d_backward(cols: _Array, weight: _Array, grad_output: _Array, x_shape: Sequence[int], weight_grad: _Array, bias_grad: _Array | None = None, stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0), accumulate: bool = True, need_dx: bool = True, dilation: tuple[int, int] = (1, 1), padding_end: tuple[int, int] | None = None) -> _Array | None: ...
     @staticmethod
     def conv2d_forward(x: _Array, weight: _Array, bias: _Array | None = None, stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0), dilation: tuple[int, int] = (1, 1), padding_end: tuple[int, int] | None = None) -> tuple[_Array, _Array]:

@@ -283,7 +283,8 @@ def cmd_pretrain(args) -> int:
           f"{_describe(model)}, {args.epochs} epoch{'s' if args.epochs > 1 else ''}")
     try:
         hist = pretrain(method, Xin, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                        progress=_progress(args), checkpoint=ckpt, resume=args.resume)
+                        progress=_progress(args), checkpoint=ckpt, resume=args.resume,
+                        precision=getattr(args, "precision", "32"))
     except KeyboardInterrupt:
         if not os.path.exists(ckpt):
             _note("interrupted before the first epoch finished: nothing saved")
@@ -552,6 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive_int, default=256, help="samples per step (at most the data size)")
     t.add_argument("--lr", type=float, default=1e-3, help="peak AdamW learning rate (cosine decay to lr/100)")
     t.add_argument("--seed", type=int, default=0, help="seed of the initialisation, shuffles and views")
+    t.add_argument("--precision", choices=["32", "bf16-mixed"], default="32",
+                   help="bf16-mixed: bfloat16 matrix products with float32 sums (oneDNN; see pyssl.nn.precision)")
     t.add_argument("--config", help="JSON object with any of these options (e.g. {\"epochs\": 100}) and "
                                     "method_kwargs (e.g. {\"temperature\": 0.5}); flags given on the command line win")
     t.add_argument("--out", default="encoder.npz", help="encoder checkpoint to write (load with pyssl.load_encoder)")

@@ -42,7 +42,17 @@ def make_encoder(spec: dict):
                              seed=spec.get("seed", 0))
     if kind == "conv2d":
         return ConvEncoder2d(spec["in_channels"], tuple(spec.get("channels", (32, 64))), seed=spec.get("seed", 0))
-    raise ValueError(f"unknown encoder type {kind!r}; use 'mlp', 'conv1d' or 'conv2d'")
+    if kind == "resnet":  # images (N, C, H, W): pyssl.nn.ResNet
+        from .nn import ResNet
+
+        return ResNet(spec.get("depth", 18), spec["in_channels"], spec.get("variant", "cifar"), spec.get("width", 64),
+                      seed=spec.get("seed", 0))
+    if kind == "resnet1d":  # series (N, C, T): pyssl.nn.ResNet1d
+        from .nn import ResNet1d
+
+        return ResNet1d(spec["in_channels"], spec.get("width", 64), tuple(spec.get("kernel_sizes", (7, 5, 3))),
+                        seed=spec.get("seed", 0))
+    raise ValueError(f"unknown encoder type {kind!r}; use 'mlp', 'conv1d', 'conv2d', 'resnet' or 'resnet1d'")
 
 
 def make_method(name: str, encoder, **kw):

@@ -47,10 +47,12 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     distributed : None, bool or pyssl.distributed.ProcessGroup, default=None
         Data-parallel pretraining over MPI processes (see ``pyssl.pretrain``); None turns it on
         when the script runs under ``mpiexec`` with several processes.
+    precision : {"32", "bf16-mixed"}, default="32"
+        Compute precision of pretraining (see ``pyssl.pretrain``); ``transform`` runs in float32.
     """
 
     def __init__(self, method="simclr", hidden=(256, 256), norm="batch", epochs=50, batch_size=256, lr=1e-3,
-                 random_state=0, method_params=None, distributed=None):
+                 random_state=0, method_params=None, distributed=None, precision="32"):
         self.method = method
         self.hidden = hidden
         self.norm = norm
@@ -60,6 +62,7 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.random_state = random_state
         self.method_params = method_params
         self.distributed = distributed
+        self.precision = precision
 
     def _check_params(self) -> tuple[int, ...]:
         """Validate the constructor parameters (scikit-learn checks them in ``fit``); return the
@@ -117,7 +120,8 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         method = make_method(self.method, self.encoder_, seed=derive_seed(seed, 2), **(self.method_params or {}))
         bs = max(2, min(int(self.batch_size), X.shape[0]))
         self.history_ = pretrain(method, X, epochs=int(self.epochs), batch_size=bs, seed=seed, lr=float(self.lr),
-                                 progress=False, distributed=self.distributed)
+                                 progress=False, distributed=self.distributed,
+                                 precision=self.precision)
         self.n_features_out_ = hidden[-1]
         self._n_features_out = self.n_features_out_
         return self
@@ -148,7 +152,8 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         method = make_method(self.method, self.encoder_, seed=derive_seed(seed, 2), **(self.method_params or {}))
         bs = max(2, min(int(self.batch_size), Xp.shape[0]))
         self.history_ = pretrain(method, Xp, epochs=int(self.epochs), batch_size=bs, seed=seed, lr=float(self.lr),
-                                 progress=False, distributed=self.distributed)
+                                 progress=False, distributed=self.distributed,
+                                 precision=self.precision)
         self.n_features_out_ = hidden[-1]
         self._n_features_out = self.n_features_out_
         return self

@@ -93,3 +93,22 @@ def test_loss_workspaces_come_from_the_buffer_cache(fresh_cache, call, outputs):
     assert after["misses"] == before["misses"]
     # every output and the one workspace block of each call were served by the cache
     assert after["hits"] - before["hits"] == 3 * (outputs + 1)
+
+
+def test_conv2d_input_grad_scratch_is_one_cached_workspace(fresh_cache):
+    # dx plus one workspace block (dytmp and dcols carved from it by the kernel), both cached
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    dy = rng.standard_normal((8, 32, 16, 16)).astype(np.float32)
+    x_shape = [8, 16, 16, 16]
+    first = _core.nn.conv2d_input_grad(w, dy, x_shape, padding=(1, 1)).copy()  # warm; copy frees dx
+    gc.collect()
+    before = pyssl.buffer_cache_info()
+    for _ in range(3):
+        dx = _core.nn.conv2d_input_grad(w, dy, x_shape, padding=(1, 1))
+        np.testing.assert_array_equal(dx, first)
+        del dx
+        gc.collect()
+    after = pyssl.buffer_cache_info()
+    assert after["misses"] == before["misses"]
+    assert after["hits"] - before["hits"] == 3 * 2

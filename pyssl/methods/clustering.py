@@ -11,6 +11,7 @@ from ..nn.linear import Linear
 from ..nn.normalize import L2Normalize
 from .base import Method, backward_chain, forward_chain, register_method
 from .momentum import _MomentumMethod
+from .multicrop import backward_crops, check_multi_crop, forward_crops, swav_multi_crop
 
 
 @register_method("swav", example=lambda e: SwAV(e, n_prototypes=8, projection_dim=16), moving_target=True)
@@ -28,6 +29,9 @@ class SwAV(Method):
         Entropic regularisation ε of the Sinkhorn codes.
     sinkhorn_iterations
         Sinkhorn-Knopp iterations.
+    multi_crop
+        None (two views), or a :class:`~pyssl.methods.MultiCrop`: codes of the global crops, each
+        predicted from every other crop (:func:`pyssl.methods.multicrop.swav_multi_crop`).
     Also ``encoder``, ``projector``, ``projection_dim``, ``hidden_dim``, ``views``, ``seed``:
     as in :class:`~pyssl.methods.JointEmbedding`.
     """
@@ -36,8 +40,9 @@ class SwAV(Method):
 
     def __init__(self, encoder, projector=None, n_prototypes: int = 64, temperature: float = 0.1,
                  epsilon: float = 0.05, sinkhorn_iterations: int = 3, projection_dim: int = 128,
-                 hidden_dim: int | None = None, views=None, seed: int | None = 0):
+                 hidden_dim: int | None = None, views=None, seed: int | None = 0, multi_crop=None):
         super().__init__(encoder, views=views, seed=seed)
+        self.multi_crop = check_multi_crop(multi_crop)  # MultiCrop: codes of the global crops, all crops predict
         self.projector = projector
         self.n_prototypes = check_scalar(n_prototypes, "n_prototypes", kind=int, low=2)
         self.temperature = check_scalar(temperature, "temperature", low=0.0, low_inclusive=False)
@@ -61,6 +66,8 @@ class SwAV(Method):
 
     def training_step(self, X, seed):
         self._normalize_prototypes()
+        if self.multi_crop is not None:
+            return self._multi_crop_step(X, seed)
         x1, x2 = self.make_views(X, seed)
         n = x1.shape[0]
         chain = [self.encoder, self.projector]
@@ -73,6 +80,18 @@ class SwAV(Method):
         du = self.prototypes.backward(np.concatenate([ds1, ds2]), pctx)
         backward_chain(chain, self._normalize.backward(du, nctx), ctx)
         return loss
+
+    def _multi_crop_step(self, X, seed):
+        """Multi-crop (Caron et al. 2020, §3.2): :func:`pyssl.methods.multicrop.swav_multi_crop`."""
+        mc = self.multi_crop
+        gl, lo = mc.crops(X, seed)
+        head = [self.projector, self._normalize, self.prototypes]
+        scores, ctx = forward_crops(self, self.encoder, head, [[self.local(v) for v in gl], [self.local(v) for v in lo]])
+        loss, *ds = self.global_loss(
+            lambda *s: swav_multi_crop(s, mc.n_global, self.temperature, self.epsilon, self.sinkhorn_iterations),
+            *scores)
+        backward_crops(self.encoder, head, ds, ctx)
+        return float(loss)
 
 
 @register_method("dino", example=lambda e: DINO(e, out_dim=16), moving_target=True)
@@ -95,6 +114,9 @@ class DINO(_MomentumMethod):
         EMA momentum of the centre.
     final_momentum
         Teacher EMA momentum at the end of training (cosine schedule from the start value).
+    multi_crop
+        None (two views), or a :class:`~pyssl.methods.MultiCrop`: the student sees every crop,
+        the teacher the global ones.
     Also ``encoder``, ``hidden_dim``, ``seed``:
     as in :class:`~pyssl.methods.JointEmbedding`.
     """
@@ -106,8 +128,10 @@ class DINO(_MomentumMethod):
 
     def __init__(self, encoder, head=None, out_dim: int = 256, student_temp: float = 0.1,
                  teacher_temp: float = 0.04, center_momentum: float = 0.9, momentum: float = 0.996,
-                 final_momentum: float = 1.0, hidden_dim: int | None = None, views=None, seed: int | None = 0):
+                 final_momentum: float = 1.0, hidden_dim: int | None = None, views=None, seed: int | None = 0,
+                 multi_crop=None):
         super().__init__(encoder, momentum, final_momentum, views, seed)
+        self.multi_crop = check_multi_crop(multi_crop)  # MultiCrop: the teacher sees the global crops only
         self.head = head
         self.out_dim = check_scalar(out_dim, "out_dim", kind=int, low=2)
         self.student_temp = check_scalar(student_temp, "student_temp", low=0.0, low_inclusive=False)
@@ -126,6 +150,8 @@ class DINO(_MomentumMethod):
         self.center = np.zeros((k,), dtype=self.dtype)
 
     def training_step(self, X, seed):
+        if self.multi_crop is not None:
+            return self._multi_crop_step(X, seed)
         x1, x2 = self.make_views(X, seed)
         n = x1.shape[0]
         x = np.concatenate([x1, x2])
@@ -142,6 +168,27 @@ class DINO(_MomentumMethod):
         loss, ds1, ds2, _, _ = self.global_loss(loss_fn, s[:n], s[n:], t[:n], t[n:])
         backward_chain(chain, np.concatenate([ds1, ds2]), ctx)
         return loss
+
+    def _multi_crop_step(self, X, seed):
+        """Multi-crop DINO (Caron et al. 2021, §3.1): the student sees every crop, the teacher the
+        global crops; each teacher crop is paired with every other student crop."""
+        mc = self.multi_crop
+        gl, lo = mc.crops(X, seed)
+        gl, lo = [self.local(v) for v in gl], [self.local(v) for v in lo]
+        s, ctx = forward_crops(self, self.encoder, [self.head], [gl, lo])
+        t, _ = forward_chain([self.teacher_encoder, self.teacher_head], np.concatenate(gl))
+        n, V = gl[0].shape[0], len(s)
+        t = [t[i * n:(i + 1) * n] for i in range(mc.n_global)]
+
+        def loss_fn(*outs):
+            self._teacher = np.stack(outs[V:])
+            loss, ds = losses.dino(np.stack(outs[:V]), self._teacher, self.center,
+                                   student_temp=self.student_temp, teacher_temp=self.teacher_temp)
+            return (loss, *[ds[v] for v in range(V)], *[None] * mc.n_global)
+
+        loss, *grads = self.global_loss(loss_fn, *s, *t)
+        backward_crops(self.encoder, [self.head], grads[:V], ctx)
+        return float(loss)
 
     def on_step_end(self, step, total_steps):
         super().on_step_end(step, total_steps)

@@ -16,6 +16,9 @@ from .init import manual_seed
 from .checkpoint import save, load, save_state, load_state
 from .dilated import DilatedConvEncoder, DilatedConvBlock, TimestampMask
 from .causal import CausalCNNEncoder, CausalConvBlock, LeakyReLU, MaskedMaxPool
+from .batchnorm import BatchNorm2d, ChannelBatchNorm1d
+from .pool import MaxPool2d, MaxPool1d
+from .resnet import BasicBlock, Bottleneck, ResNet, ResNet1d
 from .transformer import (MultiHeadAttention, TransformerBlock, TransformerEncoder, PatchEmbed2d, PatchEmbed1d,
                           FeatureTokenizer, ViT)
 
@@ -25,6 +28,8 @@ __all__ = ["LAYERS", "register_layer", "Module", "Parameter", "Sequential", "Ide
            "LogSoftmax", "cross_entropy", "mse", "CrossEntropyLoss", "MSELoss", "MLP", "L2Normalize", "l2_normalize", "manual_seed", "save", "load", "save_state", "load_state"]
 __all__ += ["DilatedConvEncoder", "DilatedConvBlock", "TimestampMask", "CausalCNNEncoder", "CausalConvBlock",
             "LeakyReLU", "MaskedMaxPool"]
+__all__ += ["BatchNorm2d", "ChannelBatchNorm1d", "MaxPool2d", "MaxPool1d", "BasicBlock", "Bottleneck", "ResNet",
+            "ResNet1d"]
 __all__ += ["Embedding", "MixedInput"]
 __all__ += ["MultiHeadAttention", "TransformerBlock", "TransformerEncoder", "PatchEmbed2d", "PatchEmbed1d",
             "FeatureTokenizer", "ViT"]
