@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+from pyssl import _core
 from pyssl.nn.conv import Conv1d, Conv2d, ConvEncoder1d, ConvEncoder2d, Flatten, GlobalAvgPool
 from pyssl.testing import check_module_gradients
 
@@ -195,3 +196,31 @@ def test_export_refuses_dilated_or_causal_conv():
     for layer in (Conv1d(1, 2, 3, dilation=2), Conv1d(1, 2, 3, padding="causal")):
         with pytest.raises(TypeError, match="dilation"):
             _check_tree(layer)
+
+
+@pytest.mark.parametrize("h, w, k, s, p", [(1, 1, 3, 1, 1), (2, 1, 3, 2, 2), (1, 3, 3, 1, 2), (4, 4, 3, 1, 1)])
+def test_im2col_rebuilds_the_forward_columns_with_dead_taps(h, w, k, s, p):
+    # taps that read only padding (3×3, padding 1 on a 1×1 input) are left out of the forward's
+    # columns (their rows zero); im2col (ResNet's rebuilt columns) must give the same bits, and
+    # conv2d_backward on them the same weight gradient (0 for the dead taps)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, h, w))
+    wt = rng.standard_normal((4, 3, k, k))
+    y, cols = _core.nn.conv2d_forward(x, wt, None, (s, s), (p, p))
+    rebuilt = _core.nn.im2col(x, (k, k), (s, s), (p, p))
+    assert rebuilt.tobytes() == cols.tobytes()
+    dy = rng.standard_normal(y.shape)
+    grads = []
+    for c in (cols, rebuilt):
+        dw = np.zeros_like(wt)
+        _core.nn.conv2d_backward(c, wt, dy, list(x.shape), dw, None, (s, s), (p, p), False, False)
+        grads.append(dw)
+    np.testing.assert_array_equal(grads[0], grads[1])
+    # oracle: the weight gradient by direct correlation over the zero-padded input
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    ref = np.zeros_like(wt)
+    for i in range(k):
+        for j in range(k):
+            patch = xp[:, :, i:i + s * y.shape[2]:s, j:j + s * y.shape[3]:s][:, :, :y.shape[2], :y.shape[3]]
+            ref[:, :, i, j] = np.einsum("nopq,ncpq->oc", dy, patch)
+    np.testing.assert_allclose(grads[0], ref, rtol=1e-10, atol=1e-12)

@@ -43,8 +43,7 @@ struct Taps {
 };
 
 inline bool tap_live(index_t off, index_t stride, index_t n_out, index_t n_in) {
-  const index_t p0 = off >= 0 ? 0 : (-off + stride - 1) / stride;  // first output reading >= 0
-  return p0 < n_out && p0 * stride + off <= n_in - 1;
+  return conv_tap_live(off, stride, n_out, n_in);
 }
 
 inline Taps live_taps(const ConvShape& s) {
@@ -148,17 +147,16 @@ void scatter_weight_grad(const ConvShape& s, const Taps& taps, const T* dwl, T* 
 }  // namespace
 
 template <class T>
-void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* cols, T* ytmp, T* y) {
+void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* cols, T* ytmp, T* wl, T* y) {
   s.validate();
   const index_t P = s.ho() * s.wo(), NP = s.n * P;
   const Taps taps = live_taps(s);
   const index_t CL = s.c * taps.count();
-  std::vector<T> wl;
   const T* wp = w;
   if (!taps.all) {
-    wl.resize(std::size_t(s.o * CL));
-    gather_weight(s, taps, w, wl.data());
-    wp = wl.data();
+    if (CL > 0) gather_weight(s, taps, w, wl);
+    wp = wl;
+    std::fill(cols + CL * NP, cols + s.ck() * NP, T(0));  // dead-tap rows: zero, as im2col_nchw
   }
   if (CL > 0) {
     im2col(s, taps, x, cols);
@@ -179,7 +177,7 @@ void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* c
 }
 
 template <class T>
-void conv2d_backward(const ConvShape& s, const T* cols, const T* w, const T* dy, T* dytmp, T* dcols,
+void conv2d_backward(const ConvShape& s, const T* cols, const T* w, const T* dy, T* dytmp, T* dcols, T* wl,
                      T* dx, T* dw, T* db, bool accumulate) {
   s.validate();
   const index_t P = s.ho() * s.wo(), NP = s.n * P, CK = s.ck();
@@ -214,21 +212,22 @@ void conv2d_backward(const ConvShape& s, const T* cols, const T* w, const T* dy,
     if (dx) std::fill(dx, dx + s.n * s.c * s.h * s.w, T(0));
     return;
   }
-  std::vector<T> wl(std::size_t(s.o * CL));
   if (dw) {
-    blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, s.o, CL, NP, T(1), dytmp, NP, cols, NP, T(0), wl.data(), CL);
-    scatter_weight_grad(s, taps, wl.data(), dw, accumulate);
+    blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, s.o, CL, NP, T(1), dytmp, NP, cols, NP, T(0), wl, CL);
+    scatter_weight_grad(s, taps, wl, dw, accumulate);
   }
   if (dx) {
-    gather_weight(s, taps, w, wl.data());
-    blas::gemm<T>(blas::Trans::Yes, blas::Trans::No, CL, NP, s.o, T(1), wl.data(), CL, dytmp, NP, T(0), dcols, NP);
+    gather_weight(s, taps, w, wl);
+    blas::gemm<T>(blas::Trans::Yes, blas::Trans::No, CL, NP, s.o, T(1), wl, CL, dytmp, NP, T(0), dcols, NP);
     col2im(s, taps, dcols, dx);
   }
 }
 
-#define PYSSL_CONV(T)                                                                             \
-  template void conv2d_forward<T>(const ConvShape&, const T*, const T*, const T*, T*, T*, T*);    \
-  template void conv2d_backward<T>(const ConvShape&, const T*, const T*, const T*, T*, T*, T*, T*, \
+index_t conv2d_live_rows(const ConvShape& s) { return s.c * live_taps(s).count(); }
+
+#define PYSSL_CONV(T)                                                                                 \
+  template void conv2d_forward<T>(const ConvShape&, const T*, const T*, const T*, T*, T*, T*, T*);    \
+  template void conv2d_backward<T>(const ConvShape&, const T*, const T*, const T*, T*, T*, T*, T*, T*, \
                                    T*, bool);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_CONV)
 #undef PYSSL_CONV

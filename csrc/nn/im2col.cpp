@@ -1,9 +1,12 @@
 #include "nn/im2col.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "blas/blas_api.hpp"
 #include "core/instantiate.hpp"
+#include "nn/conv.hpp"
 #include "parallel/parallel.hpp"
 
 namespace pyssl::nn {
@@ -20,9 +23,18 @@ template <class T>
 void im2col_nchw(const Im2colShape& s, const T* x, T* cols) {
   s.validate();
   const index_t HO = s.ho(), WO = s.wo(), P = HO * WO, NP = s.n * P, CK = s.c * s.kh * s.kw;
-  parallel_for(CK, NP, [&](index_t r0, index_t r1) {
+  // Rows (c, live i, live j) first, then zero rows for the dead taps (those reading only padding):
+  // csrc/nn/conv.hpp's column layout, so these columns feed conv2d_backward as the forward's do.
+  std::vector<index_t> li, lj;
+  for (index_t i = 0; i < s.kh; ++i)
+    if (conv_tap_live(i - s.ph, s.sh, HO, s.h)) li.push_back(i);
+  for (index_t j = 0; j < s.kw; ++j)
+    if (conv_tap_live(j - s.pw, s.sw, WO, s.w)) lj.push_back(j);
+  const index_t ni = index_t(li.size()), nj = index_t(lj.size()), CL = s.c * ni * nj;
+  if (CL < CK) std::fill(cols + CL * NP, cols + CK * NP, T(0));
+  parallel_for(CL, NP, [&](index_t r0, index_t r1) {
     for (index_t r = r0; r < r1; ++r) {
-      const index_t c = r / (s.kh * s.kw), i = (r / s.kw) % s.kh, j = r % s.kw;
+      const index_t c = r / (ni * nj), i = li[(r / nj) % ni], j = lj[r % nj];
       T* out = cols + r * NP;
       // valid output columns q: 0 <= q·sw + j − pw < W
       const index_t q0 = j >= s.pw ? 0 : (s.pw - j + s.sw - 1) / s.sw;

@@ -1,5 +1,8 @@
 // im2col for (N, C, H, W) convolution inputs, in the column layout of csrc/nn/conv.hpp:
 //   cols[(c, i, j), (n, p, q)] = x[n, c, p·sh + i − ph, q·sw + j − pw]   (0 outside)   (C·KH·KW, N·HO·WO)
+// with the rows of the live taps (c, live i, live j) first and the dead taps' rows (taps that read
+// only padding, e.g. a 3×3 kernel with padding 1 on a 1×1 input) zero at the end, as conv.hpp's
+// conv2d_forward leaves them, so the rebuilt columns equal the forward's bit for bit
 // so that a convolution layer can drop its columns after the forward GEMM and rebuild them for the
 // weight-gradient GEMM of backward (ResNet's layers: one column buffer alive at a time instead of
 // one per layer, all of it served from the buffer cache). Parallel over column rows; pure copies,
