@@ -11,6 +11,8 @@ Needs scikit-learn (and aeon for GunPoint: pip install ".[data,timeseries]").
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
@@ -18,6 +20,9 @@ import numpy as np
 import pyssl
 from pyssl import data
 from pyssl.experiments import compare
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ssl_domains import prepare  # noqa: E402  (the Results protocol's split and encoder)
 
 LOADERS = {
     "digits": (data.load_digits, "mlp"),
@@ -41,14 +46,7 @@ def main():
     for name in args.datasets.split(","):
         loader, kind = LOADERS[name]
         X, y = loader()
-        Xtr, Xte, ytr, yte = data.stratified_split(X, y, test_size=0.3, seed=0)
-        Xtr, Xte = data.standardize(Xtr, Xte)
-        if kind == "mlp":
-            Xtr, Xte = Xtr.reshape(len(Xtr), -1), Xte.reshape(len(Xte), -1)
-            spec = {"type": "mlp", "dims": [Xtr.shape[1], 256, 256], "norm": "batch"}
-        else:
-            spec = {"type": "conv1d", "in_channels": Xtr.shape[1], "channels": [32, 64], "kernel_size": 5}
-        bs = min(256, max(32, len(Xtr) // 4))
+        Xtr, Xte, ytr, yte, spec, bs = prepare(X, y, kind)
         for precision in ("32", "bf16-mixed"):
             acc = {f: [] for f in fractions}
             losses, secs = [], []

@@ -33,6 +33,21 @@ def domains(include_ts=True):
     return out
 
 
+def prepare(X, y, kind):
+    """The protocol's split and encoder: stratified 70/30 split (random_state 0), standardised on
+    the training part; an MLP 256→256 with BatchNorm ("mlp", flattened input) or a 1-D CNN
+    (32, 64 channels, kernel 5; "conv1d"); batch size N/4 within [32, 256].
+    Returns (Xtr, Xte, ytr, yte, encoder_spec, batch_size)."""
+    Xtr, Xte, ytr, yte = data.stratified_split(X, y, test_size=0.3, seed=0)
+    Xtr, Xte = data.standardize(Xtr, Xte)
+    if kind == "mlp":
+        Xtr, Xte = Xtr.reshape(len(Xtr), -1), Xte.reshape(len(Xte), -1)
+        spec = {"type": "mlp", "dims": [Xtr.shape[1], 256, 256], "norm": "batch"}
+    else:
+        spec = {"type": "conv1d", "in_channels": Xtr.shape[1], "channels": [32, 64], "kernel_size": 5}
+    return Xtr, Xte, ytr, yte, spec, min(256, max(32, len(Xtr) // 4))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--methods", default="simclr,vicreg")
@@ -52,14 +67,7 @@ def main():
     rows = []
     for dname, (loader, kind) in domains(has_ts).items():
         X, y = loader()
-        Xtr, Xte, ytr, yte = data.stratified_split(X, y, test_size=0.3, seed=0)
-        Xtr, Xte = data.standardize(Xtr, Xte)
-        if kind == "mlp":
-            Xtr, Xte = Xtr.reshape(len(Xtr), -1), Xte.reshape(len(Xte), -1)
-            spec = {"type": "mlp", "dims": [Xtr.shape[1], 256, 256], "norm": "batch"}
-        else:
-            spec = {"type": "conv1d", "in_channels": Xtr.shape[1], "channels": [32, 64], "kernel_size": 5}
-        bs = min(256, max(32, len(Xtr) // 4))
+        Xtr, Xte, ytr, yte, spec, bs = prepare(X, y, kind)
         for m in args.methods.split(","):
             t0 = time.perf_counter()
             res, t_pre, hist = compare(Xtr, ytr, Xte, yte, spec, method=m, fractions=fractions, seed=args.seed,

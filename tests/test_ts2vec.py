@@ -146,7 +146,7 @@ def test_paper_default_encoder():
     enc = DilatedConvEncoder(1)
     assert len(enc.blocks) == 11 and enc.out_features == 320
     assert [b.body[1].dilation[1] for b in enc.blocks] == [2**i for i in range(11)]
-    assert enc.blocks[10].projector is not None and enc.blocks[0].projector is None
+    assert enc.blocks[10].shortcut is not None and enc.blocks[0].shortcut is None
 
 
 def _toy_series(rng, n=40, t=32):

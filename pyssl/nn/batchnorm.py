@@ -7,9 +7,8 @@ import numpy as np
 
 from .. import _core
 from .. import distributed as _distributed
-from .._validation import check_scalar
 from .module import Module, Parameter, grads_for_backward, layer_input, register_layer
-from .norm import _check_common
+from .norm import init_batch_norm
 
 
 class _ChannelBatchNorm(Module):
@@ -19,23 +18,16 @@ class _ChannelBatchNorm(Module):
     running_var: np.ndarray
     weight: Parameter | None  # None without the affine transform
     bias: Parameter | None
+    num_features: int  # set by init_batch_norm
+    eps: float
+    momentum: float
+    affine: bool
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32, *,
                  affine: bool = True, relu: bool = False):
         super().__init__()
-        self.num_features, self.eps, dtype = _check_common(num_features, eps, dtype)
-        check_scalar(momentum, "momentum", low=0.0, high=1.0)
-        self.momentum = float(momentum)
-        self.affine = bool(affine)
+        init_batch_norm(self, num_features, eps, momentum, dtype, affine)
         self.relu = bool(relu)
-        if self.affine:
-            self.weight = Parameter(np.ones(self.num_features, dtype=dtype), decay=False)
-            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype), decay=False)
-        else:
-            self.weight = None
-            self.bias = None
-        self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
-        self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
 
     @property
     def dtype(self):

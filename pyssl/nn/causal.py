@@ -9,7 +9,7 @@ from .._validation import check_array, check_scalar
 from .conv import Conv1d
 from .init import rng
 from .linear import Linear
-from .module import Module, Sequential, layer_input, register_layer
+from .module import Module, Sequential, ShortcutSum, layer_input, register_layer
 
 
 @register_layer("leaky_relu", example=lambda dt: LeakyReLU(0.1).astype(dt), input=(3, 2, 5))
@@ -64,7 +64,7 @@ class MaskedMaxPool(Module):
 
 @register_layer("causal_conv_block", example=lambda dt: CausalConvBlock(2, 3, dilation=2, dtype=dt, seed=0),
                 input=(3, 2, 7))
-class CausalConvBlock(Module):
+class CausalConvBlock(ShortcutSum):
     """T-Loss's residual block: y = act(conv₂(act(conv₁(x)))) + r(x), causal dilated convolutions
     (kernel k, dilation d, left padding (k − 1)·d, so y[:, :, t] depends on x[:, :, ≤ t]),
     LeakyReLU activations, r a 1×1 convolution when the width changes. (The reference wraps the
@@ -89,27 +89,12 @@ class CausalConvBlock(Module):
         super().__init__()
         g = rng(seed)
         s = lambda: int(g.integers(2**63))  # noqa: E731
-        self.causal = Sequential(
+        self.body = Sequential(
             Conv1d(in_channels, out_channels, kernel_size, padding="causal", dilation=dilation, dtype=dtype, seed=s()),
             LeakyReLU(),
             Conv1d(out_channels, out_channels, kernel_size, padding="causal", dilation=dilation, dtype=dtype, seed=s()),
             LeakyReLU())
-        self.residual = Conv1d(in_channels, out_channels, 1, dtype=dtype, seed=s()) if in_channels != out_channels else None
-
-    def forward(self, x):
-        x = layer_input(self, x)
-        y, cc = self.causal.forward(x)
-        if self.residual is None:
-            return y + x, (cc, None)
-        r, cr = self.residual.forward(x)
-        return y + r, (cc, cr)
-
-    def backward(self, grad_output, ctx, need_input_grad: bool = True):
-        cc, cr = ctx
-        dx = self.causal.backward(grad_output, cc, need_input_grad=True)
-        if self.residual is None:
-            return dx + grad_output
-        return dx + self.residual.backward(grad_output, cr, need_input_grad=True)
+        self.shortcut = Conv1d(in_channels, out_channels, 1, dtype=dtype, seed=s()) if in_channels != out_channels else None
 
 
 @register_layer("causal_cnn_encoder", input=(3, 2, 9),

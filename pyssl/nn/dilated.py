@@ -11,7 +11,7 @@ from .activation import GELU
 from .conv import Conv1d
 from .dropout import Dropout
 from .init import rng
-from .module import Module, Sequential, layer_input, register_layer
+from .module import Module, Sequential, ShortcutSum, layer_input, register_layer
 
 
 @register_layer("timestamp_mask", example=lambda dt: TimestampMask(0.5, seed=0).astype(dt), input=(3, 2, 6), fd=False)
@@ -60,7 +60,7 @@ class TimestampMask(Module):
 
 @register_layer("dilated_conv_block", example=lambda dt: DilatedConvBlock(2, 3, dilation=2, dtype=dt, seed=0),
                 input=(3, 2, 7))
-class DilatedConvBlock(Module):
+class DilatedConvBlock(ShortcutSum):
     """TS2Vec's residual block: y = conv₂(gelu(conv₁(gelu(x)))) + r(x), both convolutions kernel k,
     dilation d, "same" padding; r = identity, or a 1×1 convolution when the width changes (or for
     the final block, as the reference implementation). x (N, C_in, T) → y (N, C_out, T).
@@ -90,23 +90,8 @@ class DilatedConvBlock(Module):
                                               dilation=dilation, dtype=dtype, seed=s()),
                                GELU(), Conv1d(out_channels, out_channels, kernel_size, padding="same",
                                               dilation=dilation, dtype=dtype, seed=s()))
-        self.projector = (Conv1d(in_channels, out_channels, 1, dtype=dtype, seed=s())
-                          if in_channels != out_channels or final else None)
-
-    def forward(self, x):
-        x = layer_input(self, x)
-        y, cb = self.body.forward(x)
-        if self.projector is None:
-            return y + x, (cb, None)
-        r, cr = self.projector.forward(x)
-        return y + r, (cb, cr)
-
-    def backward(self, grad_output, ctx, need_input_grad: bool = True):
-        cb, cr = ctx
-        dx = self.body.backward(grad_output, cb, need_input_grad=True)
-        if self.projector is None:
-            return dx + grad_output
-        return dx + self.projector.backward(grad_output, cr, need_input_grad=True)
+        self.shortcut = (Conv1d(in_channels, out_channels, 1, dtype=dtype, seed=s())
+                         if in_channels != out_channels or final else None)
 
 
 # without masking and dropout (finite differences apply), and with them (random, seeded: fd=False)

@@ -375,6 +375,32 @@ class Identity(Module):
         return grad_output
 
 
+class ShortcutSum(Module):
+    """Base of residual blocks with an optional shortcut projection:
+    ``y = body(x) + (shortcut(x) if shortcut else x)`` (He et al., 2016). Backward:
+    dx = body'(x)ᵀ g + (shortcut'(x)ᵀ g or g). Subclasses set ``self.body`` (a Module) and
+    ``self.shortcut`` (a Module, or None for the identity) in their ``__init__``.
+    """
+
+    body: Module
+    shortcut: Module | None
+
+    def forward(self, x):
+        x = layer_input(self, x)
+        y, cb = self.body.forward(x)
+        if self.shortcut is None:
+            return y + x, (cb, None)
+        r, cr = self.shortcut.forward(x)
+        return y + r, (cb, cr)
+
+    def backward(self, grad_output, ctx, need_input_grad: bool = True):
+        cb, cr = ctx
+        dx = self.body.backward(grad_output, cb, need_input_grad=True)
+        if self.shortcut is None:
+            return dx + grad_output
+        return dx + self.shortcut.backward(grad_output, cr, need_input_grad=True)
+
+
 @register_layer("residual", example=lambda dt: Residual(_small_linear(dt)))
 class Residual(Module):
     """Skip connection ``y = x + f(x)`` (He et al., 2016); ``f`` must keep the shape.

@@ -20,6 +20,23 @@ def _check_common(num_features, eps, dtype):
     return int(num_features), float(eps), dtype
 
 
+def init_batch_norm(layer, num_features, eps, momentum, dtype, affine) -> None:
+    """The state every batch normalisation holds: checked ``num_features``, ``eps``, ``momentum``;
+    γ = 1 and β = 0 (when ``affine``, excluded from weight decay); running mean 0 and variance 1."""
+    layer.num_features, layer.eps, dtype = _check_common(num_features, eps, dtype)
+    check_scalar(momentum, "momentum", low=0.0, high=1.0)
+    layer.momentum = float(momentum)
+    layer.affine = bool(affine)
+    if layer.affine:
+        layer.weight = Parameter(np.ones(layer.num_features, dtype=dtype), decay=False)
+        layer.bias = Parameter(np.zeros(layer.num_features, dtype=dtype), decay=False)
+    else:
+        layer.weight = None
+        layer.bias = None
+    layer.register_buffer("running_mean", np.zeros(layer.num_features, dtype=dtype))
+    layer.register_buffer("running_var", np.ones(layer.num_features, dtype=dtype))
+
+
 def _check_input(layer, x, pattern, ok):
     """Cheap per-call checks (type, dtype, shape); the kernels re-check layout."""
     name = type(layer).__name__
@@ -128,22 +145,15 @@ class BatchNorm1d(Module):
     bias: Parameter | None
     running_mean: np.ndarray  # buffers (register_buffer)
     running_var: np.ndarray
+    num_features: int  # set by init_batch_norm
+    eps: float
+    momentum: float
+    affine: bool
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32, *,
                  affine: bool = True):
         super().__init__()
-        self.num_features, self.eps, dtype = _check_common(num_features, eps, dtype)
-        check_scalar(momentum, "momentum", low=0.0, high=1.0)
-        self.momentum = float(momentum)
-        self.affine = bool(affine)
-        if self.affine:
-            self.weight = Parameter(np.ones(self.num_features, dtype=dtype), decay=False)
-            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype), decay=False)
-        else:
-            self.weight = None
-            self.bias = None
-        self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
-        self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+        init_batch_norm(self, num_features, eps, momentum, dtype, affine)
 
     @property
     def dtype(self):
