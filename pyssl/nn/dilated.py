@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from .. import _core
-from .._validation import check_array, check_scalar, check_seed
+from .._validation import check_array, check_scalar
 from .activation import GELU
 from .conv import Conv1d
 from .dropout import Dropout
@@ -15,7 +15,7 @@ from .module import Module, Sequential, ShortcutSum, layer_input, register_layer
 
 
 @register_layer("timestamp_mask", example=lambda dt: TimestampMask(0.5, seed=0).astype(dt), input=(3, 2, 6), fd=False)
-class TimestampMask(Module):
+class TimestampMask(Dropout):
     """Random timestamp masking of (N, C, T) latents (TS2Vec, Sec. 3.1): in training mode every
     (sample, time step) is kept with probability 1 − p and zeroed otherwise across all C channels,
 
@@ -23,22 +23,21 @@ class TimestampMask(Module):
 
     the identity in evaluation mode. Masks come from the C++ Philox stream ``(seed, step)`` (the
     dropout kernel's, one draw per (n, t)); ``step`` counts training forwards and is saved in the
-    state. p = 0.5 is TS2Vec's "binomial" mask.
+    state. p = 0.5 is TS2Vec's "binomial" mask. Construction, ``seed``/``step`` and the saved
+    stream state are :class:`Dropout`'s.
+
+    Parameters
+    ----------
+    p : float
+        Probability in [0, 1) that a time step is masked.
+    seed : int, optional
+        Seed of the mask stream; None draws one from the process-wide stream.
     """
-
-    rng_state: np.ndarray  # buffer (register_buffer): (seed, training forwards so far), uint64
-
-    def __init__(self, p: float = 0.5, seed=None):
-        super().__init__()
-        check_scalar(p, "p", low=0.0, high=1.0, high_inclusive=False)
-        self.p = float(p)
-        seed = int(rng(None).integers(2**63)) if seed is None else check_seed(seed)
-        self.register_buffer("rng_state", np.array([seed, 0], dtype=np.uint64))
 
     def draw(self, n: int, t: int, dtype) -> np.ndarray:
         """The next (n, 1, t) keep mask (0/1) of the stream; advances the step."""
         ones = np.ones((n, 1, t), dtype=dtype)
-        _, keep = _core.nn.dropout_forward(ones, self.p, int(self.rng_state[0]), int(self.rng_state[1]))
+        _, keep = _core.nn.dropout_forward(ones, self.p, self.seed, self.step)
         self.rng_state[1] += np.uint64(1)
         return keep.astype(dtype).reshape(n, 1, t)
 
@@ -53,9 +52,6 @@ class TimestampMask(Module):
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
         return grad_output if ctx is None else grad_output * ctx
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 @register_layer("dilated_conv_block", example=lambda dt: DilatedConvBlock(2, 3, dilation=2, dtype=dt, seed=0),
