@@ -1,5 +1,6 @@
 """The pretraining–adaptation interface (Bommasani et al. 2021, "On the Opportunities and Risks
-of Foundation Models", §4.10, Fig. 22): when does a small pretraining loss L_pre(θ) imply a small minimal adaptation loss L*_adapt(θ)?
+of Foundation Models", §4.10, Fig. 22): when does a small pretraining loss L_pre(θ) imply a small
+minimal adaptation loss L*_adapt(θ)?
 
     L*_adapt(θ) = min_φ  (1/N) Σ_n ℓ(g_φ(h_θ(x_n)), y_n)
 
