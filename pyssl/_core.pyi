@@ -125,8 +125,8 @@ class nn:
     def dense_backward_bf16(x_bf16: _Array, weight_bf16: _Array, grad_output: _Array, weight_grad: _Array, bias_grad: _Array | None = None, accumulate: bool = False, need_dx: bool = True) -> _Array | None:
         """dX = bf16(dY)·bf16(W)ᵀ (or None); dW (+)= bf16(X)ᵀ·bf16(dY) and db (+)= Σ dY in place"""
     @staticmethod
-    def dense_forward_bf16(x: _Array, weight: _Array, bias: _Array | None = None) -> tuple[_Array, _Array, _Array]:
-        """Y = b + bf16(X)·bf16(W), float32 sums; returns (Y, bf16(X), bf16(W))"""
+    def dense_forward_bf16(x: _Array, weight: _Array, bias: _Array | None = None, weight_bf16: _Array | None = None) -> tuple[_Array, _Array, _Array]:
+        """Y = b + bf16(X)·bf16(W), float32 sums; returns (Y, bf16(X), bf16(W)). weight_bf16: bf16(W) already (the copy an optimizer step wrote), used instead of casting W"""
     @staticmethod
     def has_bf16_gemm() -> bool:
         """True when pyssl was built with oneDNN (bf16 GEMM engine)"""
@@ -198,8 +198,8 @@ class optim:
         @property
         def size(self) -> int: ...
     @staticmethod
-    def adam_step(layout: optim.FlatLayout, param: _Array, grad: _Array, exp_avg: _Array, exp_avg_sq: _Array, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, step_size: float, bc2_sqrt: float, decoupled: bool, use_decay_mask: bool) -> bool:
-        """One fused Adam (decoupled=False) or AdamW (decoupled=True) step in place; see csrc/optim/adam.hpp. Returns True when every updated parameter is finite."""
+    def adam_step(layout: optim.FlatLayout, param: _Array, grad: _Array, exp_avg: _Array, exp_avg_sq: _Array, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, step_size: float, bc2_sqrt: float, decoupled: bool, use_decay_mask: bool, param_bf16: _Array | None = None) -> bool:
+        """One fused Adam (decoupled=False) or AdamW (decoupled=True) step in place; see csrc/optim/adam.hpp. Returns True when every updated parameter is finite. param_bf16 (uint16, float32 parameters only): also write the bfloat16 copy of the updated parameters there."""
     @staticmethod
     def clip_grad_norm(grad: _Array, max_norm: float) -> float:
         """Scale grad in place by max_norm / (norm + 1e-6) when that is < 1; return the global L2 norm before clipping (fixed-order reduction)."""
@@ -207,11 +207,11 @@ class optim:
     def ema_update(target: _Array, online: _Array, momentum: float) -> None:
         """target ← momentum · target + (1 − momentum) · online, in place."""
     @staticmethod
-    def lars_step(layout: optim.FlatLayout, param: _Array, grad: _Array, velocity: _Array, lr: float, momentum: float, weight_decay: float, trust_coefficient: float, eps: float, exclude_bias_and_norm: bool) -> tuple[_Array, bool]:
-        """One fused LARS step in place; returns (trust ratio of each parameter (P,), True when every updated parameter is finite). See csrc/optim/lars.hpp."""
+    def lars_step(layout: optim.FlatLayout, param: _Array, grad: _Array, velocity: _Array, lr: float, momentum: float, weight_decay: float, trust_coefficient: float, eps: float, exclude_bias_and_norm: bool, param_bf16: _Array | None = None) -> tuple[_Array, bool]:
+        """One fused LARS step in place; returns (trust ratio of each parameter (P,), True when every updated parameter is finite). See csrc/optim/lars.hpp. param_bf16 (uint16, float32 parameters only): also write the bfloat16 copy of the updated parameters there."""
     @staticmethod
-    def sgd_step(layout: optim.FlatLayout, param: _Array, grad: _Array, momentum_buffer: _Array | None, lr: float, momentum: float, dampening: float, weight_decay: float, nesterov: bool, first_step: bool, use_decay_mask: bool) -> bool:
-        """One fused SGD(-momentum) step in place (torch.optim.SGD semantics); see csrc/optim/sgd.hpp. Returns True when every updated parameter is finite."""
+    def sgd_step(layout: optim.FlatLayout, param: _Array, grad: _Array, momentum_buffer: _Array | None, lr: float, momentum: float, dampening: float, weight_decay: float, nesterov: bool, first_step: bool, use_decay_mask: bool, param_bf16: _Array | None = None) -> bool:
+        """One fused SGD(-momentum) step in place (torch.optim.SGD semantics); see csrc/optim/sgd.hpp. Returns True when every updated parameter is finite. param_bf16 (uint16, float32 parameters only): also write the bfloat16 copy of the updated parameters there."""
     @staticmethod
     def sum_squares(x: _Array) -> float:
         """Σ x² in double, fixed order."""

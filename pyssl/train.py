@@ -236,6 +236,8 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
         bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, desc=type(method).__name__,
                    unit="step", leave=False)
     previous_bn_group = _distributed.set_batch_norm_group(group if sync_batchnorm else None)
+    copies = _precision.weight_copies([optimizer], precision)
+    copies.__enter__()
     try:
         for epoch in range(start_epoch, epochs):
             t0 = time.perf_counter()
@@ -283,6 +285,7 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
             if stop:
                 break
     finally:
+        copies.__exit__(None, None, None)
         _distributed.set_batch_norm_group(previous_bn_group)
         method.group = _distributed._LOCAL
         if bar is not None:

@@ -49,7 +49,7 @@ void dense_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, in
 void dense_forward_bf16(const float* x, const float* w, const float* b, float* y, bf16_t* xb, bf16_t* wb,
                         index_t n, index_t in, index_t out) {
   to_bf16(x, xb, n * in);
-  to_bf16(w, wb, in * out);
+  if (w != nullptr) to_bf16(w, wb, in * out);
   if (b != nullptr)
     parallel_for(n, out, [&](index_t r0, index_t r1) {
       for (index_t r = r0; r < r1; ++r) std::memcpy(y + r * out, b, sizeof(float) * out);

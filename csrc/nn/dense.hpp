@@ -23,7 +23,8 @@ void column_sum(const T* a, T* out, index_t n, index_t d, bool accumulate);
 
 // Mixed precision (float32 layer, bfloat16 products with float32 sums; Micikevicius et al., 2018,
 // "Mixed Precision Training", with bf16 in place of fp16 as in Kalamkar et al., 2019):
-//   xb = bf16(X), wb = bf16(W)        (written for backward)
+//   xb = bf16(X), wb = bf16(W)        (written for backward; w == nullptr: wb already holds bf16(W),
+//                                     the copy an optimizer step wrote, optim/flat.hpp)
 //   Y  = b + xb · wb
 // Backward with dyb = bf16(dY) (scratch, (N, O)):
 //   dX = dyb · wbᵀ,  dW (+)= xbᵀ · dyb,  db (+)= Σ_n dY[n, :] (float32, from dY itself).

@@ -7,7 +7,8 @@
 namespace pyssl::optim {
 
 template <class T, bool Decoupled>
-bool adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h) {
+bool adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h,
+                 bf16_t* param_bf16) {
   const T b1 = T(h.beta1), b2 = T(h.beta2), omb1 = T(1.0 - h.beta1), omb2 = T(1.0 - h.beta2);
   const T eps = T(h.eps), step_size = T(h.step_size), bc2_sqrt = T(h.bc2_sqrt);
   const std::uint8_t* decay = layout.decay();
@@ -36,24 +37,24 @@ bool adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, 
         v[i] = vi;
         p[i] = th - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
       }
-    });
+    }, param_bf16);
   });
   return finite.ok();
 }
 
 template <class T>
 bool adam_step(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h,
-               bool decoupled) {
+               bool decoupled, bf16_t* param_bf16) {
   PYSSL_CHECK(h.bc2_sqrt > 0, "adam_step: bias correction sqrt(1 - beta2^t) must be > 0, got ", h.bc2_sqrt,
               " (the step count starts at t = 1)");
-  if (decoupled) return adam_kernel<T, true>(layout, param, grad, exp_avg, exp_avg_sq, h);
-  return adam_kernel<T, false>(layout, param, grad, exp_avg, exp_avg_sq, h);
+  if (decoupled) return adam_kernel<T, true>(layout, param, grad, exp_avg, exp_avg_sq, h, param_bf16);
+  return adam_kernel<T, false>(layout, param, grad, exp_avg, exp_avg_sq, h, param_bf16);
 }
 
 #define PYSSL_ADAM(T)                                                                                   \
-  template bool adam_step<T>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&, bool);          \
-  template bool adam_kernel<T, true>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&);        \
-  template bool adam_kernel<T, false>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&);
+  template bool adam_step<T>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&, bool, bf16_t*);  \
+  template bool adam_kernel<T, true>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&, bf16_t*); \
+  template bool adam_kernel<T, false>(const FlatLayout&, T*, const T*, T*, T*, const AdamHyper&, bf16_t*);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_ADAM)
 #undef PYSSL_ADAM
 

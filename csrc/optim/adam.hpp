@@ -27,12 +27,14 @@ struct AdamHyper {
 };
 
 template <class T, bool Decoupled>
-bool adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h);
+bool adam_kernel(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h,
+                 bf16_t* param_bf16);
 
 // Dispatch on the flag: decoupled = false → Adam, true → AdamW.
 // Returns false when an updated parameter is not finite (FiniteFlag, optim/flat.hpp).
+// param_bf16 (float32 only, else nullptr): also write bf16(θ_new) there (update_and_check).
 template <class T>
 bool adam_step(const FlatLayout& layout, T* param, const T* grad, T* exp_avg, T* exp_avg_sq, const AdamHyper& h,
-               bool decoupled);
+               bool decoupled, bf16_t* param_bf16 = nullptr);
 
 }  // namespace pyssl::optim

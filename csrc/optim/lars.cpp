@@ -10,7 +10,7 @@ namespace pyssl::optim {
 
 template <class T>
 bool lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, const LARSHyper& h, double* partial,
-               double* ratio) {
+               double* ratio, bf16_t* param_bf16) {
   const Block* blocks = layout.blocks();
   const index_t nb = layout.num_blocks(), P = layout.count();
   const index_t* offsets = layout.offsets();
@@ -70,7 +70,7 @@ bool lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, c
           v[i] = vi;
           p[i] -= vi;
         }
-      });
+      }, param_bf16);
     }
   };
 
@@ -95,7 +95,7 @@ bool lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, c
 }
 
 #define PYSSL_LARS(T) \
-  template bool lars_step<T>(const FlatLayout&, T*, const T*, T*, const LARSHyper&, double*, double*);
+  template bool lars_step<T>(const FlatLayout&, T*, const T*, T*, const LARSHyper&, double*, double*, bf16_t*);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_LARS)
 #undef PYSSL_LARS
 

@@ -30,10 +30,11 @@ struct LARSHyper {
 
 // Scratch: partial (2 · layout.num_blocks() doubles), ratio (layout.count() doubles; on return the
 // trust ratio r of every parameter). Returns false when an updated parameter is not finite
-// (FiniteFlag, optim/flat.hpp).
+// (FiniteFlag, optim/flat.hpp). param_bf16 (float32 only, else nullptr): also write bf16(θ_new)
+// there (update_and_check).
 template <class T>
 bool lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, const LARSHyper& h, double* partial,
-               double* ratio);
+               double* ratio, bf16_t* param_bf16 = nullptr);
 
 // Bytes of scratch lars_step needs (the partials; ratio is an output).
 inline std::size_t lars_workspace(const FlatLayout& layout) {
@@ -41,8 +42,8 @@ inline std::size_t lars_workspace(const FlatLayout& layout) {
 }
 template <class T>
 bool lars_step(const FlatLayout& layout, T* param, const T* grad, T* velocity, const LARSHyper& h, double* ratio,
-               void* workspace) {
-  return lars_step<T>(layout, param, grad, velocity, h, static_cast<double*>(workspace), ratio);
+               void* workspace, bf16_t* param_bf16 = nullptr) {
+  return lars_step<T>(layout, param, grad, velocity, h, static_cast<double*>(workspace), ratio, param_bf16);
 }
 
 }  // namespace pyssl::optim

@@ -5,7 +5,7 @@
 namespace pyssl::optim {
 
 template <class T>
-bool sgd_step(const FlatLayout& layout, T* param, const T* grad, T* buf, const SGDHyper& h) {
+bool sgd_step(const FlatLayout& layout, T* param, const T* grad, T* buf, const SGDHyper& h, bf16_t* param_bf16) {
   const T lr = T(h.lr), mu = T(h.momentum), damp1 = T(1.0 - h.dampening);
   const bool use_momentum = h.momentum != 0.0;
   PYSSL_CHECK(!use_momentum || buf != nullptr, "sgd_step: momentum ", h.momentum, " needs a momentum buffer");
@@ -45,12 +45,12 @@ bool sgd_step(const FlatLayout& layout, T* param, const T* grad, T* buf, const S
           p[i] -= lr * bn;
         }
       }
-    });
+    }, param_bf16);
   });
   return finite.ok();
 }
 
-#define PYSSL_SGD(T) template bool sgd_step<T>(const FlatLayout&, T*, const T*, T*, const SGDHyper&);
+#define PYSSL_SGD(T) template bool sgd_step<T>(const FlatLayout&, T*, const T*, T*, const SGDHyper&, bf16_t*);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_SGD)
 #undef PYSSL_SGD
 

@@ -26,7 +26,9 @@ struct SGDHyper {
   bool use_decay_mask;
 };
 
+// param_bf16 (float32 only, else nullptr): also write bf16(θ_new) there (update_and_check).
 template <class T>
-bool sgd_step(const FlatLayout& layout, T* param, const T* grad, T* momentum_buffer, const SGDHyper& h);
+bool sgd_step(const FlatLayout& layout, T* param, const T* grad, T* momentum_buffer, const SGDHyper& h,
+              bf16_t* param_bf16 = nullptr);
 
 }  // namespace pyssl::optim

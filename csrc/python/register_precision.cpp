@@ -26,8 +26,10 @@ py::array from_bf16_array(const py::array& x_) {
   return y.array();
 }
 
-// Returns (y, xb, wb): the output and the bf16 operands kept for backward.
-py::tuple dense_forward_bf16(const py::array& x_, const py::array& w_, const py::object& b_) {
+// Returns (y, xb, wb): the output and the bf16 operands kept for backward. weight_bf16, when given,
+// is bf16(weight) already (the optimizer's copy) and is used as wb instead of casting weight.
+py::tuple dense_forward_bf16(const py::array& x_, const py::array& w_, const py::object& b_,
+                             const py::object& wb_) {
   auto x = arg_nd<float>(x_, "x", 2);
   auto w = arg_nd<float>(w_, "weight", 2);
   const index_t n = x.dim(0), i = x.dim(1), o = w.dim(1);
@@ -35,6 +37,11 @@ py::tuple dense_forward_bf16(const py::array& x_, const py::array& w_, const py:
   auto b = opt_arg<float>(b_, "bias", {o});
   auto y = out<float>({n, o});
   auto xb = out<bf16_t>({n, i});
+  if (!wb_.is_none()) {
+    auto given = opt_arg<bf16_t>(wb_, "weight_bf16", {i, o});
+    nogil([&] { nn::dense_forward_bf16(x, nullptr, b, y, xb, const_cast<bf16_t*>(given.data), n, i, o); });
+    return py::make_tuple(y.array(), xb.array(), given.array());
+  }
   auto wb = out<bf16_t>({i, o});
   nogil([&] { nn::dense_forward_bf16(x, w, b, y, xb, wb, n, i, o); });
   return py::make_tuple(y.array(), xb.array(), wb.array());
@@ -66,7 +73,9 @@ void register_precision(py::module_& m) {
   m.def("to_bf16", &to_bf16_array, py::arg("x"), "float32 → bfloat16 bits (uint16), round to nearest even");
   m.def("from_bf16", &from_bf16_array, py::arg("x"), "bfloat16 bits (uint16) → float32 (exact)");
   m.def("dense_forward_bf16", &dense_forward_bf16, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(),
-        "Y = b + bf16(X)·bf16(W), float32 sums; returns (Y, bf16(X), bf16(W))");
+        py::arg("weight_bf16") = py::none(),
+        "Y = b + bf16(X)·bf16(W), float32 sums; returns (Y, bf16(X), bf16(W)). weight_bf16: bf16(W) already "
+        "(the copy an optimizer step wrote), used instead of casting W");
   m.def("dense_backward_bf16", &dense_backward_bf16, py::arg("x_bf16"), py::arg("weight_bf16"),
         py::arg("grad_output"), py::arg("weight_grad"), py::arg("bias_grad") = py::none(),
         py::arg("accumulate") = false, py::arg("need_dx") = true,

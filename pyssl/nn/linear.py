@@ -24,7 +24,8 @@ class Linear(Module):
     ``dtype``: float32 or float64: the dtype of the parameters (and of the outputs). ``seed``:
     initialisation seed; None draws from the process-wide stream (:func:`pyssl.manual_seed`).
     Under ``precision="bf16-mixed"`` (``pyssl.nn.precision``) a float32 layer multiplies bfloat16
-    copies of x, W and dy with float32 sums; W, its gradient and db stay float32.
+    copies of x, W and dy with float32 sums; W, its gradient and db stay float32. bf16(W) is the
+    copy the optimizer wrote in its update pass when there is one (``Parameter.bf16_operands``).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
@@ -38,10 +39,11 @@ class Linear(Module):
         self.bias = Parameter(uniform_fan_in((out_features,), in_features, dtype, g), decay=False) if bias else None
 
     def forward(self, x):
-        x = layer_input(self, x, self.weight.data.dtype)
+        x = layer_input(self, x, self.weight.dtype)
         b = self.bias.data if self.bias is not None else None
         if x.dtype == np.float32 and _precision.current() == "bf16-mixed":
-            y, xb, wb = _core.nn.dense_forward_bf16(x, self.weight.data, b)
+            w, wb = self.weight.bf16_operands()  # wb: the optimizer's bf16 copy, or None (cast here)
+            y, xb, wb = _core.nn.dense_forward_bf16(x, w, b, wb)
             return y, _Bf16Operands(xb, wb)
         return _core.nn.dense_forward(x, self.weight.data, b), x
 

@@ -64,3 +64,26 @@ def autocast(precision: str = "bf16-mixed"):
         yield
     finally:
         _state.precision = previous
+
+
+@contextlib.contextmanager
+def weight_copies(optimizers, precision: str):
+    """Keep the optimizers' bfloat16 weight copies for the duration of a training loop.
+
+    Under ``"bf16-mixed"`` each optimizer's flat buffer keeps a bfloat16 copy of the parameters
+    that its fused update writes in the same pass (``FlatParams.keep_bf16_copy``); the next
+    forward's bf16 products read it instead of casting every weight (for a 30M-parameter MLP that
+    cast is a read of 118 MB and a write of 59 MB per step). The copies are dropped when the block
+    ends, so nothing outside the loop sees them. At ``"32"`` this does nothing.
+    """
+    kept = []
+    if check_precision(precision) == "bf16-mixed":
+        for opt in optimizers:
+            flat = getattr(opt, "flat", None)
+            if flat is not None and flat.bf16 is None and flat.keep_bf16_copy(True):
+                kept.append(flat)
+    try:
+        yield
+    finally:
+        for flat in kept:
+            flat.keep_bf16_copy(False)

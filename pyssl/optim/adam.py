@@ -60,6 +60,7 @@ class Adam(Optimizer):
     exclude_bias_and_norm: bool
     state_names = ("exp_avg", "exp_avg_sq")
     _decoupled = False
+    writes_bf16_copy = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  exclude_bias_and_norm: bool = False):
@@ -80,7 +81,7 @@ class Adam(Optimizer):
         f = self.flat
         return _core.optim.adam_step(f.layout, f.data, f.grad, self.state["exp_avg"], self.state["exp_avg_sq"], lr, b1, b2,
                                      self.eps, self.weight_decay, lr / bc1, math.sqrt(bc2), self._decoupled,
-                                     self.exclude_bias_and_norm)
+                                     self.exclude_bias_and_norm, f.bf16)
 
 
 class AdamW(Adam):

@@ -109,13 +109,20 @@ class Optimizer:
         self.flat.check()
         self.flat.materialize_grads()
         lr = self._last_lr = self.lr_now
+        self.flat.mark_bf16_copy(False)  # stale from here until a rule writes it
         finite = self._update(lr)
+        self.flat.mark_bf16_copy(self.writes_bf16_copy)
         # a rule that does not report (a user subclass returning None) is checked with one pass
         self.last_step_finite = bool(np.isfinite(self.flat.data).all()) if finite is None else bool(finite)
         self.step_count += 1
 
+    #: True for rules whose kernel also writes ``flat.bf16`` (when kept) in its update pass; a
+    #: rule without it leaves the bfloat16 copies stale, and bf16 products cast the weights again
+    writes_bf16_copy: bool = False
+
     def _update(self, lr: float) -> bool | None:
-        """Apply the rule in place; return whether every updated parameter is finite (or None)."""
+        """Apply the rule in place; return whether every updated parameter is finite (or None).
+        A rule with ``writes_bf16_copy`` passes ``self.flat.bf16`` to its kernel."""
         raise NotImplementedError
 
     #: False after a ``step()`` that left a parameter non-finite

@@ -55,6 +55,9 @@ class FlatParams:
     decay : uint8 (P,), 0 for parameters excluded from weight decay / LARS adaptation (biases,
         normalisation parameters: ``Parameter.decay`` False).
     layout : the C++ ``FlatLayout`` the kernels use (offsets and decay flags, copied).
+    bf16 : None, or (after ``keep_bf16_copy(True)``, float32 only) a uint16 buffer of ``size``
+        values that the optimizer kernels fill with bf16(data) in the same pass as the update;
+        each parameter's bfloat16 copy is a view into it (``Parameter.bf16_operands``).
     """
 
     def __init__(self, params):
@@ -78,6 +81,7 @@ class FlatParams:
         self.data = np.empty(self.size, dtype=self.dtype)
         self.grad = np.zeros(self.size, dtype=self.dtype)
         self.layout = _core.optim.FlatLayout(self.offsets, self.decay)
+        self.bf16: np.ndarray | None = None
         self._views = []
         for i, p in enumerate(params):
             a, b = int(self.offsets[i]), int(self.offsets[i + 1])
@@ -110,6 +114,7 @@ class FlatParams:
         self.size = int(self.offsets[-1])
         self.data, self.grad = np.array(state["data"]), np.array(state["grad"])
         self.layout = _core.optim.FlatLayout(self.offsets, self.decay)
+        self.bf16 = None  # a copy keeps no bf16 buffer (see keep_bf16_copy)
         self._views = []
         for i, p in enumerate(self.params):
             a, b = int(self.offsets[i]), int(self.offsets[i + 1])
@@ -123,6 +128,33 @@ class FlatParams:
 
     def __repr__(self) -> str:
         return f"FlatParams({len(self.params)} parameters, {self.size} scalars, dtype={self.dtype})"
+
+    def keep_bf16_copy(self, on: bool) -> bool:
+        """Start (``on=True``) or stop keeping the bfloat16 copy of the values (``self.bf16``).
+
+        While it is kept, every optimizer step writes bf16(θ_new) in its update pass, and a
+        bf16-mixed product reads that copy instead of casting the weight (the training loops turn
+        it on for ``precision="bf16-mixed"`` and off when they end). Only float32 buffers keep one;
+        returns whether a copy is now kept. Stopping frees the buffer.
+        """
+        if on and self.dtype == np.float32:
+            if self.bf16 is None:
+                self.bf16 = np.empty(self.size, dtype=np.uint16)
+                for i, p in enumerate(self.params):
+                    a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+                    p._bf16, p._bf16_ok = self.bf16[a:b].reshape(p.shape), False
+            return True
+        self.bf16 = None
+        for p in self.params:
+            p._bf16, p._bf16_ok = None, False
+        return False
+
+    def mark_bf16_copy(self, written: bool) -> None:
+        """Record whether the last update wrote ``self.bf16`` (True: the copies now hold the
+        bfloat16 values of the parameters; False: they are stale and not used)."""
+        ok = written and self.bf16 is not None
+        for p in self.params:
+            p._bf16_ok = ok
 
     def zero_grad(self) -> None:
         """Mark every parameter's gradient as zero (lazy, see :class:`pyssl.nn.Parameter`): the
@@ -139,7 +171,7 @@ class FlatParams:
     def check(self) -> None:
         """Raise RuntimeError if a parameter no longer points at this object's buffers."""
         for i, (p, (dv, gv)) in enumerate(zip(self.params, self._views)):
-            if p.data is not dv or p._grad is not gv:
+            if p._data is not dv or p._grad is not gv:
                 raise RuntimeError(
                     f"parameter {i} ({p!r}) no longer points into this optimizer's flat buffer: it was re-pointed "
                     f"(by another FlatParams/optimizer over the same parameters, or by assigning p.data / p.grad). "

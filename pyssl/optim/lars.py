@@ -50,6 +50,7 @@ class LARS(Optimizer):
     eps: float
     exclude_bias_and_norm: bool
     state_names = ("velocity",)
+    writes_bf16_copy = True
 
     def __init__(self, params, lr, momentum: float = 0.9, weight_decay: float = 1e-6,
                  trust_coefficient: float = 0.001, eps: float = 1e-8, exclude_bias_and_norm: bool = True):
@@ -75,5 +76,5 @@ class LARS(Optimizer):
         f = self.flat
         self.trust_ratios, finite = _core.optim.lars_step(f.layout, f.data, f.grad, self.state["velocity"], lr,
                                                           self.momentum, self.weight_decay, self.trust_coefficient,
-                                                          self.eps, self.exclude_bias_and_norm)
+                                                          self.eps, self.exclude_bias_and_norm, f.bf16)
         return finite

@@ -45,6 +45,7 @@ class SGD(Optimizer):
     weight_decay: float
     exclude_bias_and_norm: bool
     state_names = ("momentum_buffer",)
+    writes_bf16_copy = True
 
     def __init__(self, params, lr, momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0, exclude_bias_and_norm: bool = False):
@@ -72,4 +73,4 @@ class SGD(Optimizer):
         f = self.flat
         buf = self.state["momentum_buffer"] if self.momentum != 0 else None
         return _core.optim.sgd_step(f.layout, f.data, f.grad, buf, lr, self.momentum, self.dampening, self.weight_decay,
-                             self.nesterov, self.step_count == 0, self.exclude_bias_and_norm)
+                             self.nesterov, self.step_count == 0, self.exclude_bias_and_norm, f.bf16)

@@ -132,7 +132,8 @@ class FineTune(Adapter):
                 loss, g = mse(o, t)
             return loss, g, None
 
-        with _distributed.sync_batch_norm(group if p["sync_batchnorm"] else None):
+        with _distributed.sync_batch_norm(group if p["sync_batchnorm"] else None), \
+                _precision.weight_copies(opts, p["precision"]):
             for epoch in range(p["epochs"]):
                 order = np.random.default_rng(derive_seed(p["seed"], 2, epoch)).permutation(n)
                 tot, nb = 0.0, 0

@@ -38,11 +38,30 @@ def _encoder(entry, seed=1):
     return MLP([6, 12, 8], seed=seed)
 
 
-def _trained(name, epochs=1, seed=1):
+def _trained(name, epochs=1, seed=1, **kw):
     entry = M.METHODS.entry(name)
     m = entry.example(_encoder(entry, seed))
-    pyssl.pretrain(m, _data(entry), epochs=epochs, batch_size=16, seed=3, progress=False)
+    pyssl.pretrain(m, _data(entry), epochs=epochs, batch_size=16, seed=3, progress=False, **kw)
     return m
+
+
+@pytest.mark.skipif(not pyssl.nn.precision.available(), reason="bf16-mixed needs pyssl built with oneDNN")
+@pytest.mark.parametrize("name", NAMES)
+def test_bf16_weight_copies_change_nothing(name, monkeypatch):
+    """Under bf16-mixed the optimizer writes bf16(θ) in its update and the products read that copy
+    instead of casting; a method that changes a parameter in place between the update and the next
+    forward (SwAV normalises its prototypes) must retire the copy, so training with the copies is
+    bit-identical to training that casts every weight afresh."""
+    import contextlib
+
+    def state(m):
+        return [m.state_dict()[k] for k in sorted(m.state_dict())]
+
+    with_copies = state(_trained(name, epochs=2, precision="bf16-mixed"))
+    monkeypatch.setattr(pyssl.nn.precision, "weight_copies", lambda opts, precision: contextlib.nullcontext())
+    casting = state(_trained(name, epochs=2, precision="bf16-mixed"))
+    for a, b in zip(with_copies, casting):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("name", NAMES)
