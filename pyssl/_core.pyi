@@ -249,6 +249,9 @@ class losses:
     def tloss_triplet(z: _Array, positive: _Array, negatives: _Array) -> tuple[float, _Array, _Array, _Array]:
         """loss, dz, dpositive, dnegatives = T-Loss triplet loss of anchors z (B, D), positives (B, D) and negatives (K, B, D) (Franceschi et al., NeurIPS 2019)."""
     @staticmethod
+    def tstcc_temporal(z: _Array, predictions: _Array) -> tuple[float, _Array, _Array]:
+        """loss, dz, dpredictions = TS-TCC temporal contrasting loss of future latents z (K, B, D) and their predictions (K, B, D) (Eldele et al., IJCAI 2021)."""
+    @staticmethod
     def ts2vec_hierarchical(z1: _Array, z2: _Array, alpha: float = 0.5, temporal_unit: int = 0) -> tuple[float, _Array, _Array]:
         """loss, dz1, dz2 = TS2Vec hierarchical contrastive loss of z1, z2 (B, T, C) (Yue et al., AAAI 2022)."""
     @staticmethod

@@ -1,10 +1,11 @@
-// Bindings for the time-series SSL losses (csrc/loss/ts2vec.*, csrc/loss/tloss.*; toolkit:
+// Bindings for the time-series SSL losses (csrc/loss/ts2vec.*, tloss.*, tstcc.*; toolkit:
 // python/bind_toolkit.hpp), registered into the `losses` submodule: validate shapes and scalars,
 // allocate outputs and the kernel's own workspace, release the GIL, return (loss, grads).
 #include <string>
 
 #include "loss/tloss.hpp"
 #include "loss/ts2vec.hpp"
+#include "loss/tstcc.hpp"
 #include "python/bind_toolkit.hpp"
 
 namespace pyssl::bind {
@@ -46,6 +47,19 @@ py::tuple tloss(const py::array& z_, const py::array& p_, const py::array& n_) {
   return py::make_tuple(l, dz.array(), dp.array(), dn.array());
 }
 
+template <class T>
+py::tuple tstcc(const py::array& z_, const py::array& p_) {
+  auto z = arg_nd<T>(z_, "z", 3);
+  const index_t k = z.dim(0), b = z.dim(1), d = z.dim(2);
+  if (k < 1 || b < 1 || d < 1) fail("z must be a non-empty (K, B, D) array, got ", describe(z_));
+  auto p = arg<T>(p_, "predictions", z.shape(), "predictions (must match z)");
+  auto dz = out<T>({k, b, d});
+  auto dp = out<T>({k, b, d});
+  Workspace ws(loss::tstcc_temporal_workspace<T>(k, b));
+  const double l = nogil([&] { return loss::tstcc_temporal<T>(z, p, k, b, d, dz, dp, ws); });
+  return py::make_tuple(l, dz.array(), dp.array());
+}
+
 }  // namespace
 
 void register_timeseries(py::module_& m) {
@@ -56,6 +70,9 @@ void register_timeseries(py::module_& m) {
         py::arg("negatives"),
         "loss, dz, dpositive, dnegatives = T-Loss triplet loss of anchors z (B, D), positives (B, D) and "
         "negatives (K, B, D) (Franceschi et al., NeurIPS 2019).");
+  m.def("tstcc_temporal", by_dtype(PYSSL_FLOATS(tstcc), "z"), py::arg("z"), py::arg("predictions"),
+        "loss, dz, dpredictions = TS-TCC temporal contrasting loss of future latents z (K, B, D) and their "
+        "predictions (K, B, D) (Eldele et al., IJCAI 2021).");
 }
 
 }  // namespace pyssl::bind

@@ -16,6 +16,7 @@ from .swav import SwAVLoss, sinkhorn, swav
 from .vicreg import VICRegLoss, vicreg
 from .ts2vec import HierarchicalContrastiveLoss, hierarchical_contrastive
 from .tloss import TimeTripletLoss, time_triplet
+from .tstcc import TemporalContrastiveLoss, temporal_contrastive
 
 __all__ = ["LOSSES", "register_loss", "task_loss", "nt_xent", "NTXentLoss", "info_nce", "InfoNCELoss", "sup_con", "SupConLoss",
            "sup_con_distributed", "nt_xent_distributed",
@@ -23,3 +24,4 @@ __all__ = ["LOSSES", "register_loss", "task_loss", "nt_xent", "NTXentLoss", "inf
            "BarlowTwinsLoss", "vicreg", "VICRegLoss", "sinkhorn", "swav", "SwAVLoss", "dino", "DINOLoss",
            "masked_mse", "mask_bce", "MaskedMSELoss", "MaskBCELoss"]
 __all__ += ["hierarchical_contrastive", "HierarchicalContrastiveLoss", "time_triplet", "TimeTripletLoss"]
+__all__ += ["temporal_contrastive", "TemporalContrastiveLoss"]

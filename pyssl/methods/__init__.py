@@ -13,11 +13,12 @@ from .reconstruction import MaskedModeling, DenoisingAutoencoder, VIME
 from .mae import MAE
 from .moco_v3 import MoCoV3
 from .timeseries import TS2Vec, TLoss
+from .tstcc import TSTCC
 from .nnclr import NNCLR
 from .multicrop import MultiCrop
 
 __all__ = ["METHODS", "register_method", "Method", "JointEmbedding", "SimCLR", "BarlowTwins", "VICReg", "SCARF",
            "DACL", "MoCo", "BYOL", "SimSiam", "SwAV", "DINO", "MaskedModeling", "DenoisingAutoencoder", "VIME",
            "PretextTaskMethod", "RotationPrediction", "Jigsaw", "MAE", "MoCoV3"]
-__all__ += ["TS2Vec", "TLoss"]
+__all__ += ["TS2Vec", "TLoss", "TSTCC"]
 __all__ += ["NNCLR", "MultiCrop"]

@@ -15,6 +15,7 @@ from . import precision
 from .init import manual_seed
 from .checkpoint import save, load, save_state, load_state
 from .dilated import DilatedConvEncoder, DilatedConvBlock, TimestampMask
+from .tstcc import TSTCCEncoder
 from .causal import CausalCNNEncoder, CausalConvBlock, LeakyReLU, MaskedMaxPool
 from .batchnorm import BatchNorm2d, ChannelBatchNorm1d
 from .pool import MaxPool2d, MaxPool1d
@@ -33,3 +34,4 @@ __all__ += ["BatchNorm2d", "ChannelBatchNorm1d", "MaxPool2d", "MaxPool1d", "Basi
 __all__ += ["Embedding", "MixedInput"]
 __all__ += ["MultiHeadAttention", "TransformerBlock", "TransformerEncoder", "PatchEmbed2d", "PatchEmbed1d",
             "FeatureTokenizer", "ViT"]
+__all__ += ["TSTCCEncoder"]
