@@ -249,3 +249,44 @@ def test_what_cannot_be_exported_is_named(fn, tmp_path):
                                         r"supported layers are Linear.*BasicBlock"):
         call(Sequential(_ScaledBlock(4, 4, seed=0)))
     assert not (tmp_path / "m.onnx").exists()
+
+
+F64_CASES = [
+    ("resnet1d", lambda: ResNet1d(2, width=4, seed=0), (3, 2, 21)),
+    ("resnet18-imagenet", lambda: ResNet(18, 1, "imagenet", width=2, seed=0), (2, 1, 24, 24)),
+    ("vit", lambda: ViT(8, 4, 2, 8, 2, 2, pos_embed="sinusoidal", seed=0), (2, 2, 8, 8)),
+    ("causal-cnn", lambda: CausalCNNEncoder(2, channels=4, depth=2, reduced_size=5, out_features=3, seed=0), (3, 2, 17)),
+]
+
+
+@pytest.mark.parametrize("name, make, shape", F64_CASES, ids=[c[0] for c in F64_CASES])
+def test_float64_extractors_keep_their_dtype(name, make, shape, tmp_path):
+    """A float64 encoder exports to a float64 torch module (agreeing to float64 rounding) and, for
+    onnxruntime's float32-only Conv and Erf kernels, to a float32 graph (dtype=np.float32)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    m = _randomize(make().astype(np.float64))
+    x = np.random.default_rng(1).standard_normal(shape)
+    ref = m(x)
+    t = export.to_torch(m)
+    assert all(p.dtype == torch.float64 for p in t.parameters())
+    with torch.no_grad():
+        out = t(torch.from_numpy(x)).numpy()
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-10 * max(1.0, float(np.abs(ref).max())))
+    export.to_onnx(m, tmp_path / "m32.onnx", dtype=np.float32)
+    out32 = _session(tmp_path / "m32.onnx").run(None, {"x": x.astype(np.float32)})[0]
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, ref, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(ref).max())))
+
+
+def test_float64_table_encoder_graph_runs_in_float64(tmp_path):
+    """Without Conv or Erf, a float64 TabularEncoder is served as a float64 graph."""
+    pytest.importorskip("onnx")
+    enc, X = _table_encoder()
+    enc = _randomize(enc.astype(np.float64))
+    X = X.astype(np.float64)
+    export.to_onnx(enc, tmp_path / "t64.onnx")
+    out = _session(tmp_path / "t64.onnx").run(None, {"x": X})[0]
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, enc(X), rtol=1e-12, atol=1e-12)
