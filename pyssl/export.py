@@ -41,7 +41,9 @@ TimestampMask are the identity, attention runs without a key padding mask) and i
 dtype. A :class:`pyssl.tables.TabularEncoder` is exported over the packed matrix
 ``encoder.encode(frame)``: the schema's work on a DataFrame (string categories to codes, numeric
 standardisation) is not a tensor computation and stays in Python; an encoder whose schema is not
-fitted yet has no layers and is refused. Any other module — a user subclass that overrides
+fitted yet has no layers and is refused. A DilatedConvEncoder exports its ``forward``, the per-step
+map (N, D, T); its whole-series representation ``transform(X)`` (max over time) is
+``Sequential(encoder, MaskedMaxPool())``. Any other module — a user subclass that overrides
 ``forward`` included — raises TypeError naming it and its place in the tree.
 
 torch and onnx are optional: ``pip install torch`` for :func:`to_torch`, ``pip install

@@ -290,3 +290,14 @@ def test_float64_table_encoder_graph_runs_in_float64(tmp_path):
     out = _session(tmp_path / "t64.onnx").run(None, {"x": X})[0]
     assert out.dtype == np.float64
     np.testing.assert_allclose(out, enc(X), rtol=1e-12, atol=1e-12)
+
+
+def test_ts2vec_series_representation_exports_as_a_max_pool(tmp_path):
+    """Sequential(DilatedConvEncoder, MaskedMaxPool()) serves TS2Vec's transform(X) (max over time)."""
+    pytest.importorskip("onnx")
+    from pyssl.nn import MaskedMaxPool
+
+    enc = _randomize(DilatedConvEncoder(2, hidden_dim=8, output_dim=6, depth=2, seed=3))
+    X = _with_nan_tail(_data((4, 2, 19), 2))
+    export.to_onnx(Sequential(enc, MaskedMaxPool()), tmp_path / "ts2vec.onnx")
+    _close(_session(tmp_path / "ts2vec.onnx").run(None, {"x": X})[0], enc.transform(X))
