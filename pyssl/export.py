@@ -1026,7 +1026,8 @@ def to_onnx(module: Module, path, input_shape=None, dtype=None):
     path : file to write (``.onnx``).
     input_shape : sequence of ints and names for symbolic sizes, e.g. ``("N", 64)``; default from
         the first layer (Linear → (N, in_features), Conv1d → (N, C, T), Conv2d → (N, C, H, W),
-        a tokenizer → its fixed sample shape, a Transformer on tokens → (N, L, D)).
+        a tokenizer → its fixed sample shape, a Transformer on tokens → (N, L, D), an Embedding →
+        int64 codes (N, K), a table encoder → (N, packed columns)).
     dtype : np.float32 or np.float64 for the graph's weights and values; default the module's.
         onnxruntime's CPU kernels for Conv and Erf (GELU) exist in float32 only, so a float64
         encoder with those layers is served as ``dtype=np.float32``.

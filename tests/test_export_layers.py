@@ -301,3 +301,41 @@ def test_ts2vec_series_representation_exports_as_a_max_pool(tmp_path):
     X = _with_nan_tail(_data((4, 2, 19), 2))
     export.to_onnx(Sequential(enc, MaskedMaxPool()), tmp_path / "ts2vec.onnx")
     _close(_session(tmp_path / "ts2vec.onnx").run(None, {"x": X})[0], enc.transform(X))
+
+
+def test_torch_timestamp_mask_masks_whole_steps_in_training():
+    torch = pytest.importorskip("torch")
+    from pyssl.nn import TimestampMask
+
+    t = export.to_torch(Sequential(TimestampMask(0.5, seed=0)))
+    x = torch.ones(64, 3, 50)
+    with torch.no_grad():
+        np.testing.assert_array_equal(t(x).numpy(), x.numpy())  # evaluation mode: the identity
+        torch.manual_seed(0)
+        y = t.train()(x).numpy()
+    kept = y[:, 0, :]
+    assert set(np.unique(y)) == {0.0, 1.0} and (y == kept[:, None, :]).all()  # all channels of a step alike
+    assert 0.4 < 1 - kept.mean() < 0.6
+
+
+class _Double(Sequential):
+    """y = 2 · x (a user layer with its own forward)."""
+
+    def forward(self, x):
+        return 2 * x, None
+
+
+def test_a_registered_converter_exports_a_user_layer(monkeypatch, tmp_path):
+    """One entry per table makes a user layer exportable (the tables are keyed by class)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    net = Sequential(Conv1d(2, 3, 3, padding="same", seed=0), _Double())
+    with pytest.raises(TypeError, match="cannot convert _Double at the root.1: it defines its own forward"):
+        export.to_torch(net)
+    monkeypatch.setitem(export.TORCH_CONVERTERS._table, _Double, lambda b, m, where: b.L.ShortcutSum(b.nn.Identity(), None))
+    monkeypatch.setitem(export.ONNX_CONVERTERS._table, _Double, lambda g, m, x, where: g.op("Add", [x, x]))
+    x = _data((2, 2, 7))
+    with torch.no_grad():
+        _close(export.to_torch(net)(torch.from_numpy(x)).numpy(), net(x))
+    export.to_onnx(net, tmp_path / "d.onnx")
+    _close(_session(tmp_path / "d.onnx").run(None, {"x": x})[0], net(x))
