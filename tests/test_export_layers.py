@@ -65,6 +65,8 @@ CASES = [
                                                        pool="mean", seed=0), lambda s: _data((3, 2, 48), s)),
     ("transformer-features", lambda: TransformerEncoder(12, 2, 3, tokenizer=FeatureTokenizer(7, 12, seed=0), seed=1),
      lambda s: _data((4, 7), s)),
+    ("transformer-features-nopos", lambda: TransformerEncoder(8, 1, 2, tokenizer=FeatureTokenizer(5, 8, bias=False, seed=0),
+                                                              pos_embed="none", seed=3), lambda s: _data((3, 5), s)),
     ("transformer-tokens-none", lambda: TransformerEncoder(8, 1, 2, num_tokens=5, pool="none", seed=2),
      lambda s: _data((3, 5, 8), s)),
     ("dilated-conv-encoder", lambda: DilatedConvEncoder(3, hidden_dim=16, output_dim=24, depth=3, seed=0),
