@@ -189,15 +189,6 @@ def test_conv_with_no_live_tap_is_the_bias(rng):
     check_module_gradients(layer, x)
 
 
-def test_export_refuses_dilated_or_causal_conv():
-    from pyssl.export import _check_tree
-
-    _check_tree(Conv1d(1, 2, 3, padding=1))
-    for layer in (Conv1d(1, 2, 3, dilation=2), Conv1d(1, 2, 3, padding="causal")):
-        with pytest.raises(TypeError, match="dilation"):
-            _check_tree(layer)
-
-
 @pytest.mark.parametrize("h, w, k, s, p", [(1, 1, 3, 1, 1), (2, 1, 3, 2, 2), (1, 3, 3, 1, 2), (4, 4, 3, 1, 1)])
 def test_im2col_rebuilds_the_forward_columns_with_dead_taps(h, w, k, s, p):
     # taps that read only padding (3×3, padding 1 on a 1×1 input) are left out of the forward's
