@@ -9,6 +9,7 @@ from .._seeding import derive_seed
 from .._validation import check_scalar
 from ..nn.linear import Linear
 from ..nn.module import Module
+from ..nn.tstcc import check_pool, pool_time
 from ..pretext.sequence import jitter, scaling, segment_permutation
 from .base import Method, register_method
 from .timeseries import _check_series, run_steps
@@ -175,12 +176,8 @@ class TSTCC(Method):
     def transform(self, X, pool="mean", batch_size: int = 64) -> np.ndarray:
         """The encoder's latents (N, D, T′) in evaluation mode, averaged (``"mean"``, default) or
         max-pooled (``"max"``) over time: (N, D); ``pool=None``: per timestep, (N, T′, D)."""
-        if pool not in ("mean", "max", None):
-            raise ValueError(f"pool must be 'mean', 'max' or None, got {pool!r}")
-        z = Module.transform(self.encoder, X, batch_size)
-        if z.ndim != 3:
-            raise ValueError(f"TSTCC.transform needs an encoder of per-timestep latents, got shape {z.shape}")
-        return z.mean(axis=2) if pool == "mean" else z.max(axis=2) if pool == "max" else z.transpose(0, 2, 1)
+        check_pool(pool)
+        return pool_time(Module.transform(self.encoder, X, batch_size), pool)
 
     def fit(self, X, epochs: int = 40, batch_size: int = 128, lr: float = 3e-4, weight_decay: float = 3e-4,
             seed: int = 0, verbose: bool = False) -> dict:

@@ -9,7 +9,7 @@ from .._validation import check_array, check_scalar
 from .conv import Conv1d
 from .init import rng
 from .linear import Linear
-from .module import Module, Sequential, ShortcutSum, layer_input, register_layer
+from .module import Module, Sequential, ShortcutSum, in_eval_batches, layer_input, register_layer
 
 
 @register_layer("leaky_relu", example=lambda dt: LeakyReLU(0.1).astype(dt), input=(3, 2, 5))
@@ -185,26 +185,19 @@ class CausalCNNEncoder(Module):
         if pool not in ("max", None):
             raise ValueError(f"pool must be 'max' or None, got {pool!r}")
         X = check_array(X, "X", dtype=self.dtype, ndim=3, finite=False)
-        batch_size = check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)
-        was = self.training
-        self.eval()
-        try:
-            outs = []
-            for i in range(0, X.shape[0], batch_size):
-                xb = np.ascontiguousarray(X[i:i + batch_size])
-                if pool == "max":
-                    outs.append(self.forward(xb)[0])
-                    continue
-                h, _, valid = self._features(xb)
-                h = np.where(valid[:, None, :], h, -np.inf)
-                run = np.maximum.accumulate(h, axis=2)  # max over each prefix
-                run = np.where(np.isfinite(run), run, 0).astype(h.dtype)
-                n, c, t = run.shape
-                flat = np.ascontiguousarray(run.transpose(0, 2, 1).reshape(n * t, c))
-                outs.append(self.linear(flat).reshape(n, t, -1))
-        finally:
-            self.train(was)
-        return np.concatenate(outs, axis=0)
+
+        def pooled(x):
+            if pool == "max":
+                return self.forward(x)[0]
+            h, _, valid = self._features(x)
+            h = np.where(valid[:, None, :], h, -np.inf)
+            run = np.maximum.accumulate(h, axis=2)  # max over each prefix
+            run = np.where(np.isfinite(run), run, 0).astype(h.dtype)
+            n, c, t = run.shape
+            flat = np.ascontiguousarray(run.transpose(0, 2, 1).reshape(n * t, c))
+            return self.linear(flat).reshape(n, t, -1)
+
+        return in_eval_batches(self, X, batch_size, pooled)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels} -> {self.out_features}, blocks={len(self.network)}"

@@ -11,7 +11,7 @@ from .activation import GELU
 from .conv import Conv1d
 from .dropout import Dropout
 from .init import rng
-from .module import Module, Sequential, ShortcutSum, layer_input, register_layer
+from .module import Module, Sequential, ShortcutSum, in_eval_batches, layer_input, register_layer
 
 
 @register_layer("timestamp_mask", example=lambda dt: TimestampMask(0.5, seed=0).astype(dt), input=(3, 2, 6), fd=False)
@@ -184,17 +184,12 @@ class DilatedConvEncoder(Module):
         if pool not in ("max", None):
             raise ValueError(f"pool must be 'max' or None, got {pool!r}")
         X = check_array(X, "X", dtype=self.dtype, ndim=3, finite=False)
-        batch_size = check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)
-        was = self.training
-        self.eval()
-        try:
-            outs = []
-            for i in range(0, X.shape[0], batch_size):
-                r = self.forward(np.ascontiguousarray(X[i:i + batch_size]))[0]
-                outs.append(r.max(axis=2) if pool == "max" else np.ascontiguousarray(r.transpose(0, 2, 1)))
-        finally:
-            self.train(was)
-        return np.concatenate(outs, axis=0)
+
+        def pooled(x):
+            r = self.forward(x)[0]
+            return r.max(axis=2) if pool == "max" else np.ascontiguousarray(r.transpose(0, 2, 1))
+
+        return in_eval_batches(self, X, batch_size, pooled)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels} -> {self.out_features}, blocks={len(self.blocks)}"

@@ -188,6 +188,20 @@ def grads_for_backward(*params):
     return [p._grad if p is not None else None for p in params], accumulate
 
 
+def in_eval_batches(module, X: np.ndarray, batch_size: int, per_batch) -> np.ndarray:
+    """``per_batch(x)`` for consecutive batches x of ``batch_size`` rows of X (C-contiguous), with
+    ``module`` in evaluation mode (its mode is restored after), the results concatenated along
+    axis 0 — the loop behind every ``transform``."""
+    batch_size = check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)
+    was_training = module.training
+    module.eval()
+    try:
+        outs = [per_batch(np.ascontiguousarray(X[i:i + batch_size])) for i in range(0, X.shape[0], batch_size)]
+    finally:
+        module.train(was_training)
+    return np.concatenate(outs, axis=0)
+
+
 class Module:
     """Base class. Subclasses implement ``forward(x) -> (y, ctx)`` and
     ``backward(grad_y, ctx, need_input_grad=True) -> grad_x``."""
@@ -308,14 +322,7 @@ class Module:
 
             X = as_model_input(self, X)
         X = check_array(X, "X", dtype=self.dtype, min_ndim=2)
-        batch_size = check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)
-        was_training = self.training
-        self.eval()
-        try:
-            outs = [self.forward(X[i:i + batch_size])[0] for i in range(0, X.shape[0], batch_size)]
-        finally:
-            self.train(was_training)
-        return np.concatenate(outs, axis=0)
+        return in_eval_batches(self, X, batch_size, lambda x: self.forward(x)[0])
 
     # -- state ----------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:

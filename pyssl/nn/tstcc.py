@@ -11,8 +11,25 @@ from .batchnorm import ChannelBatchNorm1d
 from .conv import Conv1d
 from .dropout import Dropout
 from .init import rng
-from .module import Sequential, register_layer
+from .module import Sequential, in_eval_batches, register_layer
 from .pool import MaxPool1d
+
+
+def check_pool(pool):
+    """``pool`` if it is ``"mean"``, ``"max"`` or None, else a ValueError naming the choices."""
+    if pool not in ("mean", "max", None):
+        raise ValueError(f"pool must be 'mean', 'max' or None, got {pool!r}")
+    return pool
+
+
+def pool_time(z: np.ndarray, pool) -> np.ndarray:
+    """Latents z (N, D, T) pooled over time: ``"mean"`` or ``"max"`` → (N, D); None → (N, T, D)."""
+    check_pool(pool)
+    if z.ndim != 3:
+        raise ValueError(f"per-timestep latents (N, D, T) are needed to pool over time, got shape {z.shape}")
+    if pool is None:
+        return np.ascontiguousarray(z.transpose(0, 2, 1))
+    return z.mean(axis=2) if pool == "mean" else z.max(axis=2)
 
 
 @register_layer("tstcc_encoder", input=(3, 2, 12),
@@ -68,18 +85,6 @@ class TSTCCEncoder(Sequential):
     def transform(self, X, batch_size: int = 64, *, pool="mean") -> np.ndarray:
         """Representations in evaluation mode, in batches: ``pool="mean"`` (default) or ``"max"``
         over time, (N, D); ``pool=None`` the per-timestep latents (N, T′, D)."""
-        if pool not in ("mean", "max", None):
-            raise ValueError(f"pool must be 'mean', 'max' or None, got {pool!r}")
+        check_pool(pool)
         X = check_array(X, "X", dtype=self.dtype, ndim=3)
-        batch_size = check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)
-        was = self.training
-        self.eval()
-        try:
-            outs = []
-            for i in range(0, X.shape[0], batch_size):
-                r = self.forward(np.ascontiguousarray(X[i:i + batch_size]))[0]
-                outs.append(r.mean(axis=2) if pool == "mean" else r.max(axis=2) if pool == "max"
-                            else np.ascontiguousarray(r.transpose(0, 2, 1)))
-        finally:
-            self.train(was)
-        return np.concatenate(outs, axis=0)
+        return in_eval_batches(self, X, batch_size, lambda x: pool_time(self.forward(x)[0], pool))
