@@ -145,7 +145,9 @@ def test_bf16_passes_are_the_convolutions_of_the_rounded_operands(case, bias, se
 @pytest.mark.parametrize("bf16", [False, True])
 @pytest.mark.parametrize("shape", [((7, 5, 9, 8), (6, 5, 3, 3), (2, 1), (1, 0), (0, 2), (2, 1)),
                                    ((35, 3, 1, 40), (4, 3, 1, 5), (1, 2), (0, 4), (0, 0), (1, 3)),
-                                   ((1, 4, 6, 6), (3, 4, 3, 3), (1, 1), (1, 1), (1, 1), (1, 1))])
+                                   ((1, 4, 6, 6), (3, 4, 3, 3), (1, 1), (1, 1), (1, 1), (1, 1)),
+                                   # weights > 4 MiB: backward-weights in chunks of 64 output channels
+                                   ((3, 512, 3, 3), (256, 512, 3, 3), (1, 1), (1, 1), (1, 1), (1, 1))])
 def test_passes_are_bit_identical_at_1_2_and_3_threads(shape, bf16):
     x, w, b, dy = operands(shape, 3, True)
     before = pyssl.get_num_threads()
@@ -162,8 +164,9 @@ def test_passes_are_bit_identical_at_1_2_and_3_threads(shape, bf16):
 
 
 @needs_dnnl
-def test_accumulate_adds_to_the_gradients_and_need_dx_false_returns_none():
-    case = ((4, 3, 6, 5), (2, 3, 3, 3), (1, 1), (1, 1), (1, 1), (1, 1))
+@pytest.mark.parametrize("case", [((4, 3, 6, 5), (2, 3, 3, 3), (1, 1), (1, 1), (1, 1), (1, 1)),
+                                  ((2, 512, 3, 3), (256, 512, 3, 3), (1, 1), (1, 1), (1, 1), (1, 1))])
+def test_accumulate_adds_to_the_gradients_and_need_dx_false_returns_none(case):
     x, w, b, dy = operands(case, 1, True)
     _, _, dw, db = dnnl(x, w, b, dy, *case[2:5], case[5])
     dw2, db2 = np.ones_like(dw), np.ones_like(db)
@@ -171,6 +174,10 @@ def test_accumulate_adds_to_the_gradients_and_need_dx_false_returns_none():
     assert got is None
     np.testing.assert_array_equal(dw2, (dw + 1).astype(np.float32))
     np.testing.assert_array_equal(db2, (db + 1).astype(np.float32))
+    f64 = [a.astype(np.float64) for a in (x, w, b, dy)]
+    want = reference(*f64, *case[2:5], case[5])
+    sums = abs_sums(x, w, dy, case)
+    assert_within_sum_bound(dw, want[2], sums[2], pass_lengths(case, dy.shape)[2], 0.0, "dw")
     dx = _core.nn.conv2d_dnnl_backward(x, w, dy, None, None, case[2], case[3], False, True, case[5], case[4])
     assert dx.shape == x.shape
 
