@@ -231,7 +231,9 @@ void chunking(Pass pass, const ConvShape& s, bool split, index_t& chunk, index_t
           break;
         }
     } else {
-      target = std::min<index_t>(s.n, 16);
+      // Each chunk reads all the weights: layers with large weights (ResNet's last stage) take
+      // fewer, larger chunks.
+      target = std::min<index_t>(s.n, s.o * s.ck() * 4 > (4 << 20) ? 4 : 16);
     }
   }
   chunk = (s.n + target - 1) / target;
