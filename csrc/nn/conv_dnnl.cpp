@@ -244,7 +244,13 @@ void chunking(Pass pass, const ConvShape& s, bool split, index_t& chunk, index_t
 // whole batch per 64 output channels (its weight gradient stays in cache, and the chunks write
 // disjoint rows of dw, so nothing is summed across chunks). Measured (512→512 3×3 on 4×4, batch
 // 128, 2 threads, CPU time): batch chunks 268 ms, one 2-thread primitive 173 ms, channel chunks 98 ms.
-bool use_oc_split(const ConvShape& s) { return s.o % 64 == 0 && s.o >= 128 && s.o * s.ck() * 4 > (4 << 20); }
+bool use_oc_split(const ConvShape& s) { return s.o % 64 == 0 && s.o >= 128 && s.o * s.ck() * 4 > (1 << 20); }
+// Output channels per chunk: 64, or 32 / 16 while a chunk's weight gradient passes 640 KiB.
+index_t oc_chunk(const ConvShape& s) {
+  index_t ocb = 64;
+  while (ocb > 16 && ocb * s.ck() * 4 > (640 << 10)) ocb /= 2;
+  return ocb;
+}
 
 ConvShape oc_slice(const ConvShape& s, index_t ocb) {
   ConvShape t = s;
@@ -277,8 +283,8 @@ const Plan& plan(Pass pass, const ConvShape& s, bool has_bias, bool bf16, int nt
   p.split = o.batch_split;
   p.oc_split = o.batch_split && pass == kBwdWeights && use_oc_split(s);
   if (p.oc_split) {
-    p.chunk = 64;
-    p.nchunks = s.o / 64;
+    p.chunk = oc_chunk(s);
+    p.nchunks = s.o / p.chunk;
   } else {
     chunking(pass, s, o.batch_split, p.chunk, p.nchunks);
   }
