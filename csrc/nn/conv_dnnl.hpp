@@ -11,9 +11,9 @@
 //
 // Determinism: every pass splits the batch into chunks whose size depends on the shape only
 // (forward / backward-data: min(N, 16) chunks; backward-weights: 8, 4, 2 or 1 chunks, fewer when
-// the per-chunk weight-gradient partials would pass 64 MiB — or, for weights over 4 MiB with a
-// multiple of 64 output channels, chunks of 64 output channels over the whole batch, which write
-// disjoint rows of dw) and runs each chunk through a single-threaded primitive (its thread count
+// the per-chunk weight-gradient partials would pass 64 MiB — or, for weights over 1 MiB with a
+// multiple of 64 output channels, chunks of 64 / 32 / 16 output channels over the whole batch,
+// which write disjoint rows of dw) and runs each chunk through a single-threaded primitive (its thread count
 // baked in at creation), chunks handed to the OpenMP team; the backward-weights batch partials are
 // summed in chunk order. (Measured: oneDNN's multi-threaded backward-weights is not thread-count
 // invariant; its forward and backward-data were, in every shape tried.) So each value is computed by the
