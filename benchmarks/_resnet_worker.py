@@ -13,8 +13,10 @@ cross-entropy; backward; SGD (lr 0.05, momentum 0.9, weight decay 5e-4) step. Ba
 training mode. The loss is read back as a Python float every step.
 
 PyTorch: eager ``torchvision``-style ResNet-18 written out here (no torchvision needed), fp32, or
-``torch.autocast("cpu", torch.bfloat16)`` around forward and loss for ``bf16-mixed``. pyssl has no
-bf16 path, so ``--lib pyssl --precision bf16-mixed`` is refused.
+``torch.autocast("cpu", torch.bfloat16)`` around forward and loss for ``bf16-mixed``. pyssl
+``bf16-mixed``: the forward runs inside ``pyssl.nn.precision.autocast("bf16-mixed")`` (bf16
+convolutions and Linear products on oneDNN, float32 master weights, BatchNorm and loss float32).
+``--engine im2col`` (pyssl only) runs float32 convolutions on im2col + OpenBLAS instead of oneDNN.
 
 ``--cache-mb`` (pyssl only) sets the buffer-cache limit (the step's ~2 GiB of im2col buffers
 exceed the 1 GiB default, so part of them is returned to the system and page-faulted back every
@@ -67,15 +69,20 @@ def resnet18_flops(batch: int, size: int, width: int) -> dict:
 
 
 # -- pyssl ------------------------------------------------------------------------------------------
-def run_pyssl(batch, size, width, steps, warmup, threads, profile=False, cache_mb=None) -> dict:
-    import numpy as np
+def run_pyssl(batch, size, width, steps, warmup, threads, profile=False, cache_mb=None, precision="32",
+              engine=None) -> dict:
+    import contextlib
 
     import pyssl
+    from pyssl.nn import precision as _precision
     from pyssl.nn import Linear, ResNet, Sequential
     from pyssl.nn.losses import cross_entropy
     from pyssl.optim import SGD
 
     pyssl.set_num_threads(threads)
+    if engine is not None:
+        pyssl._core.nn.conv_engine_config(engine=engine)
+    autocast = (lambda: _precision.autocast("bf16-mixed")) if precision == "bf16-mixed" else contextlib.nullcontext
     x, y = make_batch(batch, size)
     net = Sequential(ResNet(18, in_channels=3, variant="cifar", width=width, seed=0), Linear(8 * width, 10, seed=1))
     opt = SGD(net.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
@@ -85,7 +92,8 @@ def run_pyssl(batch, size, width, steps, warmup, threads, profile=False, cache_m
 
     def step():
         net.zero_grad()
-        out, ctx = net.forward(x)
+        with autocast():
+            out, ctx = net.forward(x)
         loss, g = cross_entropy(out, y)
         net.backward(g, ctx, need_input_grad=False)
         opt.step()
@@ -100,7 +108,8 @@ def run_pyssl(batch, size, width, steps, warmup, threads, profile=False, cache_m
     for _ in range(steps):
         loss = step()
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    info = {"blas_core": pyssl._core.blas_corename(), "buffer_cache": pyssl.buffer_cache_info()}
+    info = {"blas_core": pyssl._core.blas_corename(), "buffer_cache": pyssl.buffer_cache_info(),
+            "conv_engine": pyssl._core.nn.conv_engine_config()}
     if profile:
         info["profile_s_per_step"] = {k: v / steps for k, v in sorted(times.items(), key=lambda kv: -kv[1])}
     return {"ms_per_step": elapsed / steps * 1e3, "cpu_ms_per_step": cpu / steps * 1e3, "loss": loss, "info": info}
@@ -205,15 +214,15 @@ def main(argv=None) -> dict:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--cache-mb", type=int, default=None, help="pyssl buffer-cache limit in MiB (default: the library's)")
+    p.add_argument("--engine", default=None, choices=["onednn", "im2col"], help="pyssl float32 convolution engine")
     a = p.parse_args(argv)
     if a.batch < 2 or a.steps < 1 or a.warmup < 0 or a.threads < 1 or a.size < 8 or a.width < 1:
         p.error("--batch >= 2, --steps >= 1, --warmup >= 0, --threads >= 1, --size >= 8, --width >= 1")
     if a.lib == "torch":
         out = run_torch(a.batch, a.size, a.width, a.steps, a.warmup, a.threads, a.precision)
     else:
-        if a.precision != "32":
-            p.error("pyssl has no bf16-mixed path for convolutions; use --precision 32")
-        out = run_pyssl(a.batch, a.size, a.width, a.steps, a.warmup, a.threads, a.profile, a.cache_mb)
+        out = run_pyssl(a.batch, a.size, a.width, a.steps, a.warmup, a.threads, a.profile, a.cache_mb, a.precision,
+                        a.engine)
     out["flops"] = resnet18_flops(a.batch, a.size, a.width)
     print(json.dumps(out), flush=True)
     return out

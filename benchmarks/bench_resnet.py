@@ -3,12 +3,13 @@ autocast, each measurement in a fresh process, alternating within rounds.
 
     python benchmarks/bench_resnet.py [--batch 128] [--size 32] [--width 64] [--steps N]
                                       [--repeats R] [--threads T] [--json PATH] [--quick]
-                                      [--cache-mb MB] [--profile]
+                                      [--cache-mb MB] [--profile] [--im2col]
 
 The step (``_resnet_worker.py``): forward of a batch of 3×size×size images through ResNet-18
 (3×3 stem, no max-pool) → Linear(512, 10) → cross-entropy → backward → SGD with momentum.
-Configurations per round: pyssl fp32, torch fp32, torch bf16 autocast, and — with ``--cache-mb``
-— pyssl fp32 with that buffer-cache limit. The table gives the fastest round's wall ms per step
+Configurations per round: pyssl fp32, pyssl bf16-mixed (when pyssl has oneDNN), torch fp32, torch
+bf16 autocast, and — with ``--cache-mb`` — pyssl fp32 with that buffer-cache limit, with
+``--im2col`` pyssl fp32 on the portable im2col + OpenBLAS convolutions. The table gives the fastest round's wall ms per step
 (other load on a shared machine only adds time) and CPU ms per step (all threads; on a machine
 whose cores other work shares, CPU time is the steadier figure), the
 convolution GFLOP/s of the step (FLOPs counted analytically, 2 per multiply-add, forward + input
@@ -46,6 +47,13 @@ def measure(lib, precision, args, steps, warmup, extra=()) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _pyssl_has_bf16() -> bool:
+    """Whether this pyssl has bf16 convolutions (asked in a subprocess: pyssl is never imported here)."""
+    code = "from pyssl import _core; print(int(_core.nn.conv_engine_config()['available']))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(CALLER_ENV))
+    return done.returncode == 0 and done.stdout.strip() == "1"
+
+
 def main(argv=None):
     p = C.parser(__doc__.splitlines()[0])
     p.set_defaults(threads=2)
@@ -55,13 +63,19 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=None, help="timed steps per measurement (default 5; 2 with --quick)")
     p.add_argument("--cache-mb", type=int, default=None, help="also run pyssl with this buffer-cache limit (MiB)")
     p.add_argument("--profile", action="store_true", help="print pyssl's seconds per layer type")
+    p.add_argument("--im2col", action="store_true", help="also run pyssl fp32 on the im2col + OpenBLAS engine")
     args = p.parse_args(argv)
     steps = args.steps or (2 if args.quick else 5)
     warmup = 1
     repeats = args.repeats or (1 if args.quick else 2)
     torch = C.try_torch()
 
-    configs = [("pyssl fp32", "pyssl", "32", ["--profile"] if args.profile else [])]
+    prof = ["--profile"] if args.profile else []
+    configs = [("pyssl fp32", "pyssl", "32", prof)]
+    if _pyssl_has_bf16():
+        configs.append(("pyssl bf16-mixed", "pyssl", "bf16-mixed", prof))
+    if args.im2col:
+        configs.append(("pyssl fp32, im2col engine", "pyssl", "32", ["--engine", "im2col"]))
     if args.cache_mb is not None:
         configs.append((f"pyssl fp32, cache {args.cache_mb} MiB", "pyssl", "32", ["--cache-mb", str(args.cache_mb)]))
     if torch is not None:
@@ -99,17 +113,26 @@ def main(argv=None):
         ratio = f"{best['torch fp32'] / best[label]:.2f}x" if "torch fp32" in best else "-"
         cratio = f"{min(cpu['torch fp32']) / min(cpu[label]):.2f}x" if "torch fp32" in cpu else "-"
         print(f"| {label} | {best[label]:.0f} | {min(cpu[label]):.0f} | {gf:.1f} | {gf / peak:.1%} | {ratio} | {cratio} |")
-    prof = outs["pyssl fp32"]["info"].get("profile_s_per_step")
-    if prof:
-        print("\npyssl seconds per step by layer (wall):")
-        for k, v in prof.items():
-            print(f"  {k:<32} {v:8.3f}")
+    for label in ("pyssl fp32", "pyssl bf16-mixed"):
+        prof_s = outs.get(label, {}).get("info", {}).get("profile_s_per_step")
+        if prof_s:
+            print(f"\n{label}: seconds per step by layer (wall):")
+            for k, v in prof_s.items():
+                print(f"  {k:<32} {v:8.3f}")
+    eng = outs["pyssl fp32"]["info"].get("conv_engine")
+    if eng:
+        print("\npyssl convolution engine:", json.dumps(eng))
     rows = []
     for base in ("torch fp32", "torch bf16 autocast"):
         if base in wall:
             rows.append(C.row(f"resnet18-cifar b{args.batch} step: pyssl fp32", statistics.median(wall["pyssl fp32"]) / 1e3,
                               base, statistics.median(wall[base]) / 1e3, pyssl_min_s=best["pyssl fp32"] / 1e3,
                               baseline_min_s=best[base] / 1e3))
+    if "pyssl bf16-mixed" in wall and "torch bf16 autocast" in wall:
+        rows.append(C.row(f"resnet18-cifar b{args.batch} step: pyssl bf16-mixed",
+                          statistics.median(wall["pyssl bf16-mixed"]) / 1e3, "torch bf16 autocast",
+                          statistics.median(wall["torch bf16 autocast"]) / 1e3,
+                          pyssl_min_s=best["pyssl bf16-mixed"] / 1e3, baseline_min_s=best["torch bf16 autocast"] / 1e3))
     machine = C.machine_info(args.threads)
     machine.update(load_before=before, load_after=after, peak_gflops=peak, step_flops=flops, quick=bool(args.quick))
     C.report(rows, machine, args.json, title="ResNet-18 training step (seconds per step)")

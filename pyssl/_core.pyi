@@ -134,6 +134,18 @@ class nn:
     def bf16_gemm_impl() -> str:
         """oneDNN implementation of the most recent bf16 GEMM primitive ('' before the first call)"""
     @staticmethod
+    def conv_engine() -> str:
+        """'onednn' or 'im2col': the engine float32 convolution layers use (PYSSL_CONV_ENGINE, read once)"""
+    @staticmethod
+    def conv_engine_config(engine: str | None = None, batch_split: bool | None = None, blocked: bool | None = None) -> dict[str, typing.Any]:
+        """Set any given option, return {engine, available, batch_split, blocked, <pass>[_bf16]: oneDNN impl}"""
+    @staticmethod
+    def conv2d_dnnl_forward(x: _Array, weight: _Array, bias: _Array | None = None, stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0), dilation: tuple[int, int] = (1, 1), padding_end: tuple[int, int] | None = None, bf16: bool = False) -> _Array:
+        """y = conv2d(x, weight) + bias on oneDNN (float32; bf16=True: bf16 products, float32 sums)"""
+    @staticmethod
+    def conv2d_dnnl_backward(x: _Array, weight: _Array, grad_output: _Array, weight_grad: _Array | None = None, bias_grad: _Array | None = None, stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0), accumulate: bool = True, need_dx: bool = True, dilation: tuple[int, int] = (1, 1), padding_end: tuple[int, int] | None = None, bf16: bool = False) -> _Array | None:
+        """dx (or None); weight_grad / bias_grad written or accumulated in place, on oneDNN"""
+    @staticmethod
     def to_bf16(x: _Array) -> _Array:
         """float32 → bfloat16 bits (uint16), round to nearest even"""
     @staticmethod

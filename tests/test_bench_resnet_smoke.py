@@ -34,9 +34,17 @@ def test_flop_count_matches_the_layers():
     assert abs((f["forward"] - 2 * 512 * 10) / 2 / 1e9 - 0.5559) < 0.001
 
 
-def test_refuses_pyssl_bf16():
-    done = run_worker("--lib", "pyssl", "--precision", "bf16-mixed", "--steps", "1")
-    assert done.returncode != 0 and "bf16" in done.stderr
+def test_pyssl_bf16_runs_with_onednn_and_is_refused_without():
+    from pyssl.nn import precision
+
+    done = run_worker("--lib", "pyssl", "--precision", "bf16-mixed", "--batch", "4", "--size", "8", "--width", "2",
+                      "--steps", "1", "--warmup", "0", "--threads", "1")
+    if precision.available():
+        assert done.returncode == 0, done.stderr
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        assert math.isfinite(out["loss"]) and out["info"]["conv_engine"]["forward_bf16"]
+    else:
+        assert done.returncode != 0 and "bf16" in done.stderr
 
 
 def test_pyssl_and_torch_resnets_agree_in_eval():

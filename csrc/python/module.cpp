@@ -16,6 +16,7 @@ void register_embedding(py::module_& m);
 void register_table_augment(py::module_& m);
 void register_precision(py::module_& m);
 void register_resnet(py::module_& m);
+void register_conv_engine(py::module_& m);
 void register_attention(py::module_& m);
 void register_timeseries(py::module_& m);
 }  // namespace pyssl::bind
@@ -31,6 +32,7 @@ PYBIND11_MODULE(_core, m) {
   pyssl::bind::register_embedding(nn);
   pyssl::bind::register_precision(nn);
   pyssl::bind::register_resnet(nn);
+  pyssl::bind::register_conv_engine(nn);
   pyssl::bind::register_attention(nn);
   auto optim = m.def_submodule("optim", "fused optimizer updates");
   pyssl::bind::register_optim(optim);

@@ -1,5 +1,12 @@
-"""Convolution layers (C++ im2col + BLAS GEMM), pooling and reshaping, and the small
-convolutional extractors used for sequences (N, C, T) and images (N, C, H, W)."""
+"""Convolution layers, pooling and reshaping, and the small convolutional extractors used for
+sequences (N, C, T) and images (N, C, H, W).
+
+Engines: float32 convolutions run on oneDNN's convolution primitives when pyssl is built with
+oneDNN (``_core.nn.conv_engine() == "onednn"``; csrc/nn/conv_dnnl.hpp), else — and always for
+float64 — on im2col + one BLAS GEMM per pass (csrc/nn/conv.hpp). ``PYSSL_CONV_ENGINE=im2col``
+(read once) or ``_core.nn.conv_engine_config(engine="im2col")`` selects the portable path.
+Under ``precision="bf16-mixed"`` (:mod:`pyssl.nn.precision`) a float32 convolution reads x, W and
+dy rounded to bfloat16 and sums in float32 (oneDNN only)."""
 from __future__ import annotations
 
 import numbers
@@ -11,6 +18,25 @@ from .._validation import check_scalar
 from .init import rng, uniform_fan_in
 from .module import Module, Parameter, Sequential, grads_for_backward, layer_input, register_layer
 from .activation import make_activation
+from . import precision as _precision
+
+
+class _DnnlContext:
+    """What a oneDNN convolution forward keeps for backward: its input and whether it ran bf16."""
+
+    __slots__ = ("x", "bf16")
+
+    def __init__(self, x, bf16):
+        self.x, self.bf16 = x, bf16
+
+
+def _dnnl_mode(x):
+    """None: the im2col path; False: oneDNN float32; True: oneDNN bf16-mixed."""
+    if x.dtype != np.float32:
+        return None
+    if _precision.current() == "bf16-mixed":
+        return True
+    return False if _core.nn.conv_engine() == "onednn" else None
 
 
 def _pair(v, name):
@@ -52,6 +78,12 @@ class Conv2d(Module):
     at both ends), ``"valid"`` (0) or ``"same"`` (stride 1 only: total padding dilation·(K − 1) per
     axis, its smaller half before, as PyTorch's ``padding="same"``). The padding is never copied
     out: im2col reads zeros outside the input. Init U(±1/√(C·KH·KW)) as PyTorch.
+
+    float32 layers run on oneDNN convolutions when pyssl has them (see the module docstring;
+    results bit-identical at any thread count), float64 on im2col + GEMM. Under
+    ``precision="bf16-mixed"`` a float32 layer computes ``y = b + bf16(x) * bf16(W)`` with float32
+    sums (backward: ``dx = bf16(dy) *ᵀ bf16(W)``, ``dW += corr(bf16(x), bf16(dy))``); W and its
+    gradient stay float32.
 
     ``in_channels``: channels C of the input. ``out_channels``: channels O of the output.
     ``kernel_size``: kernel width (int, or (kh, kw)). ``stride``: step between kernel positions,
@@ -104,13 +136,20 @@ class Conv2d(Module):
         x = layer_input(self, x, self.weight.data.dtype)
         b = self.bias.data if self.bias is not None else None
         dil, end = self._geometry()
+        mode = _dnnl_mode(x)
+        if mode is not None:
+            y = _core.nn.conv2d_dnnl_forward(x, self.weight.data, b, self.stride, self.padding, dil, end, mode)
+            return y, _DnnlContext(x, mode)
         y, cols = _core.nn.conv2d_forward(x, self.weight.data, b, self.stride, self.padding, dil, end)
         return y, (cols, x.shape)
 
     def backward(self, grad_output, ctx, need_input_grad=True):
-        cols, shape = ctx
         (wg, bg), acc = grads_for_backward(self.weight, self.bias)
         dil, end = self._geometry()
+        if type(ctx) is _DnnlContext:
+            return _core.nn.conv2d_dnnl_backward(ctx.x, self.weight.data, np.ascontiguousarray(grad_output), wg, bg,
+                                                 self.stride, self.padding, acc, need_input_grad, dil, end, ctx.bf16)
+        cols, shape = ctx
         return _core.nn.conv2d_backward(cols, self.weight.data, grad_output, list(shape), wg, bg,
                                         self.stride, self.padding, acc, need_input_grad, dil, end)
 

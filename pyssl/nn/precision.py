@@ -5,7 +5,10 @@ precision in the sense of Micikevicius et al. (2018, "Mixed Precision Training")
 (Kalamkar et al., 2019, "A Study of BFLOAT16 for Deep Learning Training"): parameters, optimizer
 state, normalisation layers, losses and every gradient stay float32; the matrix products of
 ``Linear`` layers read their operands rounded to bfloat16 and sum in float32
-(``Y = b + bf16(X)·bf16(W)``; backward ``dX = bf16(dY)·bf16(W)ᵀ``, ``dW += bf16(X)ᵀ·bf16(dY)``).
+(``Y = b + bf16(X)·bf16(W)``; backward ``dX = bf16(dY)·bf16(W)ᵀ``, ``dW += bf16(X)ᵀ·bf16(dY)``),
+and so do the convolutions of ``Conv2d`` / ``Conv1d`` (and the ResNet, ResNet1d, TS2Vec and T-Loss
+encoders built from them): ``y = b + bf16(x) * bf16(W)``, ``dx = bf16(dy) *ᵀ bf16(W)``,
+``dW += corr(bf16(x), bf16(dy))``, on oneDNN's convolution primitives.
 bfloat16 has float32's exponent range, so no loss scaling is needed. The products run on oneDNN's
 matmul (AVX512-BF16 or AMX-BF16 units where the CPU has them), threaded by the same OpenMP team as
 pyssl's other kernels. float64 layers (gradient checks) are never affected.

@@ -15,7 +15,7 @@ import numpy as np
 from .. import _core
 from .._validation import check_scalar
 from .batchnorm import BatchNorm2d, ChannelBatchNorm1d
-from .conv import Conv1d, Conv2d, GlobalAvgPool
+from .conv import Conv1d, Conv2d, GlobalAvgPool, _DnnlContext, _dnnl_mode
 from .init import rng
 from .module import Module, Sequential, grads_for_backward, layer_input, register_layer
 from .pool import MaxPool2d
@@ -28,15 +28,20 @@ class RecomputeConv2d(Conv2d):
     they were page-faulted back every step; this way one column buffer is alive at a time. The
     input is held anyway by the preceding layer's context. The input gradient uses
     ``conv2d_input_grad`` (the same Wᵀ·dY product, a col2im without per-element bounds checks).
-    Same results as Conv2d, bit for bit."""
+    Same results as Conv2d, bit for bit. On the oneDNN engine (float32, see
+    :mod:`pyssl.nn.conv`) there are no columns: the layer is a plain Conv2d keeping its input."""
 
     def forward(self, x):
         x = layer_input(self, x, self.weight.data.dtype)
+        if _dnnl_mode(x) is not None:
+            return super().forward(x)
         y, _cols = _core.nn.conv2d_forward(x, self.weight.data, None if self.bias is None else self.bias.data,
                                            self.stride, self.padding)
         return y, x
 
     def backward(self, grad_output, ctx, need_input_grad=True):
+        if type(ctx) is _DnnlContext:
+            return super().backward(grad_output, ctx, need_input_grad)
         x = ctx
         g = np.ascontiguousarray(grad_output)
         cols = _core.nn.im2col(x, self.kernel_size, self.stride, self.padding)
