@@ -196,19 +196,24 @@ def mean_std(v):
 
 def table(results, settings, names, frac):
     """Markdown table: rows = settings, columns = datasets (mean ± std over seeds), mean accuracy
-    and mean rank (rank 1 = best of the settings shown, per dataset, on the seed mean)."""
-    means = {s: {d: np.mean([r["acc"][frac] for r in results if r["setting"] == s and r["dataset"] == d])
-                 for d in names} for s in settings}
+    and mean rank (rank 1 = best of the settings shown, per dataset, on the seed mean). Each
+    dataset uses the seeds that every shown setting has run (the header says when fewer than 3)."""
+    def accs(s, d, seeds):
+        by_seed = {r["seed"]: r["acc"][frac] for r in results if r["setting"] == s and r["dataset"] == d}
+        return [by_seed[k] for k in seeds]
+
+    seeds = {d: sorted(set.intersection(*[{r["seed"] for r in results if r["setting"] == s and r["dataset"] == d}
+                                          for s in settings])) for d in names}
+    means = {s: {d: np.mean(accs(s, d, seeds[d])) for d in names} for s in settings}
     ranks = {s: [] for s in settings}
     for d in names:
-        order = sorted(settings, key=lambda s: -means[s][d])
         for s in settings:  # ties share the best rank
-            ranks[s].append(1 + sum(means[o][d] > means[s][d] + 1e-12 for o in order))
-    head = "| setting | factor | " + " | ".join(names) + " | mean acc | mean rank |"
-    lines = [head, "|" + "---|" * (len(names) + 4)]
+            ranks[s].append(1 + sum(means[o][d] > means[s][d] + 1e-12 for o in settings))
+    heads = [d if len(seeds[d]) == 3 else f"{d} (seeds {','.join(map(str, seeds[d]))})" for d in names]
+    lines = ["| setting | factor | " + " | ".join(heads) + " | mean acc | mean rank |",
+             "|" + "---|" * (len(names) + 4)]
     for s in settings:
-        cells = [mean_std([r["acc"][frac] for r in results if r["setting"] == s and r["dataset"] == d])
-                 for d in names]
+        cells = [mean_std(accs(s, d, seeds[d])) for d in names]
         lines.append(f"| {s} | {SETTINGS[s][0]} | " + " | ".join(cells)
                      + f" | {np.mean(list(means[s].values())):.3f} | {np.mean(ranks[s]):.1f} |")
     return "\n".join(lines)
@@ -225,6 +230,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1, help="pyssl threads (results do not depend on it)")
     p.add_argument("--json", help="write every run here (and read the runs already there: resumable)")
     p.add_argument("--out", help="also write the Markdown tables here")
+    p.add_argument("--table-only", action="store_true", help="run nothing: print the tables of the runs in --json")
     a = p.parse_args(argv)
     pyssl.set_num_threads(a.threads)
     names = a.datasets.split(",")
@@ -239,7 +245,7 @@ def main(argv=None):
         with open(a.json) as f:
             results = [{**r, "acc": {float(k): v for k, v in r["acc"].items()}} for r in json.load(f)]
     done = {(r["dataset"], r["setting"], r["seed"]) for r in results}
-    for name in names:
+    for name in [] if a.table_only else names:
         ds = load(name, a.quick)
         print(f"{name}: {len(ds[0])} train / {len(ds[1])} test, batch {ds[5]}", flush=True)
         cache = {}  # resolved run → result (a setting that changes nothing here reuses the run)
@@ -268,6 +274,8 @@ def main(argv=None):
                         json.dump(results, f, indent=1)
     cmd = "python benchmarks/bench_defaults_sweep.py " + " ".join(a_ for a_ in (argv or sys.argv[1:]))
     shown = [s for s in settings if all(any(r["setting"] == s and r["dataset"] == d for r in results) for d in names)]
+    if not shown:
+        raise SystemExit("no setting has runs on every dataset asked for")
     parts = [f"`{cmd.strip()}` — threads={a.threads}, seeds {seeds}; linear-probe test accuracy, mean ± std over seeds"]
     for frac in fractions:
         parts.append(f"\n### {frac:.0%} labels\n\n" + table(results, shown, names, frac))
