@@ -121,6 +121,11 @@ SETTINGS = {
     "new": ("(new defaults)", None),  # the library's current defaults: nothing passed
 }
 
+#: the library's defaults after the sweep, written out like OLD (only the epochs rule changed:
+#: ``pyssl.pretrain(epochs=None)`` → ``pyssl.train.default_epochs``, about 1500 steps); a "new" run
+#: has this config, so it reuses an equal run of the sweep unless --no-reuse
+NEW = {**OLD, "epochs": "steps:1500"}
+
 EPOCHS_CLIP = (20, 1000)
 
 
@@ -135,11 +140,9 @@ def epochs_for(rule, n_train, batch_size):
 
 def resolve(setting, kind, n_train, batch_size):
     """The concrete run of a setting on a dataset kind: a dict whose items define the run (equal
-    dicts are the same run), or None for the library's defaults."""
+    dicts are the same run)."""
     _, change = SETTINGS[setting]
-    if change is None:
-        return None
-    cfg = {**OLD, **change}
+    cfg = dict(NEW) if change is None else {**OLD, **change}
     cfg["epochs"] = epochs_for(cfg["epochs"], n_train, batch_size)
     if kind == "conv1d":  # no norm option on the 1-D CNN; corruption is a row view
         cfg.pop("norm"), cfg.pop("corruption")
@@ -157,7 +160,7 @@ def run_one(ds, setting, seed, fractions, quick=False):
 
     Xtr, Xte, ytr, yte, spec, bs, kind = ds
     cfg = resolve(setting, kind, len(Xtr), bs)
-    if cfg is None:  # the library's defaults
+    if SETTINGS[setting][1] is None:  # the library's defaults: nothing passed
         enc = make_encoder({**spec, "seed": derive_seed(seed, 1)})
         method = SimCLR(enc, seed=derive_seed(seed, 2))
         train_kw = {}
@@ -230,6 +233,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1, help="pyssl threads (results do not depend on it)")
     p.add_argument("--json", help="write every run here (and read the runs already there: resumable)")
     p.add_argument("--out", help="also write the Markdown tables here")
+    p.add_argument("--no-reuse", action="store_true",
+                   help="run every (dataset, setting, seed), also where an equal run is stored (a check)")
     p.add_argument("--table-only", action="store_true", help="run nothing: print the tables of the runs in --json")
     a = p.parse_args(argv)
     pyssl.set_num_threads(a.threads)
@@ -258,7 +263,7 @@ def main(argv=None):
                     continue
                 cfg = resolve(s, ds[6], len(ds[0]), ds[5])
                 key = (json.dumps(cfg, sort_keys=True), seed)
-                if key in cache and cfg is not None:
+                if key in cache and not a.no_reuse:
                     r = {**cache[key], "setting": s, "reused": True}
                 else:
                     acc, secs, cpu, ep = run_one(ds, s, seed, fractions, a.quick)
