@@ -233,6 +233,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1, help="pyssl threads (results do not depend on it)")
     p.add_argument("--json", help="write every run here (and read the runs already there: resumable)")
     p.add_argument("--out", help="also write the Markdown tables here")
+    p.add_argument("--merge", default="", help="comma list of more --json files to read (runs split over processes)")
     p.add_argument("--no-reuse", action="store_true",
                    help="run every (dataset, setting, seed), also where an equal run is stored (a check)")
     p.add_argument("--table-only", action="store_true", help="run nothing: print the tables of the runs in --json")
@@ -249,6 +250,15 @@ def main(argv=None):
     if a.json and os.path.exists(a.json):
         with open(a.json) as f:
             results = [{**r, "acc": {float(k): v for k, v in r["acc"].items()}} for r in json.load(f)]
+    for path in filter(None, a.merge.split(",")):
+        with open(path) as f:
+            results += [{**r, "acc": {float(k): v for k, v in r["acc"].items()}} for r in json.load(f)]
+    seen, unique = set(), []
+    for r in results:  # the first copy of each (dataset, setting, seed)
+        if (r["dataset"], r["setting"], r["seed"]) not in seen:
+            seen.add((r["dataset"], r["setting"], r["seed"]))
+            unique.append(r)
+    results = unique
     done = {(r["dataset"], r["setting"], r["seed"]) for r in results}
     for name in [] if a.table_only else names:
         ds = load(name, a.quick)
