@@ -23,7 +23,9 @@ not move when the library's defaults change — and each other setting changes o
 setting that does not apply to a dataset (encoder norm on the 1-D CNN; corruption rate on series)
 is the same run as ``old`` and reuses its result. ``new`` is the set of defaults chosen from the
 sweep, built with the library's *current* defaults (no argument given), so it checks that the code
-carries them.
+carries them; its configuration is written out as NEW, and where an equal run is already stored
+(``epochs=steps:1500`` in the same --json/--merge files) that run is reused unless --no-reuse.
+Results: benchmarks/results/defaults_sweep.md.
 """
 from __future__ import annotations
 
