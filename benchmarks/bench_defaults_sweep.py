@@ -140,12 +140,14 @@ def epochs_for(rule, n_train, batch_size):
     return int(rule)
 
 
-def resolve(setting, kind, n_train, batch_size):
+def resolve(setting, kind, n_train, batch_size, method="simclr"):
     """The concrete run of a setting on a dataset kind: a dict whose items define the run (equal
     dicts are the same run)."""
     _, change = SETTINGS[setting]
     cfg = dict(NEW) if change is None else {**OLD, **change}
     cfg["epochs"] = epochs_for(cfg["epochs"], n_train, batch_size)
+    if method != "simclr":  # VICReg: no temperature (its loss weights keep their defaults)
+        cfg.pop("temperature")
     if kind == "conv1d":  # no norm option on the 1-D CNN; corruption is a row view
         cfg.pop("norm"), cfg.pop("corruption")
     else:  # rows and tables: SCARF corruption; crop / jitter are series views
@@ -153,18 +155,18 @@ def resolve(setting, kind, n_train, batch_size):
     return cfg
 
 
-def run_one(ds, setting, seed, fractions, quick=False):
+def run_one(ds, setting, seed, fractions, quick=False, method_name="simclr"):
     """Pretrain one (dataset, setting, seed); return {fraction: probe accuracy}, seconds, epochs."""
     from pyssl.experiments import make_encoder
-    from pyssl.methods import SimCLR
+    from pyssl.methods import VICReg, SimCLR
     from pyssl.pretext import ScarfCorruption, sequence_views
     from pyssl.transfer import LinearProbe, sample_labels
 
     Xtr, Xte, ytr, yte, spec, bs, kind = ds
-    cfg = resolve(setting, kind, len(Xtr), bs)
+    cfg = resolve(setting, kind, len(Xtr), bs, method_name)
     if SETTINGS[setting][1] is None:  # the library's defaults: nothing passed
         enc = make_encoder({**spec, "seed": derive_seed(seed, 1)})
-        method = SimCLR(enc, seed=derive_seed(seed, 2))
+        method = (SimCLR if method_name == "simclr" else VICReg)(enc, seed=derive_seed(seed, 2))
         train_kw = {}
         if quick:
             train_kw["epochs"] = 5
@@ -175,7 +177,10 @@ def run_one(ds, setting, seed, fractions, quick=False):
         else:
             views = sequence_views(crop_scale=(cfg["crop"], 1.0), jitter=cfg["jitter"])
         enc = make_encoder({**spec, "seed": derive_seed(seed, 1)})
-        method = SimCLR(enc, temperature=cfg["temperature"], views=views, seed=derive_seed(seed, 2))
+        if method_name == "simclr":
+            method = SimCLR(enc, temperature=cfg["temperature"], views=views, seed=derive_seed(seed, 2))
+        else:
+            method = VICReg(enc, views=views, seed=derive_seed(seed, 2))
         train_kw = {k: cfg[k] for k in ("lr", "weight_decay", "warmup_epochs", "epochs")}
         if quick:
             train_kw["epochs"] = 5
@@ -227,6 +232,8 @@ def table(results, settings, names, frac):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--method", default="simclr", choices=["simclr", "vicreg"],
+                   help="the method swept (VICReg: the temperature rows are the old run); keep one --json per method")
     p.add_argument("--settings", default=",".join(s for s in SETTINGS if s != "new"),
                    help=f"comma list of {list(SETTINGS)} or 'all'")
     p.add_argument("--seeds", default="0,1,2")
@@ -260,7 +267,7 @@ def main(argv=None):
         if (r["dataset"], r["setting"], r["seed"]) not in seen:
             seen.add((r["dataset"], r["setting"], r["seed"]))
             unique.append(r)
-    results = unique
+    results = [r for r in unique if r.get("method", "simclr") == a.method]
     done = {(r["dataset"], r["setting"], r["seed"]) for r in results}
     for name in [] if a.table_only else names:
         ds = load(name, a.quick)
@@ -273,13 +280,13 @@ def main(argv=None):
             for seed in seeds:
                 if (name, s, seed) in done:
                     continue
-                cfg = resolve(s, ds[6], len(ds[0]), ds[5])
+                cfg = resolve(s, ds[6], len(ds[0]), ds[5], a.method)
                 key = (json.dumps(cfg, sort_keys=True), seed)
                 if key in cache and not a.no_reuse:
                     r = {**cache[key], "setting": s, "reused": True}
                 else:
-                    acc, secs, cpu, ep = run_one(ds, s, seed, fractions, a.quick)
-                    r = {"dataset": name, "setting": s, "seed": seed, "config": cfg, "acc": acc,
+                    acc, secs, cpu, ep = run_one(ds, s, seed, fractions, a.quick, a.method)
+                    r = {"dataset": name, "method": a.method, "setting": s, "seed": seed, "config": cfg, "acc": acc,
                          "wall_s": secs, "cpu_s": cpu, "epochs": ep}
                     cache[key] = r
                     print(f"  {s:>18} seed {seed}: " + ", ".join(f"{f:g}: {acc[f]:.3f}" for f in fractions)
@@ -293,7 +300,7 @@ def main(argv=None):
     shown = [s for s in settings if all(any(r["setting"] == s and r["dataset"] == d for r in results) for d in names)]
     if not shown:
         raise SystemExit("no setting has runs on every dataset asked for")
-    parts = [f"`{cmd.strip()}` — threads={a.threads}, seeds {seeds}; linear-probe test accuracy, mean ± std over seeds"]
+    parts = [f"`{cmd.strip()}` — {a.method}, threads={a.threads}, seeds {seeds}; linear-probe test accuracy, mean ± std over seeds"]
     for frac in fractions:
         parts.append(f"\n### {frac:.0%} labels\n\n" + table(results, shown, names, frac))
     text = "\n".join(parts)
