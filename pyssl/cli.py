@@ -279,6 +279,10 @@ def cmd_pretrain(args) -> int:
     method = make_method(args.method, model.encoder, **getattr(args, "method_kwargs", {}))
     user_ckpt = args.checkpoint or args.resume
     ckpt = user_ckpt or os.path.splitext(args.out)[0] + ".resume.npz"
+    if args.epochs is None:
+        from .train import default_epochs
+
+        args.epochs = default_epochs(len(Xin), args.batch_size)
     _note(f"pretraining {args.method} on {X.shape[0]} samples of shape {tuple(X.shape[1:])}, encoder "
           f"{_describe(model)}, {args.epochs} epoch{'s' if args.epochs > 1 else ''}")
     try:
@@ -549,7 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(t, "CSV column left out of pretraining (a label; name or index)")
     t.add_argument("--method", type=_method, default="simclr", help=f"pretraining method: {methods}")
     _add_encoder_options(t)
-    t.add_argument("--epochs", type=_positive_int, default=50, help="passes over the data")
+    t.add_argument("--epochs", type=_positive_int, default=None,
+                   help="passes over the data (default: about 1500 optimizer steps, pyssl.train.default_epochs)")
     t.add_argument("--batch-size", type=_positive_int, default=256, help="samples per step (at most the data size)")
     t.add_argument("--lr", type=float, default=1e-3, help="peak AdamW learning rate (cosine decay to lr/100)")
     t.add_argument("--seed", type=int, default=0, help="seed of the initialisation, shuffles and views")

@@ -94,14 +94,15 @@ def raw_logreg_score(Xtr, ytr, Xte, yte, l2=1e-3):
 
 
 def compare(Xtr, ytr, Xte, yte, encoder_spec, method="simclr", fractions=(0.01, 0.1, 1.0), seed=0,
-            epochs=100, batch_size=256, lr=1e-3, finetune_epochs=60, method_kw=None, progress=False,
+            epochs=None, batch_size=256, lr=1e-3, finetune_epochs=60, method_kw=None, progress=False,
             with_finetune=True, precision="32"):
     """Run the protocol for one method and seed; returns (rows, pretrain_seconds, history).
 
     ``Xtr``: training samples (unlabeled for pretraining; their labels are sampled by fraction).
     ``ytr``: training labels. ``Xte``: test samples. ``yte``: test labels. ``encoder_spec``: the
     encoder as a JSON-able spec (see :func:`make_encoder`). ``fractions``: label fractions to
-    evaluate at. ``epochs``: pretraining epochs. ``batch_size``: pretraining batch size. ``lr``:
+    evaluate at. ``epochs``: pretraining epochs (None: ``pyssl.train.default_epochs``, about 1500
+    optimizer steps). ``batch_size``: pretraining batch size. ``lr``:
     learning rate of pretraining and fine-tuning. ``finetune_epochs``: epochs of fine-tuning and of
     the from-scratch baseline. ``method_kw``: extra keyword arguments of the method. ``progress``:
     print pretraining progress. ``with_finetune``: also fine-tune the pretrained encoder (LP-FT).

@@ -39,7 +39,9 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     hidden : tuple of int, default=(256, 256)
         Encoder widths after the input; the embedding size is ``hidden[-1]``.
     norm : {"batch", "layer", None}, default="batch"
-    epochs, batch_size, lr : pretraining schedule (AdamW, warmup-free cosine decay).
+    epochs, batch_size, lr : pretraining schedule (AdamW, warmup-free cosine decay); epochs=None
+        (default, 50 before the defaults sweep): about 1500 optimizer steps,
+        ``pyssl.train.default_epochs``.
     random_state : int, default=0
         Seeds the initialisation and every random draw of pretraining.
     method_params : dict or None
@@ -51,7 +53,7 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Compute precision of pretraining (see ``pyssl.pretrain``); ``transform`` runs in float32.
     """
 
-    def __init__(self, method="simclr", hidden=(256, 256), norm="batch", epochs=50, batch_size=256, lr=1e-3,
+    def __init__(self, method="simclr", hidden=(256, 256), norm="batch", epochs=None, batch_size=256, lr=1e-3,
                  random_state=0, method_params=None, distributed=None, precision="32"):
         self.method = method
         self.hidden = hidden
@@ -92,7 +94,8 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             raise ValueError(f"method must be one of {list(METHOD_NAMES)}, got {self.method!r}")
         if self.norm not in ("batch", "layer", None):
             raise ValueError(f"norm must be 'batch', 'layer' or None, got {self.norm!r}")
-        check_scalar(self.epochs, "epochs", kind=numbers.Integral, low=1)
+        if self.epochs is not None:
+            check_scalar(self.epochs, "epochs", kind=numbers.Integral, low=1)
         check_scalar(self.batch_size, "batch_size", kind=numbers.Integral, low=2)
         if isinstance(self.lr, str):
             raise TypeError(f"lr must be a number, got the string {self.lr!r}; pass it without quotes")
@@ -119,7 +122,8 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.encoder_ = make_encoder(spec)
         method = make_method(self.method, self.encoder_, seed=derive_seed(seed, 2), **(self.method_params or {}))
         bs = max(2, min(int(self.batch_size), X.shape[0]))
-        self.history_ = pretrain(method, X, epochs=int(self.epochs), batch_size=bs, seed=seed, lr=float(self.lr),
+        self.history_ = pretrain(method, X, epochs=None if self.epochs is None else int(self.epochs),
+                                 batch_size=bs, seed=seed, lr=float(self.lr),
                                  progress=False, distributed=self.distributed,
                                  precision=self.precision)
         self.n_features_out_ = hidden[-1]
@@ -151,7 +155,8 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self.feature_names_in_ = np.asarray(names, dtype=object)
         method = make_method(self.method, self.encoder_, seed=derive_seed(seed, 2), **(self.method_params or {}))
         bs = max(2, min(int(self.batch_size), Xp.shape[0]))
-        self.history_ = pretrain(method, Xp, epochs=int(self.epochs), batch_size=bs, seed=seed, lr=float(self.lr),
+        self.history_ = pretrain(method, Xp, epochs=None if self.epochs is None else int(self.epochs),
+                                 batch_size=bs, seed=seed, lr=float(self.lr),
                                  progress=False, distributed=self.distributed,
                                  precision=self.precision)
         self.n_features_out_ = hidden[-1]

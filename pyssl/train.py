@@ -30,6 +30,38 @@ class History(dict):
             raise AttributeError(name) from None
 
 
+#: ``pretrain(epochs=None)``: about this many optimizer steps, whatever the size of X ...
+DEFAULT_STEPS = 1500
+#: ... with the epochs clipped to this range (tiny sets: at most 1000 passes; large sets: at least 20)
+DEFAULT_EPOCH_RANGE = (20, 1000)
+
+
+def default_epochs(n_samples: int, batch_size: int, drop_last: bool = True) -> int:
+    """Epochs of ``pretrain(epochs=None)``: about ``DEFAULT_STEPS`` = 1500 optimizer steps,
+
+        epochs = clip(round(1500 / steps_per_epoch), 20, 1000),  steps_per_epoch = N // B
+
+    (⌈N / B⌉ without ``drop_last``; B is the global batch, lowered to N when larger). A fixed
+    number of epochs gives a small set few updates (124 wine rows in batches of 32: 300 steps in
+    100 epochs) and a large one many; a fixed step count held up better across the seven datasets
+    of ``benchmarks/bench_defaults_sweep.py`` (benchmarks/results/defaults_sweep.md).
+
+    Parameters
+    ----------
+    n_samples : int
+        Rows of the pretraining set N.
+    batch_size : int
+        Rows per optimizer step B (all processes together).
+    drop_last : bool
+        Whether the last partial batch of an epoch is dropped (``pretrain``'s argument).
+    """
+    n_samples = int(check_scalar(n_samples, "n_samples", kind=numbers.Integral, low=1))
+    batch_size = min(int(check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=1)), n_samples)
+    per_epoch = max(1, n_samples // batch_size if drop_last else math.ceil(n_samples / batch_size))
+    low, high = DEFAULT_EPOCH_RANGE
+    return int(min(high, max(low, round(DEFAULT_STEPS / per_epoch))))
+
+
 def _default_optimizer(params, lr, weight_decay, total_steps, warmup_steps):
     from .optim import AdamW, LinearWarmupCosine
 
@@ -57,7 +89,8 @@ def _check_pretrain_args(method, X, epochs, batch_size, lr, weight_decay, warmup
     if isinstance(epochs, (np.ndarray, list, tuple)):
         raise TypeError("epochs must be an int, got an array: pretraining is self-supervised and takes no labels; "
                         "call pyssl.pretrain(method, X, epochs=100) and pass y to the downstream probe")
-    check_scalar(epochs, "epochs", kind=numbers.Integral, low=1)
+    if epochs is not None:
+        check_scalar(epochs, "epochs", kind=numbers.Integral, low=1)
     check_scalar(batch_size, "batch_size", kind=numbers.Integral, low=2)
     for name, value in (("lr", lr), ("weight_decay", weight_decay)):
         if isinstance(value, str):
@@ -65,7 +98,7 @@ def _check_pretrain_args(method, X, epochs, batch_size, lr, weight_decay, warmup
                             f"pass it without quotes, e.g. {name}=1e-3")
         check_scalar(value, name, low=0.0)
     check_scalar(warmup_epochs, "warmup_epochs", kind=numbers.Integral, low=0)
-    if warmup_epochs > epochs:
+    if epochs is not None and warmup_epochs > epochs:
         raise ValueError(f"The 'warmup_epochs' parameter must be <= epochs ({epochs}), got {warmup_epochs}")
     if max_grad_norm is not None:
         check_scalar(max_grad_norm, "max_grad_norm", low=0.0, low_inclusive=False)
@@ -120,7 +153,7 @@ def _check_optimizer_covers(optimizer, method) -> None:
                          "building the optimizer over method.parameters()")
 
 
-def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0, optimizer=None,
+def pretrain(method, X, epochs: int | None = None, batch_size: int = 256, seed: int = 0, optimizer=None,
              lr: float = 1e-3, weight_decay: float = 1e-4, warmup_epochs: int = 0, callbacks=(),
              progress: bool | None = None, checkpoint=None, resume=None, max_grad_norm: float | None = None,
              drop_last: bool = True, distributed=None, sync_batchnorm: bool = True,
@@ -136,7 +169,9 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
         fitted on this frame if it is not yet).
     epochs, batch_size : passes over X and samples per step (the last partial batch is dropped
         when ``drop_last``; batches smaller than 2 are always dropped). A batch_size larger than N
-        is lowered to N with a warning.
+        is lowered to N with a warning. ``epochs=None`` (default): about 1500 optimizer steps,
+        ``clip(round(1500 / steps_per_epoch), 20, 1000)`` epochs (:func:`default_epochs`; 100
+        epochs before the sweep of ``benchmarks/bench_defaults_sweep.py``).
     seed : fixes the shuffles, the views and every other random draw of the run.
     optimizer : a ``pyssl.optim`` optimizer over ``method.parameters()``; default AdamW with
         linear warmup (``warmup_epochs``) and cosine decay from ``lr`` to ``lr/100``.
@@ -185,6 +220,11 @@ def pretrain(method, X, epochs: int = 100, batch_size: int = 256, seed: int = 0,
     group = _distributed.resolve(distributed)
     world = group.world_size
     n = X.shape[0]
+    if epochs is None:
+        epochs = default_epochs(n, min(int(batch_size) * world, n), drop_last)
+        if warmup_epochs > epochs:
+            raise ValueError(f"The 'warmup_epochs' parameter must be <= epochs ({epochs}, the default for {n} samples "
+                             f"in batches of {batch_size}), got {warmup_epochs}")
     if world > 1:
         if n < 2 * world:
             raise ValueError(f"X has {n} samples, too few for {world} processes (each needs at least 2 rows a step)")
