@@ -328,7 +328,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--warmup", type=int, default=0)
     p.add_argument("--encoders", default=None, help="mnist: vit,resnet,mlp; table: ft,mlp")
-    p.add_argument("--method", default="simclr", help="mnist: simclr|byol|mae; ucr: mae|simclr")
+    p.add_argument("--method", default=None, help="mnist: simclr (default)|byol|mae; ucr: mae (default)|simclr")
     p.add_argument("--temperature", type=float, default=0.5)
     p.add_argument("--crop-min", type=float, default=0.3)
     p.add_argument("--patch", type=int, default=7)
@@ -353,10 +353,11 @@ def main(argv=None):
     if a.quick:
         a.train, a.test, a.epochs, a.ucr_epochs, a.table_epochs, a.batch = 600, 300, 1, 2, 2, 128
         a.datasets = a.datasets[:1]
-    if a.row == "mnist":
-        a.method = a.method if a.method in ("simclr", "byol", "mae") else "simclr"
-    elif a.row == "ucr":
-        a.method = a.method if a.method in ("mae", "simclr") else "mae"
+    allowed = {"mnist": ("simclr", "byol", "mae"), "ucr": ("mae", "simclr"), "table": (None,)}[a.row]
+    if a.method is None:
+        a.method = allowed[0]
+    elif a.method not in allowed:
+        p.error(f"--method {a.method!r} is not available for --row {a.row}; choose one of {allowed}")
     results, table = {"mnist": row_mnist, "ucr": row_ucr, "table": row_table}[a.row](a)
     cmd = "python benchmarks/extractor_rows.py " + " ".join(argv if argv is not None else sys.argv[1:])
     info = (f"threads={pyssl.get_num_threads()}, {platform.machine()}, {os.cpu_count()} cores; "
