@@ -117,31 +117,38 @@ def row_mnist(a):
             method_name = a.method if not (a.method == "mae" and key != "vit") else "simclr"
             rec = {"seed": seed, "encoder": label, "key": key}
             if not a.skip_random:
-                rec["random"] = evaluate(enc, Xtr, ytr, Xte, yte, fractions, seed)
+                rec["random"] = {str(f): v for f, v in evaluate(enc, Xtr, ytr, Xte, yte, fractions, seed).items()}
             method = _mnist_method(method_name, enc, a, seed)
             hist, wall, cpu = _timed(lambda: pyssl.pretrain(method, Xtr, epochs=a.epochs, batch_size=a.batch, lr=a.lr,
                                                              seed=seed, progress=False, warmup_epochs=a.warmup))
-            rec.update(method=method_name, wall=wall, cpu=cpu, first_loss=float(hist["loss"][0]),
+            rec.update(method=method_name, epochs=a.epochs, wall=wall, cpu=cpu, first_loss=float(hist["loss"][0]),
                        final_loss=float(hist["loss"][-1]))
-            rec["ssl"] = evaluate(enc, Xtr, ytr, Xte, yte, fractions, seed)
+            rec["ssl"] = {str(f): v for f, v in evaluate(enc, Xtr, ytr, Xte, yte, fractions, seed).items()}
             print(json.dumps(rec), flush=True)
             results.append(rec)
+    return results, _mnist_table(results)
+
+
+def _mnist_table(results):
+    """Markdown table of MNIST records (one line per encoder × stage; mean ± std over seeds)."""
     lines = ["| encoder | stage | seeds | pretrain wall s | pretrain CPU s | 1% labels: probe / kNN | "
              "10% labels: probe / kNN |", "|---|---|---|---|---|---|---|"]
-    for key in a.encoders:
-        rs = [r for r in results if r["key"] == key]
-        stages = ([("random", "random init")] if not a.skip_random else []) + \
-                 [("ssl", f"{rs[0]['method']} {a.epochs} ep")]
+    groups: dict = {}
+    for r in results:
+        groups.setdefault((r["encoder"], r["method"], r.get("epochs", "?")), []).append(r)
+    for (label, method, epochs), rs in groups.items():
+        stages = ([("random", "random init")] if all("random" in r for r in rs) else []) + \
+                 [("ssl", f"{method} {epochs} ep")]
         for st, name in stages:
             cells = []
-            for f in fractions:
+            for f in ("0.01", "0.1"):
                 lin = [r[st][f][0] for r in rs]
                 knn = [r[st][f][1] for r in rs]
                 cells.append(f"{_fmt(lin)} / {_fmt(knn)} ({rs[0][st][f][2]} labels)")
             w = _fmt([r["wall"] for r in rs], 0) if st == "ssl" else "–"
             c = _fmt([r["cpu"] for r in rs], 0) if st == "ssl" else "–"
-            lines.append(f"| {rs[0]['encoder']} | {name} | {len(rs)} | {w} | {c} | {cells[0]} | {cells[1]} |")
-    return results, "\n".join(lines)
+            lines.append(f"| {label} | {name} | {len(rs)} | {w} | {c} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------- UCR
@@ -316,6 +323,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, 1 epoch")
     p.add_argument("--out", help="also write the Markdown table here")
     p.add_argument("--json", help="also write the per-seed records here")
+    p.add_argument("--merge", help="mnist: render one table from these comma-separated --json files (e.g. one "
+                   "process per seed) instead of running")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--dim", type=int, default=64)
@@ -358,6 +367,16 @@ def main(argv=None):
         a.method = allowed[0]
     elif a.method not in allowed:
         p.error(f"--method {a.method!r} is not available for --row {a.row}; choose one of {allowed}")
+    if a.merge:
+        if a.row != "mnist":
+            p.error("--merge renders MNIST records only; use it with --row mnist")
+        results = [r for path in a.merge.split(",") for r in json.load(open(path))["records"]]
+        table = _mnist_table(results)
+        print(table)
+        if a.out:
+            with open(a.out, "w") as f:
+                f.write(table + "\n")
+        return results, table
     results, table = {"mnist": row_mnist, "ucr": row_ucr, "table": row_table}[a.row](a)
     cmd = "python benchmarks/extractor_rows.py " + " ".join(argv if argv is not None else sys.argv[1:])
     info = (f"threads={pyssl.get_num_threads()}, {platform.machine()}, {os.cpu_count()} cores; "

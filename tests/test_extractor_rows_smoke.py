@@ -67,6 +67,12 @@ def test_mnist_row(tmp_path):
             assert _accuracy(probe) and _accuracy(knn) and n > 0
     vit = rec["records"][0]
     assert f"{vit['ssl']['0.1'][0]:.3f} / {vit['ssl']['0.1'][1]:.3f}" in stdout
+    # --merge renders the same table from the saved records (one process per seed, joined later)
+    merged = subprocess.run([sys.executable, SCRIPT, "--row", "mnist", "--merge", str(tmp_path / "rows.json")],
+                            capture_output=True, text=True, timeout=300)
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    table = merged.stdout.strip()
+    assert table.splitlines()[0].startswith("| encoder | stage | seeds |") and table in stdout
 
 
 def test_patch_length_divides_the_series():
