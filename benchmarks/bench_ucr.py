@@ -12,8 +12,15 @@ Published numbers (cited, not measured here):
     results_ucr.csv and results_uea.csv: column "Ours (10)" (K = 10 negatives, the setting the
     TS2Vec paper reports for T-Loss) and column "DTW" (1-NN DTW, UCR / UEA archive numbers).
   * TS2Vec: Yue et al., "TS2Vec: Towards Universal Representation of Time Series", AAAI 2022,
-    appendix tables of full UCR / UEA results. No stored copy of those tables could be read
-    here, so the column is left empty rather than filled from memory.
+    appendix table of full results on 128 UCR datasets. The paper's own appendix could not be
+    read here (the stored copies of the paper end before the appendix; the authors' repository
+    github.com/yuezhihan/ts2vec holds no results file), so the numbers are taken from a copy of
+    that column: Sun et al., "TEST: Text Prototype Aligned Embedding to Activate LLM's Ability for
+    Time Series", ICLR 2024, Appendix A.5, Table 14 ("Accuracies on all datasets of the UCR
+    archive", column "TS2Vec", quoting Yue et al.). Its T-Loss column equals the T-Loss authors'
+    results_ucr.csv on all 8 UCR sets here, which supports the column alignment, but the TS2Vec
+    values themselves are second-hand. UEA sets (BasicMotions, JapaneseVowels) have no TS2Vec
+    entry in that copy and stay empty.
   * ROCKET: Dempster, Petitjean & Webb, "ROCKET: exceptionally fast and accurate time series
     classification using random convolutional kernels", DMKD 2020; per-dataset mean accuracy
     over 10 runs from the authors' repository, github.com/angus924/rocket, results/results_ucr.csv
@@ -53,7 +60,9 @@ NOT_NORMALISED = {"PickupGestureWiimoteZ", "PigCVP"}  # from TS2Vec's datautils.
 PUBLISHED = {
     "ROCKET": {"ACSF1": 0.886, "ArrowHead": 0.814, "Coffee": 1.000, "GunPoint": 1.000, "ItalyPowerDemand": 0.970,
                "OSULeaf": 0.941, "PickupGestureWiimoteZ": 0.830, "PigCVP": 0.934},
-    "TS2Vec": {},
+    # TS2Vec: Yue et al. 2022, full UCR table, as quoted by Sun et al. (ICLR 2024) Table 14 (see the docstring).
+    "TS2Vec": {"ACSF1": 0.910, "ArrowHead": 0.817, "Coffee": 1.000, "GunPoint": 0.987, "ItalyPowerDemand": 0.960,
+               "OSULeaf": 0.843, "PickupGestureWiimoteZ": 0.760, "PigCVP": 0.870},
     "T-Loss": {"ACSF1": 0.900, "ArrowHead": 0.766, "Coffee": 1.000, "GunPoint": 0.980, "ItalyPowerDemand": 0.954,
                "OSULeaf": 0.760, "PickupGestureWiimoteZ": 0.740, "PigCVP": 0.788, "BasicMotions": 1.000,
                "JapaneseVowels": 0.986},
@@ -121,11 +130,11 @@ def run_ts2vec(Xtr, ytr, Xte, yte, seed, n_iters):
     from pyssl.transfer import SVMProbe
 
     m = pyssl.methods.TS2Vec(in_channels=Xtr.shape[1], seed=seed)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     hist = m.fit(Xtr, n_iters=n_iters, seed=seed)
-    fit_s = time.perf_counter() - t0
+    fit_s, fit_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     acc = SVMProbe(m).fit(Xtr, ytr).score(Xte, yte)
-    return acc, fit_s, float(np.mean(hist["loss"][:10])), float(np.mean(hist["loss"][-10:]))
+    return acc, fit_s, fit_cpu_s, float(np.mean(hist["loss"][:10])), float(np.mean(hist["loss"][-10:]))
 
 
 def run_tloss(Xtr, ytr, Xte, yte, seed, n_iters):
@@ -133,11 +142,11 @@ def run_tloss(Xtr, ytr, Xte, yte, seed, n_iters):
     from pyssl.transfer import SVMProbe
 
     m = pyssl.methods.TLoss(in_channels=Xtr.shape[1], seed=seed)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     hist = m.fit(Xtr, n_iters=n_iters, seed=seed)
-    fit_s = time.perf_counter() - t0
+    fit_s, fit_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     acc = SVMProbe(m).fit(Xtr, ytr).score(Xte, yte)
-    return acc, fit_s, float(np.mean(hist["loss"][:10])), float(np.mean(hist["loss"][-10:]))
+    return acc, fit_s, fit_cpu_s, float(np.mean(hist["loss"][:10])), float(np.mean(hist["loss"][-10:]))
 
 
 def run_random(Xtr, ytr, Xte, yte, seed):
@@ -175,6 +184,24 @@ def fmt(v, std=None):
     if v is None:
         return "—"
     return f"{100 * v:.1f}" if std is None else f"{100 * v:.1f} ± {100 * std:.1f}"
+
+
+def target_check(ts, raw, dtw, margin=0.03):
+    """The comparison asked of pyssl's TS2Vec, in one sentence: mean >= the published TS2Vec mean
+    over the same sets, no set more than ``margin`` below its published value, every set above the
+    raw-series SVM and 1-NN DTW (measured here; a tie, such as 100 % on both, counts as not below)."""
+    pub = PUBLISHED["TS2Vec"]
+    common = [d for d in ts if d in pub]
+    if not common:
+        return "Target: not checked (no published TS2Vec value for these sets)."
+    ours, theirs = np.mean([ts[d] for d in common]), np.mean([pub[d] for d in common])
+    far = [f"{d} ({100 * (ts[d] - pub[d]):+.1f})" for d in common if ts[d] < pub[d] - margin - 1e-12]
+    below = [f"{d} (raw SVM {100 * raw[d]:.1f})" for d in ts if d in raw and ts[d] < raw[d]]
+    below += [f"{d} (1-NN DTW {100 * dtw[d]:.1f})" for d in ts if d in dtw and ts[d] < dtw[d]]
+    met = ours >= theirs and not far and not below
+    return (f"Target ({'met' if met else 'not met'}): pyssl TS2Vec mean {100 * ours:.1f} vs published TS2Vec "
+            f"{100 * theirs:.1f} over {len(common)} sets; more than {100 * margin:.0f} points below published on: "
+            f"{', '.join(far) or 'none'}; below a raw-series baseline on: {', '.join(below) or 'none'}.")
 
 
 def render(cache, path, command):
@@ -238,6 +265,7 @@ def render(cache, path, command):
             lines.append(f"- pyssl TS2Vec {100 * np.mean([ts[d] for d in common]):.1f} vs published {k} "
                          f"{100 * np.mean([PUBLISHED[k][d] for d in common]):.1f} over {len(common)} sets; largest "
                          f"gap {100 * gaps[worst]:+.1f} points ({worst})")
+    lines += ["", target_check(ts, dict(means["raw"]), dict(means["dtw"]))]
     lines += ["", f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}.", ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
@@ -297,20 +325,20 @@ def main():
             import pyssl
 
             n_iters = a.iters or pyssl.methods.TS2Vec.default_iterations(Xtr)
-            res = {"acc": [], "fit_s": [], "loss_first": [], "loss_last": [], "n_iters": n_iters}
+            res = {"acc": [], "fit_s": [], "fit_cpu_s": [], "loss_first": [], "loss_last": [], "n_iters": n_iters}
             for s in range(a.seeds):
-                acc, fit_s, l0, l1 = run_ts2vec(Xtr, ytr, Xte, yte, s, n_iters)
-                for k, v in zip(("acc", "fit_s", "loss_first", "loss_last"), (acc, fit_s, l0, l1)):
+                acc, fit_s, fit_cpu_s, l0, l1 = run_ts2vec(Xtr, ytr, Xte, yte, s, n_iters)
+                for k, v in zip(("acc", "fit_s", "fit_cpu_s", "loss_first", "loss_last"), (acc, fit_s, fit_cpu_s, l0, l1)):
                     res[k].append(v)
-                print(f"   TS2Vec seed {s}: acc {acc:.4f}, fit {fit_s:.0f} s, loss {l0:.3f} -> {l1:.3f}", flush=True)
+                print(f"   TS2Vec seed {s}: acc {acc:.4f}, fit {fit_s:.0f} s wall / {fit_cpu_s:.0f} s CPU, loss {l0:.3f} -> {l1:.3f}", flush=True)
             r["ts2vec"] = res
         if "tloss" in methods:
-            res = {"acc": [], "fit_s": [], "loss_first": [], "loss_last": [], "n_iters": a.tloss_iters}
+            res = {"acc": [], "fit_s": [], "fit_cpu_s": [], "loss_first": [], "loss_last": [], "n_iters": a.tloss_iters}
             for s in range(a.seeds):
-                acc, fit_s, l0, l1 = run_tloss(Xtr, ytr, Xte, yte, s, a.tloss_iters)
-                for k, v in zip(("acc", "fit_s", "loss_first", "loss_last"), (acc, fit_s, l0, l1)):
+                acc, fit_s, fit_cpu_s, l0, l1 = run_tloss(Xtr, ytr, Xte, yte, s, a.tloss_iters)
+                for k, v in zip(("acc", "fit_s", "fit_cpu_s", "loss_first", "loss_last"), (acc, fit_s, fit_cpu_s, l0, l1)):
                     res[k].append(v)
-                print(f"   TLoss seed {s}: acc {acc:.4f}, fit {fit_s:.0f} s, loss {l0:.3f} -> {l1:.3f}", flush=True)
+                print(f"   TLoss seed {s}: acc {acc:.4f}, fit {fit_s:.0f} s wall / {fit_cpu_s:.0f} s CPU, loss {l0:.3f} -> {l1:.3f}", flush=True)
             r["tloss"] = res
         os.makedirs(os.path.dirname(a.cache), exist_ok=True)
         with open(a.cache, "w") as f:
