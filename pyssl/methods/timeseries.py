@@ -184,9 +184,11 @@ class TS2Vec(Method):
     def on_step_end(self, step, total_steps):
         if self.averaged_encoder is None:
             return
+        from ..optim import ema_update
+
+        # equal-weight running mean: ξ ← ξ + (θ − ξ)/(n + 1), i.e. an EMA with m = n/(n + 1) (one C++ call)
         n = int(self.n_averaged[0])
-        for pa, p in zip(self.averaged_encoder.parameters(), self.encoder.parameters()):
-            pa.data += (p.data - pa.data) / pa.data.dtype.type(n + 1)
+        ema_update(self.averaged_encoder, self.encoder, n / (n + 1))
         self.n_averaged[0] = n + 1
 
     @property
