@@ -272,6 +272,27 @@ def render(cache, path, command):
     print("\n".join(lines))
 
 
+def profile_steps(name, steps):
+    """cProfile of ``steps`` TS2Vec training steps on ``name`` (after one warm-up step), by own time,
+    with the wall and CPU time per step."""
+    import cProfile
+    import pstats
+
+    import pyssl
+
+    Xtr = load(name)[0]
+    m = pyssl.methods.TS2Vec(in_channels=Xtr.shape[1], seed=0)
+    m.fit(Xtr, n_iters=1, seed=0)
+    prof = cProfile.Profile()
+    t0, c0 = time.perf_counter(), time.process_time()
+    prof.enable()
+    m.fit(Xtr, n_iters=steps, seed=1)
+    prof.disable()
+    wall, cpu = (time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps
+    print(f"{name} {Xtr.shape}: {wall:.3f} s wall, {cpu:.3f} s CPU per step (loaded machine, indicative only)")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", default=",".join(ALL), help="comma-separated names (default: all that load offline)")
@@ -286,7 +307,12 @@ def main():
     p.add_argument("--render", action="store_true", help="only rewrite --out from --cache")
     p.add_argument("--merge", nargs="*", default=(), help="with --render: JSON caches of other runs merged into --cache")
     p.add_argument("--command", default=None, help="the command line to record in the markdown")
+    p.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                   help="only profile STEPS TS2Vec training steps on the first of --datasets (cProfile, top 15)")
     a = p.parse_args()
+    if a.profile:
+        profile_steps(a.datasets.split(",")[0], a.profile)
+        return
     command = a.command or "python benchmarks/bench_ucr.py " + " ".join(sys.argv[1:])
     cache = json.load(open(a.cache)) if os.path.exists(a.cache) else {}
     if a.render:

@@ -186,7 +186,7 @@ class TS2Vec(Method):
             return
         from ..optim import ema_update
 
-        # equal-weight running mean: ξ ← ξ + (θ − ξ)/(n + 1), i.e. an EMA with m = n/(n + 1) (one C++ call)
+        # equal-weight running mean: ξ ← ξ + (θ − ξ)/(n + 1), i.e. an EMA with m = n/(n + 1) (C++ kernel)
         n = int(self.n_averaged[0])
         ema_update(self.averaged_encoder, self.encoder, n / (n + 1))
         self.n_averaged[0] = n + 1
