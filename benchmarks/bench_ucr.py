@@ -83,8 +83,10 @@ def load(name):
     else:
         from aeon.datasets import load_classification
 
-        Xtr, ytr = load_classification(name, split="train")
-        Xte, yte = load_classification(name, split="test")
+        # the archive's variable-length series (NaN-padded below), as the reference loaders, not
+        # aeon's default equal-length resampled copies (JapaneseVowels, PickupGestureWiimoteZ)
+        Xtr, ytr = load_classification(name, split="train", load_equal_length=False)
+        Xte, yte = load_classification(name, split="test", load_equal_length=False)
     Xtr, Xte = _pad(Xtr), _pad(Xte)
     t = max(Xtr.shape[2], Xte.shape[2])
     Xtr, Xte = _pad_to(Xtr, t), _pad_to(Xte, t)
