@@ -168,12 +168,35 @@ def test_ts2vec_trains_lowers_loss_and_is_seeded(rng):
     m, h = run()
     losses = h["loss"]
     assert np.mean(losses[-10:]) < np.mean(losses[:10])
-    assert len(losses) == 60 and int(m.n_averaged[0]) == 60
+    assert len(losses) == 60 and int(m.n_averaged[0]) == 61  # the initial weights and 60 steps
     m2, h2 = run()
     np.testing.assert_array_equal(h["loss"], h2["loss"])
     np.testing.assert_array_equal(m.transform(X), m2.transform(X))
     # the weight average differs from the last iterate
     assert not np.allclose(m.transform(X), m.encoder.transform(X))
+
+
+def test_ts2vec_weight_average_includes_the_initial_weights(rng):
+    """As torch.optim.swa_utils.AveragedModel in the reference (one update at construction): after
+    K steps the averaged weights are the mean of the initial weights and the K iterates."""
+    X, _ = _toy_series(rng, n=16, t=12)
+    enc = DilatedConvEncoder(1, hidden_dim=4, output_dim=6, depth=1, seed=3)
+    m = TS2Vec(enc, seed=0)
+    iterates = [[p.data.astype(np.float64).copy() for p in enc.parameters()]]
+
+    def record(step, total, _end=m.on_step_end):
+        _end(step, total)
+        iterates.append([p.data.astype(np.float64).copy() for p in m.encoder.parameters()])
+
+    m.on_step_end = record
+    m.fit(X, n_iters=3, seed=2)
+    assert len(iterates) == 4 and int(m.n_averaged[0]) == 4
+    for i, pa in enumerate(m.averaged_encoder.parameters()):
+        expected = np.mean([it[i] for it in iterates], axis=0)
+        np.testing.assert_allclose(pa.data, expected, rtol=1e-5, atol=1e-6)
+    # and not the mean of the iterates alone
+    first = next(iter(m.averaged_encoder.parameters())).data
+    assert not np.allclose(first, np.mean([it[0] for it in iterates[1:]], axis=0), rtol=1e-5, atol=1e-6)
 
 
 def test_ts2vec_state_roundtrip_and_bad_inputs(rng):

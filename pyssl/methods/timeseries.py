@@ -84,8 +84,9 @@ class TS2Vec(Method):
     that length per batch.
 
     As the reference implementation, an equal-weight running average of the encoder's weights
-    over all steps (stochastic weight averaging, ``swa=True``) is kept in ``averaged_encoder`` and
-    is the network that :meth:`transform` uses. Paper defaults: batch 8, AdamW lr 1e-3 (weight
+    (stochastic weight averaging, ``swa=True``) is kept in ``averaged_encoder`` and is the network
+    that :meth:`transform` uses: after K steps it is (w₀ + w₁ + … + w_K)/(K + 1), the initial
+    weights w₀ included (``n_averaged`` = K + 1). Paper defaults: batch 8, AdamW lr 1e-3 (weight
     decay 0.01, PyTorch's default), 200 iterations when X has at most 100 000 values, else 600
     (:meth:`fit` applies them). ``encoder=None`` builds ``DilatedConvEncoder(in_channels)``.
     Single process only.
@@ -143,7 +144,10 @@ class TS2Vec(Method):
         if X.shape[2] < 2 ** (self.temporal_unit + 1):
             raise ValueError(f"TS2Vec needs series of at least {2 ** (self.temporal_unit + 1)} steps, got T = {X.shape[2]}")
         if self.swa:
+            # the initial weights are the average's first term, as the reference implementation's
+            # torch.optim.swa_utils.AveragedModel, updated once in TS2Vec's constructor
             self.averaged_encoder = frozen_copy(self.encoder)
+            self.n_averaged[0] = 1
 
     def crops(self, B: int, T: int, seed: int):
         """The overlap length l, the left crop [s₁, s₁ + L₁) and right crop [s₂, s₂ + L₂) per series."""
@@ -180,9 +184,11 @@ class TS2Vec(Method):
     def on_step_end(self, step, total_steps):
         if self.averaged_encoder is None:
             return
+        from ..optim import ema_update
+
+        # equal-weight running mean: ξ ← ξ + (θ − ξ)/(n + 1), i.e. an EMA with m = n/(n + 1) (C++ kernel)
         n = int(self.n_averaged[0])
-        for pa, p in zip(self.averaged_encoder.parameters(), self.encoder.parameters()):
-            pa.data += (p.data - pa.data) / pa.data.dtype.type(n + 1)
+        ema_update(self.averaged_encoder, self.encoder, n / (n + 1))
         self.n_averaged[0] = n + 1
 
     @property
