@@ -1,9 +1,11 @@
-"""UCR/UEA protocol of T-Loss and TS2Vec on every set that loads offline.
+"""UCR/UEA protocol of T-Loss and TS2Vec (also applied to TS-TCC) on every set that loads offline.
 
 Unsupervised training on the official TRAIN split, frozen whole-series representation (max over
 time), RBF SVM with C by 5-fold grid search (pyssl.transfer.SVMProbe), accuracy on the official
-TEST split. Rows: pyssl TS2Vec (mean ± std over seeds), the same encoder at random init, an RBF
-SVM on the raw series, 1-NN DTW (aeon, full window) — next to published numbers.
+TEST split. Rows: pyssl TS2Vec, T-Loss and TS-TCC (mean ± std over seeds; TS-TCC's representation
+is its latents averaged over time, its recipe 40 epochs of batch 16 — see TSTCC_BATCH), each
+encoder at random init, an RBF SVM on the raw series, 1-NN DTW (aeon, full window) — next to
+published numbers.
 
 Published numbers (cited, not measured here):
   * T-Loss and DTW: Franceschi, Dieuleveut & Jaggi, "Unsupervised Scalable Representation Learning
@@ -151,6 +153,33 @@ def run_tloss(Xtr, ytr, Xte, yte, seed, n_iters):
     return acc, fit_s, fit_cpu_s, float(np.mean(hist["loss"][:10])), float(np.mean(hist["loss"][-10:]))
 
 
+#: TS-TCC's reference recipe is 40 epochs of batch 128 (HAR); a batch of 128 exceeds most UCR
+#: training sets (one step an epoch), so the benchmark keeps the 40 epochs with batch 16
+TSTCC_EPOCHS, TSTCC_BATCH = 40, 16
+
+
+def run_tstcc(Xtr, ytr, Xte, yte, seed):
+    import pyssl
+    from pyssl.transfer import SVMProbe
+
+    m = pyssl.methods.TSTCC(in_channels=Xtr.shape[1], seed=seed)
+    Xtr, Xte = np.nan_to_num(Xtr), np.nan_to_num(Xte)  # its encoder does not mask missing steps: padding reads 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    hist = m.fit(Xtr, epochs=TSTCC_EPOCHS, batch_size=TSTCC_BATCH, seed=seed)
+    fit_s, fit_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    acc = SVMProbe(m).fit(Xtr, ytr).score(Xte, yte)
+    return (acc, fit_s, fit_cpu_s, float(np.mean(hist["loss"][:10])), float(np.mean(hist["loss"][-10:])),
+            len(hist["loss"]))
+
+
+def run_random_tstcc(Xtr, ytr, Xte, yte, seed):
+    import pyssl
+    from pyssl.transfer import SVMProbe
+
+    m = pyssl.methods.TSTCC(in_channels=Xtr.shape[1], seed=seed)  # TS-TCC's encoder, untrained
+    return SVMProbe(m.encoder).fit(np.nan_to_num(Xtr), ytr).score(np.nan_to_num(Xte), yte)
+
+
 def run_random(Xtr, ytr, Xte, yte, seed):
     import pyssl
     from pyssl.transfer import SVMProbe
@@ -227,17 +256,17 @@ def render(cache, path, command):
              "copied from the papers (— where no stored copy of the table could be checked). DTW (aeon) is "
              "1-NN DTW with a full window measured here. Wall times: loaded shared 2-core machine, indicative only.",
              ""]
-    head = ["dataset", "N train / test, C, T", "pyssl TS2Vec", "pyssl T-Loss", "random-init TS2Vec encoder",
-            "random-init T-Loss encoder", "raw RBF SVM",
+    head = ["dataset", "N train / test, C, T", "pyssl TS2Vec", "pyssl T-Loss", "pyssl TS-TCC",
+            "random-init TS2Vec encoder", "random-init T-Loss encoder", "random-init TS-TCC encoder", "raw RBF SVM",
             "1-NN DTW (aeon)", "TS2Vec (pub.)", "T-Loss (pub.)", "DTW (pub.)", "ROCKET (pub.)",
             "TS2Vec fit s/seed (wall / CPU)",
             "loss first→last 10 steps"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    means = {k: [] for k in ("ts2vec", "tloss", "random", "tloss_random", "raw", "dtw")}
+    means = {k: [] for k in ("ts2vec", "tloss", "tstcc", "random", "tloss_random", "tstcc_random", "raw", "dtw")}
     for d in sets:
         r = cache[d]
         row = [d, r.get("shape", "")]
-        for k in ("ts2vec", "tloss", "random", "tloss_random"):
+        for k in ("ts2vec", "tloss", "tstcc", "random", "tloss_random", "tstcc_random"):
             accs = r.get(k, {}).get("acc")
             cell = fmt(np.mean(accs), np.std(accs)) + f" (n={len(accs)})" if accs else "—"
             if k == "tloss" and accs and r[k]["n_iters"] != 1500:
@@ -268,12 +297,13 @@ def render(cache, path, command):
             lines.append(f"- pyssl TS2Vec {100 * np.mean([ts[d] for d in common]):.1f} vs {label} "
                          f"{100 * np.mean([other[d] for d in common]):.1f} over {len(common)} sets; pyssl ahead on "
                          f"{sum(ts[d] > other[d] for d in common)}, tied on {sum(ts[d] == other[d] for d in common)}")
-    tl, tr = dict(means["tloss"]), dict(means["tloss_random"])
-    common = [d for d in tl if d in tr]
-    if common:
-        lines.append(f"- pyssl T-Loss {100 * np.mean([tl[d] for d in common]):.1f} vs its random-init encoder "
-                     f"{100 * np.mean([tr[d] for d in common]):.1f} over {len(common)} sets; ahead on "
-                     f"{sum(tl[d] > tr[d] for d in common)}")
+    for k, label in (("tloss", "T-Loss"), ("tstcc", "TS-TCC")):
+        tl, tr = dict(means[k]), dict(means[k + "_random"])
+        common = [d for d in tl if d in tr]
+        if common:
+            lines.append(f"- pyssl {label} {100 * np.mean([tl[d] for d in common]):.1f} vs its random-init encoder "
+                         f"{100 * np.mean([tr[d] for d in common]):.1f} over {len(common)} sets; ahead on "
+                         f"{sum(tl[d] > tr[d] for d in common)}, tied on {sum(tl[d] == tr[d] for d in common)}")
     for k in ("TS2Vec", "T-Loss", "DTW", "ROCKET"):
         common = [d for d in ts if d in PUBLISHED[k]]
         if common:
@@ -323,7 +353,7 @@ def main():
     p.add_argument("--tloss-iters", type=int, default=1500, help="T-Loss steps (paper: 1500)")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 20 iterations, no DTW")
     p.add_argument("--methods", default="ts2vec,random,raw,dtw",
-                   help="comma-separated among ts2vec, tloss, random, tloss-random, raw, dtw")
+                   help="comma-separated among ts2vec, tloss, tstcc, random, tloss-random, tstcc-random, raw, dtw")
     p.add_argument("--cache", default=os.path.join(os.path.dirname(__file__), "results", "ucr.json"))
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "ucr.md"))
     p.add_argument("--render", action="store_true", help="only rewrite --out from --cache")
@@ -388,6 +418,18 @@ def main():
                     res[k].append(v)
                 print(f"   TLoss seed {s}: acc {acc:.4f}, fit {fit_s:.0f} s wall / {fit_cpu_s:.0f} s CPU, loss {l0:.3f} -> {l1:.3f}", flush=True)
             r["tloss"] = res
+        if "tstcc-random" in methods:
+            r["tstcc_random"] = {"acc": [run_random_tstcc(Xtr, ytr, Xte, yte, s) for s in range(a.seeds)]}
+            print(f"   random-init TS-TCC encoder {r['tstcc_random']['acc']}", flush=True)
+        if "tstcc" in methods:
+            res = {"acc": [], "fit_s": [], "fit_cpu_s": [], "loss_first": [], "loss_last": [], "n_iters": None}
+            for s in range(a.seeds):
+                acc, fit_s, fit_cpu_s, l0, l1, steps = run_tstcc(Xtr, ytr, Xte, yte, s)
+                for k, v in zip(("acc", "fit_s", "fit_cpu_s", "loss_first", "loss_last"), (acc, fit_s, fit_cpu_s, l0, l1)):
+                    res[k].append(v)
+                res["n_iters"] = steps
+                print(f"   TS-TCC seed {s}: acc {acc:.4f}, fit {fit_s:.0f} s wall / {fit_cpu_s:.0f} s CPU, loss {l0:.3f} -> {l1:.3f}", flush=True)
+            r["tstcc"] = res
         os.makedirs(os.path.dirname(a.cache), exist_ok=True)
         with open(a.cache, "w") as f:
             json.dump(cache, f, indent=1)
