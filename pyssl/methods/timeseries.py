@@ -43,6 +43,18 @@ def centerize(X) -> np.ndarray:
     return np.ascontiguousarray(np.take_along_axis(X, np.broadcast_to(idx[:, None, :], X.shape), axis=2))
 
 
+def paper_encoder(method: str, encoder, in_channels, build, seed):
+    """``encoder``, or when it is None the method's published encoder ``build(C, seed=...)`` for
+    series of ``in_channels`` = C channels (a ValueError naming both arguments if C is missing)."""
+    if encoder is not None:
+        return encoder
+    if in_channels is None:
+        raise ValueError(f"{method} needs an encoder or in_channels (the C of X (N, C, T)) to build "
+                         f"pyssl.nn.{build.__name__}(in_channels)")
+    check_scalar(in_channels, "in_channels", kind=numbers.Integral, low=1)
+    return build(int(in_channels), seed=derive_seed(0 if seed is None else seed, "encoder"))
+
+
 def run_steps(method, X, n_iters: int, batch_size: int, optimizer, seed: int, drop_last: bool, verbose: bool) -> dict:
     """The reference implementations' loop: a fresh shuffle of X per pass, batches of ``batch_size``
     (the last partial one dropped when ``drop_last``), ``optimizer`` after each step, exactly
@@ -115,15 +127,9 @@ class TS2Vec(Method):
     def __init__(self, encoder: Module | None = None, in_channels: int | None = None, alpha: float = 0.5,
                  temporal_unit: int = 0, max_train_length: int | None = 3000, swa: bool = True,
                  seed: int | None = 0):
-        if encoder is None:
-            if in_channels is None:
-                raise ValueError("TS2Vec needs an encoder or in_channels (the C of X (N, C, T)) to build "
-                                 "pyssl.nn.DilatedConvEncoder(in_channels)")
-            from ..nn.dilated import DilatedConvEncoder
+        from ..nn.dilated import DilatedConvEncoder
 
-            check_scalar(in_channels, "in_channels", kind=numbers.Integral, low=1)
-            encoder = DilatedConvEncoder(int(in_channels), seed=derive_seed(0 if seed is None else seed, "encoder"))
-        super().__init__(encoder, views=None, seed=seed)
+        super().__init__(paper_encoder("TS2Vec", encoder, in_channels, DilatedConvEncoder, seed), views=None, seed=seed)
         self.loss = losses.HierarchicalContrastiveLoss(alpha, temporal_unit)
         self.temporal_unit = self.loss.temporal_unit
         if max_train_length is not None:
@@ -281,15 +287,9 @@ class TLoss(Method):
 
     def __init__(self, encoder: Module | None = None, in_channels: int | None = None, n_negatives: int = 10,
                  compared_length: int | None = None, seed: int | None = 0):
-        if encoder is None:
-            if in_channels is None:
-                raise ValueError("TLoss needs an encoder or in_channels (the C of X (N, C, T)) to build "
-                                 "pyssl.nn.CausalCNNEncoder(in_channels)")
-            from ..nn.causal import CausalCNNEncoder
+        from ..nn.causal import CausalCNNEncoder
 
-            check_scalar(in_channels, "in_channels", kind=numbers.Integral, low=1)
-            encoder = CausalCNNEncoder(int(in_channels), seed=derive_seed(0 if seed is None else seed, "encoder"))
-        super().__init__(encoder, views=None, seed=seed)
+        super().__init__(paper_encoder("TLoss", encoder, in_channels, CausalCNNEncoder, seed), views=None, seed=seed)
         self.loss = losses.TimeTripletLoss()
         self.n_negatives = int(check_scalar(n_negatives, "n_negatives", kind=numbers.Integral, low=1))
         if compared_length is not None:

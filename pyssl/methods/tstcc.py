@@ -9,10 +9,10 @@ from .._seeding import derive_seed
 from .._validation import check_scalar
 from ..nn.linear import Linear
 from ..nn.module import Module
-from ..nn.tstcc import check_pool, pool_time
+from ..nn.tstcc import TSTCCEncoder, check_pool, pool_time
 from ..pretext.sequence import jitter, scaling, segment_permutation
 from .base import Method, register_method
-from .timeseries import _check_series, run_steps
+from .timeseries import _check_series, paper_encoder, run_steps
 
 
 @register_method("tstcc", data="series",
@@ -71,15 +71,7 @@ class TSTCC(Method):
                  hidden_dim: int = 100, depth: int = 4, heads: int = 4, mlp_dim: int = 64,
                  scale_sigma: float = 1.1, jitter_sigma: float = 0.8, max_segments: int = 8,
                  temperature: float = 0.2, tc_weight: float = 1.0, cc_weight: float = 0.7, seed: int | None = 0):
-        if encoder is None:
-            if in_channels is None:
-                raise ValueError("TSTCC needs an encoder or in_channels (the C of X (N, C, T)) to build "
-                                 "pyssl.nn.TSTCCEncoder(in_channels)")
-            from ..nn.tstcc import TSTCCEncoder
-
-            check_scalar(in_channels, "in_channels", kind=numbers.Integral, low=1)
-            encoder = TSTCCEncoder(int(in_channels), seed=derive_seed(0 if seed is None else seed, "encoder"))
-        super().__init__(encoder, views=None, seed=seed)
+        super().__init__(paper_encoder("TSTCC", encoder, in_channels, TSTCCEncoder, seed), views=None, seed=seed)
         self.timesteps = int(check_scalar(timesteps, "timesteps", kind=numbers.Integral, low=1))
         self.hidden_dim = int(check_scalar(hidden_dim, "hidden_dim", kind=numbers.Integral, low=1))
         self.depth = int(check_scalar(depth, "depth", kind=numbers.Integral, low=1))
