@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import _common  # noqa: F401  (sets the OpenBLAS/OpenMP environment before numpy loads)
 
-import os
-import sys
 import tempfile
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import pyssl  # noqa: E402
 from pyssl import export  # noqa: E402

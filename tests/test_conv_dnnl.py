@@ -278,8 +278,9 @@ def test_bad_inputs_name_the_argument():
 def test_environment_switch_is_read_and_checked():
     code = "from pyssl import _core; print(_core.nn.conv_engine())"
     env = dict(os.environ, PYSSL_CONV_ENGINE="im2col")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    # run from outside the checkout, so that the installed package is imported, not the source folder
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.strip() == "im2col"
     env["PYSSL_CONV_ENGINE"] = "fast"
-    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd="/")
     assert bad.returncode != 0 and "PYSSL_CONV_ENGINE must be 'im2col' or 'onednn'" in bad.stderr
