@@ -107,9 +107,8 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def fit(self, X, y=None):
         from ._seeding import derive_seed
-        from .experiments import make_encoder, make_method
+        from .experiments import make_encoder
         from .tables import is_frame
-        from .train import pretrain
 
         hidden = self._check_params()
         if is_frame(X) and self._needs_table_encoder(X):
@@ -120,15 +119,7 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         spec = {"type": "mlp", "dims": [X.shape[1], *hidden], "norm": self.norm,
                 "seed": derive_seed(seed, 1)}
         self.encoder_ = make_encoder(spec)
-        method = make_method(self.method, self.encoder_, seed=derive_seed(seed, 2), **(self.method_params or {}))
-        bs = max(2, min(int(self.batch_size), X.shape[0]))
-        self.history_ = pretrain(method, X, epochs=None if self.epochs is None else int(self.epochs),
-                                 batch_size=bs, seed=seed, lr=float(self.lr),
-                                 progress=False, distributed=self.distributed,
-                                 precision=self.precision)
-        self.n_features_out_ = hidden[-1]
-        self._n_features_out = self.n_features_out_
-        return self
+        return self._pretrain(X, hidden, seed)
 
     def _needs_table_encoder(self, frame) -> bool:
         """A frame with a non-numeric (or bool) column or a missing entry takes a TabularEncoder."""
@@ -140,9 +131,7 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _fit_table(self, frame, hidden):
         """fit for a mixed-type DataFrame: a pyssl.tables.TabularEncoder (schema fitted on ``frame``)."""
         from ._seeding import derive_seed
-        from .experiments import make_method
         from .tables import TabularEncoder
-        from .train import pretrain
 
         if frame.shape[0] < 2:
             raise ValueError(f"X needs at least 2 samples, got {frame.shape[0]}")
@@ -153,9 +142,17 @@ class SSLEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         names = list(frame.columns)
         if all(isinstance(c, str) for c in names):
             self.feature_names_in_ = np.asarray(names, dtype=object)
+        return self._pretrain(Xp, hidden, seed)
+
+    def _pretrain(self, X, hidden, seed):
+        """The method over ``self.encoder_`` pretrained on the array X (both fit paths end here)."""
+        from ._seeding import derive_seed
+        from .experiments import make_method
+        from .train import pretrain
+
         method = make_method(self.method, self.encoder_, seed=derive_seed(seed, 2), **(self.method_params or {}))
-        bs = max(2, min(int(self.batch_size), Xp.shape[0]))
-        self.history_ = pretrain(method, Xp, epochs=None if self.epochs is None else int(self.epochs),
+        bs = max(2, min(int(self.batch_size), X.shape[0]))
+        self.history_ = pretrain(method, X, epochs=None if self.epochs is None else int(self.epochs),
                                  batch_size=bs, seed=seed, lr=float(self.lr),
                                  progress=False, distributed=self.distributed,
                                  precision=self.precision)

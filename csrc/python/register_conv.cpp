@@ -5,35 +5,18 @@
 #include <pybind11/stl.h>
 
 #include "python/bind_toolkit.hpp"
+#include "python/conv_args.hpp"
 
 namespace pyssl::bind {
 
 namespace {
 
-using Pair = std::pair<index_t, index_t>;
-
-// padding_end: None (the same as padding) or the (bottom, right) padding.
-void set_geometry(nn::ConvShape& s, Pair dilation, const py::object& padding_end) {
-  s.dh = dilation.first;
-  s.dw = dilation.second;
-  if (present(padding_end)) {
-    const auto pe = padding_end.cast<Pair>();
-    if (pe.first < 0 || pe.second < 0) fail("conv: padding_end must be >= 0, got (", pe.first, ", ", pe.second, ")");
-    s.ph_end = pe.first;
-    s.pw_end = pe.second;
-  }
-}
+using Pair = ConvPair;
 
 nn::ConvShape conv_shape(const py::array& x, const py::array& w, Pair stride, Pair padding, Pair dilation,
                          const py::object& padding_end) {
   check_ndim(x, 4, "x");
-  check_ndim(w, 4, "weight");
-  nn::ConvShape s{dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3), dim(w, 0), dim(w, 2), dim(w, 3),
-                  stride.first, stride.second, padding.first, padding.second};
-  set_geometry(s, dilation, padding_end);
-  if (dim(w, 1) != s.c) fail("conv: x has ", s.c, " channels but weight is ", describe(w), " (O, C, KH, KW)");
-  s.validate();
-  return s;
+  return conv_shape_of(dim(x, 0), dim(x, 1), dim(x, 2), dim(x, 3), w, stride, padding, dilation, padding_end);
 }
 
 template <class T>
@@ -56,11 +39,8 @@ py::object conv2d_backward(const py::array& cols_, const py::array& w_, const py
                            Pair padding, bool accumulate, bool need_dx, Pair dilation,
                            const py::object& padding_end) {
   if (x_shape.size() != 4) fail("conv: x_shape must have 4 entries");
-  check_ndim(w_, 4, "weight");
-  nn::ConvShape s{x_shape[0], x_shape[1], x_shape[2], x_shape[3], dim(w_, 0), dim(w_, 2), dim(w_, 3),
-                  stride.first, stride.second, padding.first, padding.second};
-  set_geometry(s, dilation, padding_end);
-  s.validate();
+  const auto s = conv_shape_of(x_shape[0], x_shape[1], x_shape[2], x_shape[3], w_, stride, padding, dilation,
+                               padding_end);
   auto cols = arg<T>(cols_, "cols", {s.ck(), s.cols()});
   auto w = arg<T>(w_, "weight", {s.o, s.c, s.kh, s.kw});
   auto dy = arg<T>(dy_, "grad_output", {s.n, s.o, s.ho(), s.wo()});

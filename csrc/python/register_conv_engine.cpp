@@ -7,29 +7,13 @@
 
 #include "nn/conv_dnnl.hpp"
 #include "python/bind_toolkit.hpp"
+#include "python/conv_args.hpp"
 
 namespace pyssl::bind {
 
 namespace {
 
-using Pair = std::pair<index_t, index_t>;
-
-nn::ConvShape shape_from(index_t n, index_t c, index_t h, index_t w, const py::array& weight, Pair stride,
-                         Pair padding, Pair dilation, const py::object& padding_end) {
-  nn::ConvShape s{n, c, h, w, dim(weight, 0), dim(weight, 2), dim(weight, 3),
-                  stride.first, stride.second, padding.first, padding.second};
-  s.dh = dilation.first;
-  s.dw = dilation.second;
-  if (present(padding_end)) {
-    const auto pe = padding_end.cast<Pair>();
-    if (pe.first < 0 || pe.second < 0) fail("conv: padding_end must be >= 0, got (", pe.first, ", ", pe.second, ")");
-    s.ph_end = pe.first;
-    s.pw_end = pe.second;
-  }
-  if (dim(weight, 1) != c) fail("conv: x has ", c, " channels but weight is ", describe(weight), " (O, C, KH, KW)");
-  s.validate();
-  return s;
-}
+using Pair = ConvPair;
 
 void need_engine() {
   if (!nn::conv_dnnl_available())
@@ -42,7 +26,7 @@ py::array dnnl_forward(const py::array& x_, const py::array& w_, const py::objec
   need_engine();
   auto x = arg_nd<float>(x_, "x", 4);
   auto w = arg_nd<float>(w_, "weight", 4);
-  const auto s = shape_from(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w_, stride, padding, dilation, padding_end);
+  const auto s = conv_shape_of(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w_, stride, padding, dilation, padding_end);
   auto b = opt_arg<float>(b_, "bias", {s.o});
   auto y = out<float>({s.n, s.o, s.ho(), s.wo()});
   Workspace ws(nogil([&] { return nn::conv2d_dnnl_forward_workspace(s, b.given, bf16); }));
@@ -56,7 +40,7 @@ py::object dnnl_backward(const py::array& x_, const py::array& w_, const py::arr
   need_engine();
   auto x = arg_nd<float>(x_, "x", 4);
   auto w = arg_nd<float>(w_, "weight", 4);
-  const auto s = shape_from(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w_, stride, padding, dilation, padding_end);
+  const auto s = conv_shape_of(x.dim(0), x.dim(1), x.dim(2), x.dim(3), w_, stride, padding, dilation, padding_end);
   auto dy = arg<float>(dy_, "grad_output", {s.n, s.o, s.ho(), s.wo()});
   auto dw = opt_inplace<float>(dw_, "weight_grad", {s.o, s.c, s.kh, s.kw});
   auto db = opt_inplace<float>(db_, "bias_grad", {s.o});
