@@ -79,10 +79,10 @@ class nn:
     def attention_forward(qkv: _Array, heads: int, key_padding_mask: _Array | None = None, save_probs: bool = True) -> tuple[_Array, _Array]:
         """Multi-head softmax(Q Kᵀ/√Dh) V from packed qkv (N, L, 3D); returns (out (N, L, D), probs (N, H, L, L)), or (out, lse (N, H, L)) with save_probs=False. key_padding_mask: (N, L) bool, True = padded key."""
     @staticmethod
-    def batch_norm_backward(x: _Array, mean: _Array, rstd: _Array, grad_output: _Array, weight: _Array | None = None, weight_grad: _Array | None = None, bias_grad: _Array | None = None, training: bool = True, accumulate: bool = True, need_dx: bool = True, given_sums: _Array | None = None, given_count: float = 0.0) -> _Array | None:
+    def batch_norm_backward(x: _Array, mean: _Array, rstd: _Array, grad_output: _Array, weight: _Array | None = None, weight_grad: _Array | None = None, bias_grad: _Array | None = None, training: bool = True, accumulate: bool = True, need_dx: bool = True, given_sums: _Array | None = None, given_count: float = 0.0, y: _Array | None = None, relu: bool = False) -> _Array | None:
         """Return dx (or None; training mode differentiates the batch statistics); accumulate dweight, dbias in place. given_sums (float64 (2D,): sum dy, then sum dy*xhat over given_count rows) replace the batch sums in dx (synchronised BatchNorm)."""
     @staticmethod
-    def batch_norm_forward(x: _Array, weight: _Array | None = None, bias: _Array | None = None, running_mean: _Array | None = None, running_var: _Array | None = None, training: bool = True, momentum: float = 0.1, eps: float = 1e-05, given_mean: _Array | None = None, given_var: _Array | None = None, given_count: float = 0.0) -> tuple[_Array, _Array, _Array]:
+    def batch_norm_forward(x: _Array, weight: _Array | None = None, bias: _Array | None = None, running_mean: _Array | None = None, running_var: _Array | None = None, relu: bool = False, training: bool = True, momentum: float = 0.1, eps: float = 1e-05, given_mean: _Array | None = None, given_var: _Array | None = None, given_count: float = 0.0) -> tuple[_Array, _Array, _Array]:
         """BatchNorm1d on x (N, D); returns (y, mean, rstd) per feature. Training mode updates the running stats in place (unbiased variance, momentum m: r = (1-m) r + m batch). given_mean / given_var (float64, biased) over given_count rows replace the batch statistics (synchronised BatchNorm)."""
     @staticmethod
     def batch_norm_moments(x: _Array) -> tuple[_Array, _Array]:

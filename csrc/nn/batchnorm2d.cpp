@@ -4,6 +4,7 @@
 
 #include "core/instantiate.hpp"
 #include "core/reduce.hpp"
+#include "nn/activation.hpp"
 #include "parallel/parallel.hpp"
 
 namespace pyssl::nn {
@@ -202,7 +203,7 @@ void batch_norm_channels_backward(const ChannelShape& sh, const T* x, const T* m
             T* dr = dres + off;
             if (relu) {
 #pragma omp simd
-              for (index_t i = 0; i < S; ++i) dr[i] = yr[i] > T(0) ? gr[i] : T(0);
+              for (index_t i = 0; i < S; ++i) dr[i] = relu_grad(yr[i], gr[i]);
             } else {
 #pragma omp simd
               for (index_t i = 0; i < S; ++i) dr[i] = gr[i];
@@ -212,8 +213,8 @@ void batch_norm_channels_backward(const ChannelShape& sh, const T* x, const T* m
           double a, b;  // Σ g and Σ g·(x − μ); the factor r is applied once per channel
           if (relu) {
             row_sum2<T>(
-                S, [&](index_t i) { return yr[i] > T(0) ? gr[i] : T(0); },
-                [&](index_t i) { return (yr[i] > T(0) ? gr[i] : T(0)) * (xr[i] - m); }, a, b);
+                S, [&](index_t i) { return relu_grad(yr[i], gr[i]); },
+                [&](index_t i) { return relu_grad(yr[i], gr[i]) * (xr[i] - m); }, a, b);
           } else {
             row_sum2<T>(
                 S, [&](index_t i) { return gr[i]; }, [&](index_t i) { return gr[i] * (xr[i] - m); }, a, b);
@@ -240,7 +241,7 @@ void batch_norm_channels_backward(const ChannelShape& sh, const T* x, const T* m
           const T* yr = y + off;
 #pragma omp simd
           for (index_t i = 0; i < S; ++i) {
-            const T g = yr[i] > T(0) ? gr[i] : T(0);
+            const T g = relu_grad(yr[i], gr[i]);
             dxr[i] = k * (g - m1 - (xr[i] - m) * r * m2);
           }
         } else {

@@ -4,6 +4,7 @@
 
 #include "core/instantiate.hpp"
 #include "core/reduce.hpp"
+#include "nn/activation.hpp"
 #include "parallel/parallel.hpp"
 
 namespace pyssl::nn {
@@ -115,7 +116,7 @@ void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
 // ------------------------------------------------------------------------------------------
 
 template <class T>
-void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_mean, T* running_var,
+void batch_norm_forward(const T* x, const T* gamma, const T* beta, bool relu, T* running_mean, T* running_var,
                         T* y, T* mean, T* rstd, index_t n, index_t d, bool training, double momentum,
                         double eps, const double* given_mean, const double* given_var, double given_count) {
   PYSSL_CHECK(d >= 1 && n >= 1, "batch_norm: need n >= 1 and d >= 1, got n=", n, ", d=", d);
@@ -136,6 +137,10 @@ void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_me
         } else {
 #pragma omp simd
           for (index_t c = 0; c < d; ++c) yr[c] = (xr[c] - mean[c]) * rstd[c];
+        }
+        if (relu) {
+#pragma omp simd
+          for (index_t c = 0; c < d; ++c) yr[c] = yr[c] > T(0) ? yr[c] : T(0);
         }
       }
     });
@@ -179,8 +184,16 @@ void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_me
     for (index_t r = 0; r < n; ++r) {
       const T* xr = x + r * d + c0;
       T* yr = y + r * d + c0;
+      if (relu) {
 #pragma omp simd
-      for (index_t c = 0; c < w; ++c) yr[c] = (xr[c] - m[c]) * k[c] + b[c];
+        for (index_t c = 0; c < w; ++c) {
+          const T u = (xr[c] - m[c]) * k[c] + b[c];
+          yr[c] = u > T(0) ? u : T(0);
+        }
+      } else {
+#pragma omp simd
+        for (index_t c = 0; c < w; ++c) yr[c] = (xr[c] - m[c]) * k[c] + b[c];
+      }
     }
   });
 }
@@ -203,9 +216,10 @@ void batch_norm_moments(const T* x, double* mean, double* m2, index_t n, index_t
 }
 
 template <class T>
-void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamma, const T* dy, T* dx,
-                         T* dgamma, T* dbeta, index_t n, index_t d, bool training, bool accumulate,
-                         const double* given_sums, double given_count) {
+void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamma, const T* y, bool relu,
+                         const T* dy, T* dx, T* dgamma, T* dbeta, index_t n, index_t d, bool training,
+                         bool accumulate, const double* given_sums, double given_count) {
+  PYSSL_CHECK(!relu || y != nullptr, "batch_norm_backward: relu needs the forward output y");
   if (!training && dgamma == nullptr && dbeta == nullptr) {
     // Eval mode with no parameter gradient wanted: dx is elementwise.
     if (dx == nullptr) return;
@@ -219,6 +233,11 @@ void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
         } else {
 #pragma omp simd
           for (index_t c = 0; c < d; ++c) dxr[c] = gr[c] * rstd[c];
+        }
+        if (relu) {
+          const T* yr = y + r * d;
+#pragma omp simd
+          for (index_t c = 0; c < d; ++c) dxr[c] = relu_grad(yr[c], dxr[c]);
         }
       }
     });
@@ -234,10 +253,20 @@ void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
     for (index_t r = 0; r < n; ++r) {
       const T* xr = x + r * d + c0;
       const T* gr = dy + r * d + c0;
+      if (relu) {
+        const T* yr = y + r * d + c0;
 #pragma omp simd
-      for (index_t c = 0; c < w; ++c) {
-        s1[c] += double(gr[c]);
-        s2[c] += double(gr[c] * ((xr[c] - mb[c]) * rb[c]));
+        for (index_t c = 0; c < w; ++c) {
+          const T g = relu_grad(yr[c], gr[c]);
+          s1[c] += double(g);
+          s2[c] += double(g * ((xr[c] - mb[c]) * rb[c]));
+        }
+      } else {
+#pragma omp simd
+        for (index_t c = 0; c < w; ++c) {
+          s1[c] += double(gr[c]);
+          s2[c] += double(gr[c] * ((xr[c] - mb[c]) * rb[c]));
+        }
       }
     }
     for (index_t c = 0; c < w; ++c) {
@@ -257,8 +286,17 @@ void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
       const T* xr = x + r * d + c0;
       const T* gr = dy + r * d + c0;
       T* dxr = dx + r * d + c0;
+      if (relu) {
+        const T* yr = y + r * d + c0;
 #pragma omp simd
-      for (index_t c = 0; c < w; ++c) dxr[c] = k[c] * (gr[c] - m1[c] - (xr[c] - mb[c]) * rb[c] * m2[c]);
+        for (index_t c = 0; c < w; ++c) {
+          const T g = relu_grad(yr[c], gr[c]);
+          dxr[c] = k[c] * (g - m1[c] - (xr[c] - mb[c]) * rb[c] * m2[c]);
+        }
+      } else {
+#pragma omp simd
+        for (index_t c = 0; c < w; ++c) dxr[c] = k[c] * (gr[c] - m1[c] - (xr[c] - mb[c]) * rb[c] * m2[c]);
+      }
     }
   });
 }
@@ -268,12 +306,12 @@ void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
                                       double);                                                      \
   template void layer_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, \
                                        index_t, index_t, bool);                                     \
-  template void batch_norm_forward<T>(const T*, const T*, const T*, T*, T*, T*, T*, T*, index_t,    \
+  template void batch_norm_forward<T>(const T*, const T*, const T*, bool, T*, T*, T*, T*, T*, index_t, \
                                       index_t, bool, double, double, const double*, const double*,  \
                                       double);                                                      \
   template void batch_norm_moments<T>(const T*, double*, double*, index_t, index_t);                \
-  template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, \
-                                       index_t, index_t, bool, bool, const double*, double);
+  template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, bool, const T*, \
+                                       T*, T*, T*, index_t, index_t, bool, bool, const double*, double);
 PYSSL_INSTANTIATE_FLOATS(PYSSL_NORM)
 #undef PYSSL_NORM
 

@@ -19,9 +19,11 @@
 //             running_var  ← (1−m) running_var  + m σ²_d N/(N−1)   (unbiased; PyTorch convention)
 //   eval:     μ_d = running_mean_d, σ²_d = running_var_d
 //   r_d = 1/√(σ²_d + ε), x̂_nd = (x_nd − μ_d) r_d, y_nd = γ_d x̂_nd + β_d
-// Backward, with S1_d = Σ_n dy_nd and S2_d = Σ_n dy_nd x̂_nd:
-//   training: dx_nd = γ_d r_d (dy_nd − S1_d/N − x̂_nd S2_d/N)   (batch statistics differentiated)
-//   eval:     dx_nd = γ_d r_d dy_nd
+// With relu, the ReLU that follows the norm is fused in: y_nd = max(0, γ_d x̂_nd + β_d), and
+// backward reads the incoming gradient through its mask, g_nd = dy_nd [y_nd > 0] (g = dy without).
+// Backward, with S1_d = Σ_n g_nd and S2_d = Σ_n g_nd x̂_nd:
+//   training: dx_nd = γ_d r_d (g_nd − S1_d/N − x̂_nd S2_d/N)   (batch statistics differentiated)
+//   eval:     dx_nd = γ_d r_d g_nd
 //   dγ_d (+)= S2_d, dβ_d (+)= S1_d
 // Parameter gradients are accumulated when `accumulate` is true, overwritten otherwise.
 //
@@ -51,8 +53,9 @@ void layer_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamm
 // running_mean / running_var are updated in place in training mode (may be null to skip the
 // update). Training mode requires n >= 2.
 // given_mean / given_var (D doubles) replace the batch statistics in training mode when non-null.
+// relu: y = max(0, BN(x)) (the following ReLU fused in).
 template <class T>
-void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_mean, T* running_var,
+void batch_norm_forward(const T* x, const T* gamma, const T* beta, bool relu, T* running_mean, T* running_var,
                         T* y, T* mean, T* rstd, index_t n, index_t d, bool training, double momentum,
                         double eps, const double* given_mean = nullptr, const double* given_var = nullptr,
                         double given_count = 0);
@@ -61,10 +64,11 @@ void batch_norm_forward(const T* x, const T* gamma, const T* beta, T* running_me
 template <class T>
 void batch_norm_moments(const T* x, double* mean, double* m2, index_t n, index_t d);
 
+// y: the forward output, read for the ReLU mask when relu is true (may be null otherwise).
 // given_sums (2D doubles: S1 then S2) replace the batch sums in dx when non-null.
 template <class T>
-void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamma, const T* dy, T* dx,
-                         T* dgamma, T* dbeta, index_t n, index_t d, bool training, bool accumulate,
-                         const double* given_sums = nullptr, double given_count = 0);
+void batch_norm_backward(const T* x, const T* mean, const T* rstd, const T* gamma, const T* y, bool relu,
+                         const T* dy, T* dx, T* dgamma, T* dbeta, index_t n, index_t d, bool training,
+                         bool accumulate, const double* given_sums = nullptr, double given_count = 0);
 
 }  // namespace pyssl::nn

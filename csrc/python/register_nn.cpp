@@ -129,7 +129,7 @@ py::object layer_norm_backward(const py::array& x_, const py::array& mean_, cons
 
 template <class T>
 py::tuple batch_norm_forward(const py::array& x_, const py::object& weight, const py::object& bias,
-                             const py::object& running_mean, const py::object& running_var, bool training,
+                             const py::object& running_mean, const py::object& running_var, bool relu, bool training,
                              double momentum, double eps, const py::object& given_mean,
                              const py::object& given_var, double given_count) {
   auto x = matrix<T>(x_, "x");
@@ -159,7 +159,7 @@ py::tuple batch_norm_forward(const py::array& x_, const py::object& weight, cons
   auto y = out<T>({n, d});
   auto mean = out<T>({d}), rstd = out<T>({d});
   nogil([&] {
-    nn::batch_norm_forward<T>(x, w, b, rm, rv, y, mean, rstd, n, d, training, momentum, eps, gm, gv, given_count);
+    nn::batch_norm_forward<T>(x, w, b, relu, rm, rv, y, mean, rstd, n, d, training, momentum, eps, gm, gv, given_count);
   });
   return py::make_tuple(y.array(), mean.array(), rstd.array());
 }
@@ -168,7 +168,7 @@ template <class T>
 py::object batch_norm_backward(const py::array& x_, const py::array& mean_, const py::array& rstd_,
                                const py::array& dy_, const py::object& weight, const py::object& weight_grad,
                                const py::object& bias_grad, bool training, bool accumulate, bool need_dx,
-                               const py::object& given_sums, double given_count) {
+                               const py::object& given_sums, double given_count, const py::object& y_, bool relu) {
   auto x = matrix<T>(x_, "x");
   const index_t n = x.dim(0), d = x.dim(1);
   auto mean = arg<T>(mean_, "mean", {d});
@@ -178,12 +178,15 @@ py::object batch_norm_backward(const py::array& x_, const py::array& mean_, cons
   auto gw = opt_inplace<T>(weight_grad, "weight_grad", {d});
   auto gb = opt_inplace<T>(bias_grad, "bias_grad", {d});
   if (gw.given && !w.given) fail("batch_norm_backward: weight_grad given without weight");
+  if (relu && !present(y_)) fail("batch_norm_backward: relu=True needs the forward output y");
+  auto y = relu ? opt_arg<T>(y_, "y", {n, d}) : Array<const T>{};
   auto gs = opt_arg<double>(given_sums, "given_sums", {2 * d});
   if (gs.given && !(given_count >= 1))
     fail("batch_norm_backward: given_count must be the global number of rows (>= 1), got ", given_count);
   auto dx = out_if<T>(need_dx, {n, d});
   nogil([&] {
-    nn::batch_norm_backward<T>(x, mean, rstd, w, dy, dx, gw, gb, n, d, training, accumulate, gs, given_count);
+    nn::batch_norm_backward<T>(x, mean, rstd, w, y, relu, dy, dx, gw, gb, n, d, training, accumulate, gs,
+                               given_count);
   });
   return dx.or_none();
 }
@@ -297,10 +300,10 @@ void register_nn(py::module_& m) {
         "Return dx (or None); accumulate dweight = Σ dy x̂ and dbias = Σ dy in place.");
   m.def("batch_norm_forward", by_dtype(PYSSL_FLOATS(batch_norm_forward), "x"), py::arg("x"),
         py::arg("weight") = py::none(), py::arg("bias") = py::none(), py::arg("running_mean") = py::none(),
-        py::arg("running_var") = py::none(), py::arg("training") = true, py::arg("momentum") = 0.1,
-        py::arg("eps") = 1e-5, py::arg("given_mean") = py::none(), py::arg("given_var") = py::none(),
-        py::arg("given_count") = 0.0,
-        "BatchNorm1d on x (N, D); returns (y, mean, rstd) per feature. Training mode updates the "
+        py::arg("running_var") = py::none(), py::arg("relu") = false, py::arg("training") = true,
+        py::arg("momentum") = 0.1, py::arg("eps") = 1e-5, py::arg("given_mean") = py::none(),
+        py::arg("given_var") = py::none(), py::arg("given_count") = 0.0,
+        "BatchNorm1d on x (N, D), then ReLU when relu=True; returns (y, mean, rstd) per feature. Training mode updates the "
         "running stats in place (unbiased variance, momentum m: r = (1-m) r + m batch). given_mean / "
         "given_var (float64, biased) over given_count rows replace the batch statistics (synchronised "
         "BatchNorm).");
@@ -310,7 +313,9 @@ void register_nn(py::module_& m) {
         py::arg("rstd"), py::arg("grad_output"), py::arg("weight") = py::none(), py::arg("weight_grad") = py::none(),
         py::arg("bias_grad") = py::none(), py::arg("training") = true, py::arg("accumulate") = true,
         py::arg("need_dx") = true, py::arg("given_sums") = py::none(), py::arg("given_count") = 0.0,
-        "Return dx (or None; training mode differentiates the batch statistics); accumulate "
+        py::arg("y") = py::none(), py::arg("relu") = false,
+        "Return dx (or None; training mode differentiates the batch statistics; relu=True reads the "
+        "gradient through the mask y > 0 of the forward output y); accumulate "
         "dweight, dbias in place. given_sums (float64 (2D,): sum dy, then sum dy*xhat over given_count "
         "rows) replace the batch sums in dx (synchronised BatchNorm).");
   m.def("softmax_forward", by_dtype(PYSSL_FLOATS(softmax_forward), "x"), py::arg("x"), py::arg("log") = false,

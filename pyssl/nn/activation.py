@@ -19,8 +19,9 @@ class _Activation(Module):
 
 
 class ReLU(_Activation):
-    """relu(x) = max(x, 0)."""
+    """relu(x) = max(x, 0). After a BatchNorm1d in a Sequential it runs inside the norm's kernel."""
     _id = 0
+    is_relu = True
 
 
 class GELU(_Activation):

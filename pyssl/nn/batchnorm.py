@@ -45,11 +45,19 @@ class _ChannelBatchNorm(Module):
             raise ValueError(f"{name} got an empty x of shape {x.shape}; x must not be empty")
         return np.ascontiguousarray(x)
 
+    fuses_relu = True
+
     def forward(self, x):
         return self.forward_fused(x)
 
-    def forward_fused(self, x, residual=None):
-        """y = [relu](BN(x) + residual); ``residual`` has x's shape (None: no add)."""
+    def forward_relu(self, x):
+        """relu(BN(x)) in one pass (what a Sequential runs for this norm → ReLU)."""
+        return self.forward_fused(x, relu=True)
+
+    def forward_fused(self, x, residual=None, relu: bool = False):
+        """y = [relu](BN(x) + residual); ``residual`` has x's shape (None: no add). The ReLU is
+        applied when the layer was built with ``relu=True`` or ``relu`` is true."""
+        relu = self.relu or relu
         x = self._check(x)
         if residual is not None:
             residual = np.ascontiguousarray(residual)
@@ -64,7 +72,7 @@ class _ChannelBatchNorm(Module):
         w = self.weight.data if self.weight is not None else None
         b = self.bias.data if self.bias is not None else None
         group = _distributed.batch_norm_group() if training else None
-        kw = dict(residual=residual, relu=self.relu, training=training, momentum=self.momentum, eps=self.eps)
+        kw = dict(residual=residual, relu=relu, training=training, momentum=self.momentum, eps=self.eps)
         if group is None:
             y, mean, rstd = _core.nn.batch_norm_channels_forward(x, w, b, self.running_mean, self.running_var, **kw)
             sync = None
@@ -77,7 +85,7 @@ class _ChannelBatchNorm(Module):
                 x, w, b, self.running_mean, self.running_var, given_mean=gmean, given_var=gvar,
                 given_count=count, **kw)
             sync = (group, count)
-        return y, (x, mean, rstd, y if self.relu else None, training, sync, residual is not None)
+        return y, (x, mean, rstd, y if relu else None, training, sync, residual is not None)
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
         return self.backward_fused(grad_output, ctx, need_input_grad)[0]

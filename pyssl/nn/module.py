@@ -206,6 +206,13 @@ class Module:
     """Base class. Subclasses implement ``forward(x) -> (y, ctx)`` and
     ``backward(grad_y, ctx, need_input_grad=True) -> grad_x``."""
 
+    #: a ReLU: a Sequential runs it inside the kernel of the layer before it when that layer
+    #: ``fuses_relu`` (see Sequential.forward)
+    is_relu: bool = False
+    #: the layer can apply a following ReLU in its own kernel: ``forward_relu(x) -> (y, ctx)``
+    #: returns relu(forward(x)), and ``backward(grad, ctx)`` with that ctx differentiates both
+    fuses_relu: bool = False
+
     # Set in __init__ through object.__setattr__ (before __setattr__'s registration works).
     _parameters: dict[str, Parameter]
     _modules: dict[str, Module]
@@ -392,19 +399,46 @@ class Sequential(Module):
         return self.layers[i]
 
     def forward(self, x):
+        """Each layer's ``forward`` in order; a ReLU that follows a layer which ``fuses_relu``
+        (BatchNorm1d) runs inside that layer's kernel (one pass over the activations instead of
+        two, forward and backward; the ReLU's place in the context holds ``FUSED``)."""
         x = layer_input(self, x)
-        ctxs = []
-        for layer in self._modules.values():
-            x, c = layer.forward(x)
-            ctxs.append(c)
+        layers = self.layers
+        ctxs: list = []
+        last = len(layers) - 1
+        for i, layer in enumerate(layers):
+            if ctxs and ctxs[-1] is FUSED_NEXT:
+                ctxs[-1] = FUSED  # this ReLU ran inside the layer before it
+                continue
+            if i < last and layer.fuses_relu and layers[i + 1].is_relu and type(x) is np.ndarray:
+                x, c = layer.forward_relu(x)
+                ctxs += [c, FUSED_NEXT]
+            else:
+                x, c = layer.forward(x)
+                ctxs.append(c)
         return x, ctxs
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
         layers = self.layers
         g = grad_output
         for i in range(len(layers) - 1, -1, -1):
+            if ctx[i] is FUSED:
+                continue  # differentiated by the layer before it, with the ReLU's mask
             g = layers[i].backward(g, ctx[i], need_input_grad=need_input_grad or i > 0)
         return g
+
+
+class _Fused:
+    """Placeholder context of a layer that ran fused into the layer before it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "FUSED"
+
+
+FUSED = _Fused()
+FUSED_NEXT = _Fused()  # while Sequential.forward runs: the next layer is fused into this one
 
 
 @register_layer("identity")

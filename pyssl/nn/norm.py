@@ -159,7 +159,16 @@ class BatchNorm1d(Module):
     def dtype(self):
         return self.running_mean.dtype
 
+    fuses_relu = True
+
     def forward(self, x):
+        return self._forward(x, relu=False)
+
+    def forward_relu(self, x):
+        """relu(BN(x)) in one kernel (what a Sequential runs for BatchNorm1d → ReLU)."""
+        return self._forward(x, relu=True)
+
+    def _forward(self, x, relu: bool):
         x = layer_input(self, x)
         _check_input(self, x, f"(N, {self.num_features})",
                      isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] == self.num_features)
@@ -171,35 +180,36 @@ class BatchNorm1d(Module):
         b = self.bias.data if self.bias is not None else None
         group = _distributed.batch_norm_group() if training else None
         if group is None:
-            y, mean, rstd = _core.nn.batch_norm_forward(x, w, b, self.running_mean, self.running_var,
+            y, mean, rstd = _core.nn.batch_norm_forward(x, w, b, self.running_mean, self.running_var, relu=relu,
                                                         training=training, momentum=self.momentum, eps=self.eps)
-            return y, (x, mean, rstd, training, None)
+            return y, (x, mean, rstd, training, None, y if relu else None)
         # Synchronised BatchNorm: the statistics of the rows of every rank.
         local_mean, local_m2 = _core.nn.batch_norm_moments(x)
         row = np.concatenate([[float(x.shape[0])], local_mean, local_m2])[None]
         count, mean, var = _distributed.combine_moments(group.allgather_rows(row)[0])
-        y, mean, rstd = _core.nn.batch_norm_forward(x, w, b, self.running_mean, self.running_var, training=True,
-                                                    momentum=self.momentum, eps=self.eps, given_mean=mean,
-                                                    given_var=var, given_count=count)
-        return y, (x, mean, rstd, training, (group, count))
+        y, mean, rstd = _core.nn.batch_norm_forward(x, w, b, self.running_mean, self.running_var, relu=relu,
+                                                    training=True, momentum=self.momentum, eps=self.eps,
+                                                    given_mean=mean, given_var=var, given_count=count)
+        return y, (x, mean, rstd, training, (group, count), y if relu else None)
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
-        x, mean, rstd, training, sync = ctx
-        affine = self.weight is not None
+        x, mean, rstd, training, sync, relu_y = ctx
         w = self.weight.data if self.weight is not None else None
         (wg, bg), acc = grads_for_backward(self.weight, self.bias)
+        mask = dict(y=relu_y, relu=relu_y is not None)  # the fused ReLU's mask, when forward_relu ran
         if sync is None:
             return _core.nn.batch_norm_backward(x, mean, rstd, grad_output, w, wg, bg, training=training,
-                                                accumulate=acc, need_dx=need_input_grad)
+                                                accumulate=acc, need_dx=need_input_grad, **mask)
         group, count = sync
-        # This rank's Σ dy and Σ dy·x̂, summed over the ranks, replace the batch sums in dx.
+        # This rank's Σ g and Σ g·x̂ (g = dy, through the ReLU's mask when fused), summed over the
+        # ranks, replace the batch sums in dx.
         s1, s2 = np.empty_like(mean), np.empty_like(mean)
         _core.nn.batch_norm_backward(x, mean, rstd, grad_output, np.ones_like(mean), s2, s1, training=True,
-                                     accumulate=False, need_dx=False)
+                                     accumulate=False, need_dx=False, **mask)
         sums = group.allreduce_sum_(np.concatenate([s1, s2]).astype(np.float64))
         return _core.nn.batch_norm_backward(x, mean, rstd, grad_output, w, wg, bg, training=True,
                                             accumulate=acc, need_dx=need_input_grad, given_sums=sums,
-                                            given_count=count)
+                                            given_count=count, **mask)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
