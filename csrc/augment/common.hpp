@@ -349,6 +349,12 @@ inline void random_subset(I* idx, index_t n, index_t k, u64 seed, u64 stream, u3
   partial_shuffle(idx, n, k, words);
 }
 
+// Cost, in the scalar ops of parallel_for's work estimate, of one value read from a random row of
+// a reference set (SCARF / VIME donors): a likely cache miss, partly hidden by prefetching.
+// Measured: SCARF on 256 × 64 with 38 replacements a row over a 26 MB reference took ~0.9 µs a
+// row, so a batch is worth the second thread.
+constexpr index_t kScatteredRead = 64;
+
 // body(sample) for every sample, in chunks of samples handed out dynamically (a sample's result
 // never depends on which thread or chunk computes it).
 template <class F>

@@ -59,7 +59,7 @@ void scarf_corrupt(const T* x, const T* ref, T* out, T* mask, index_t n, index_t
                    index_t k, std::uint64_t seed) {
   // scratch per chunk: d feature indices (32-bit, to keep the row's working set in L1), 2k words
   const index_t nw = words_capacity(2 * k);
-  parallel_for(n, 2 * d + 8 * k, [&](index_t b, index_t e) {
+  parallel_for(n, 2 * d + kScatteredRead * k, [&](index_t b, index_t e) {
     std::vector<u32> idx(static_cast<size_t>(d));
     std::vector<u32> words(static_cast<size_t>(nw));
     for (index_t i = b; i < e; ++i) {

@@ -37,7 +37,7 @@ void table_scarf_corrupt(const T* x, const T* ref, T* out, T* mask, index_t n, i
   if (k < 1 || k > n_groups) fail("k must be in [1, ", n_groups, "], got ", k);
   if (n_ref < 1) fail("reference must have at least one row");
   const u32 nr = u32(n_ref);
-  parallel_for(n, 2 * w + 8 * k, [&](index_t b, index_t e) {
+  parallel_for(n, 2 * w + kScatteredRead * k, [&](index_t b, index_t e) {
     std::vector<u32> idx(static_cast<size_t>(n_groups));
     std::vector<u32> words(static_cast<size_t>(words_capacity(2 * k)));
     for (index_t i = b; i < e; ++i) {
@@ -66,7 +66,7 @@ void table_vime_corrupt(const T* x, const T* ref, T* out, T* mask, index_t n, in
   if (n_ref < 1) fail("reference must have at least one row");
   const Bernoulli bern(p);
   const u32 nr = u32(n_ref);
-  parallel_for(n, 2 * w + 8 * n_groups, [&](index_t b, index_t e) {
+  parallel_for(n, 2 * w + 8 * n_groups + kScatteredRead * n_groups / 2, [&](index_t b, index_t e) {
     std::vector<u32> words(static_cast<size_t>(words_capacity(2 * n_groups)));
     for (index_t i = b; i < e; ++i) {
       const T* xi = x + i * w;
