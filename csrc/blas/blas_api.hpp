@@ -12,6 +12,29 @@ template <class T>
 void gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc);
 
+// The arguments of one gemm call.
+template <class T>
+struct GemmCall {
+  Trans ta, tb;
+  std::int64_t m, n, k;
+  T alpha;
+  const T* a;
+  std::int64_t lda;
+  const T* b;
+  std::int64_t ldb;
+  T beta;
+  T* c;
+  std::int64_t ldc;
+};
+template <class T>
+void gemm(const GemmCall<T>& g);
+
+// Two independent products (no output overlaps the other's operands), computed side by side on
+// pyssl's team: a backward pass's dX = dY Wᵀ and dW = Xᵀ dY. Each is cut into half the slices it
+// would get alone (by shape and core count only, so the result is the same on any thread count).
+template <class T>
+void gemm_pair(const GemmCall<T>& p, const GemmCall<T>& q);
+
 void set_threads(int n);
 int get_threads();
 const char* config();

@@ -90,63 +90,119 @@ std::int64_t max_slices() {
   return s;
 }
 
+// How one product is cut: `slices` contiguous slices of C's longer side, `per` rows/columns each.
 template <class T>
-void gemm_split(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
-                std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-  const bool by_rows = m >= n;
-  const std::int64_t len = by_rows ? m : n;
-  const std::int64_t blocks = (len + kSliceAlign - 1) / kSliceAlign;
-  const std::int64_t macs = m * n * (k > 0 ? k : 1);
-  std::int64_t slices = 1;
-  while (slices * 2 <= std::min<std::int64_t>({blocks, macs / kMinMacsPerSlice, max_slices()})) slices *= 2;
-  if (slices <= 1) {
-    blas_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
+struct Sliced {
+  GemmCall<T> g;
+  bool by_rows;
+  std::int64_t len, slices, per;
+
+  // Slices for a product that gets up to `most` slices (a power of two).
+  Sliced(const GemmCall<T>& call, std::int64_t most) : g(call) {
+    by_rows = g.m >= g.n;
+    len = by_rows ? g.m : g.n;
+    const std::int64_t blocks = (len + kSliceAlign - 1) / kSliceAlign;
+    const std::int64_t macs = g.m * g.n * (g.k > 0 ? g.k : 1);
+    slices = 1;
+    while (slices * 2 <= std::min<std::int64_t>({blocks, macs / kMinMacsPerSlice, most})) slices *= 2;
+    per = (blocks + slices - 1) / slices * kSliceAlign;
   }
-  const std::int64_t per = (blocks + slices - 1) / slices * kSliceAlign;
-  auto slice = [&](std::int64_t i) {
+
+  void run(std::int64_t i) const {
+    if (slices == 1) {
+      blas_call(g.ta, g.tb, g.m, g.n, g.k, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta, g.c, g.ldc);
+      return;
+    }
     const std::int64_t lo = std::min(len, i * per), hi = std::min(len, lo + per);
     if (lo >= hi) return;
     if (by_rows)
-      blas_call(ta, tb, hi - lo, n, k, alpha, ta == Trans::No ? a + lo * lda : a + lo, lda, b, ldb, beta,
-                c + lo * ldc, ldc);
+      blas_call(g.ta, g.tb, hi - lo, g.n, g.k, g.alpha, g.ta == Trans::No ? g.a + lo * g.lda : g.a + lo, g.lda, g.b,
+                g.ldb, g.beta, g.c + lo * g.ldc, g.ldc);
     else
-      blas_call(ta, tb, m, hi - lo, k, alpha, a, lda, tb == Trans::No ? b + lo : b + lo * ldb, ldb, beta,
-                c + lo, ldc);
-  };
-  const std::int64_t nt = std::min<std::int64_t>(num_threads(), slices);
+      blas_call(g.ta, g.tb, g.m, hi - lo, g.k, g.alpha, g.a, g.lda, g.tb == Trans::No ? g.b + lo : g.b + lo * g.ldb,
+                g.ldb, g.beta, g.c + lo, g.ldc);
+  }
+};
+
+// Runs tasks 0..count-1 (task(i) computes one slice) on the team, contiguous runs per thread.
+template <class Task>
+void run_slices(std::int64_t count, const Task& task) {
+  const std::int64_t nt = std::min<std::int64_t>(num_threads(), count);
   if (nt <= 1 || omp_in_parallel()) {
-    for (std::int64_t i = 0; i < slices; ++i) slice(i);
+    for (std::int64_t i = 0; i < count; ++i) task(i);
     return;
   }
 #pragma omp parallel num_threads(int(nt))
   {
     const std::int64_t t = omp_get_thread_num(), team = omp_get_num_threads();
-    for (std::int64_t i = t * slices / team; i < (t + 1) * slices / team; ++i) slice(i);
+    for (std::int64_t i = t * count / team; i < (t + 1) * count / team; ++i) task(i);
   }
+}
+
+template <class T>
+void gemm_split(const GemmCall<T>& call) {
+  const Sliced<T> s(call, max_slices());
+  run_slices(s.slices, [&](std::int64_t i) { s.run(i); });
+}
+}  // namespace
+
+namespace {
+// Anything may have raised OpenBLAS's thread count since pyssl was loaded (threadpoolctl's
+// threadpool_limits does, for every BLAS in the process); two threads each calling a
+// multi-threaded OpenBLAS queue on its single server and run many times slower.
+void keep_blas_single_threaded() {
+  if (PYSSL_OPENBLAS(get_num_threads)() != 1) PYSSL_OPENBLAS(set_num_threads)(1);
 }
 }  // namespace
 
 template <class T>
 void gemm(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-  check_dims(m, n, k, lda, ldb, ldc);
-  if (m == 0 || n == 0) return;
+  gemm(GemmCall<T>{ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc});
+}
+
+template <class T>
+void gemm(const GemmCall<T>& g) {
+  check_dims(g.m, g.n, g.k, g.lda, g.ldb, g.ldc);
+  if (g.m == 0 || g.n == 0) return;
   if (split_enabled()) {
-    // Anything may have raised OpenBLAS's thread count since (threadpoolctl's
-    // threadpool_limits does, for every BLAS in the process); two threads each calling a
-    // multi-threaded OpenBLAS queue on its single server and run many times slower.
-    if (PYSSL_OPENBLAS(get_num_threads)() != 1) PYSSL_OPENBLAS(set_num_threads)(1);
-    gemm_split(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    keep_blas_single_threaded();
+    gemm_split(g);
+  } else {
+    blas_call(g.ta, g.tb, g.m, g.n, g.k, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta, g.c, g.ldc);
   }
-  else
-    blas_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <class T>
+void gemm_pair(const GemmCall<T>& p, const GemmCall<T>& q) {
+  check_dims(p.m, p.n, p.k, p.lda, p.ldb, p.ldc);
+  check_dims(q.m, q.n, q.k, q.lda, q.ldb, q.ldc);
+  if (!split_enabled() || p.m == 0 || p.n == 0 || q.m == 0 || q.n == 0) {
+    gemm(p);
+    gemm(q);
+    return;
+  }
+  keep_blas_single_threaded();
+  // Each product gets half the slices it would get alone, and the two run side by side: on two
+  // cores each is one whole BLAS call on its own core, so neither packs a panel the other also packs.
+  const std::int64_t half = std::max<std::int64_t>(1, max_slices() / 2);
+  const Sliced<T> sp(p, half), sq(q, half);
+  run_slices(sp.slices + sq.slices, [&](std::int64_t i) {
+    if (i < sp.slices)
+      sp.run(i);
+    else
+      sq.run(i - sp.slices);
+  });
 }
 
 template void gemm<float>(Trans, Trans, std::int64_t, std::int64_t, std::int64_t, float, const float*,
                           std::int64_t, const float*, std::int64_t, float, float*, std::int64_t);
 template void gemm<double>(Trans, Trans, std::int64_t, std::int64_t, std::int64_t, double, const double*,
                            std::int64_t, const double*, std::int64_t, double, double*, std::int64_t);
+template void gemm<float>(const GemmCall<float>&);
+template void gemm<double>(const GemmCall<double>&);
+template void gemm_pair<float>(const GemmCall<float>&, const GemmCall<float>&);
+template void gemm_pair<double>(const GemmCall<double>&, const GemmCall<double>&);
 
 void set_threads(int n) { PYSSL_OPENBLAS(set_num_threads)(split_enabled() ? 1 : n); }
 int get_threads() { return PYSSL_OPENBLAS(get_num_threads)(); }

@@ -38,11 +38,16 @@ void dense_forward(const T* x, const T* w, const T* b, T* y, index_t n, index_t 
 template <class T>
 void dense_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, index_t n, index_t in,
                     index_t out, bool accumulate) {
-  if (dx != nullptr)
-    blas::gemm<T>(blas::Trans::No, blas::Trans::Yes, n, in, out, T(1), dy, out, w, out, T(0), dx, in);
-  if (dw != nullptr)
-    blas::gemm<T>(blas::Trans::Yes, blas::Trans::No, in, out, n, T(1), x, in, dy, out,
-                  accumulate ? T(1) : T(0), dw, out);
+  using blas::Trans;
+  const blas::GemmCall<T> gx{Trans::No, Trans::Yes, n, in, out, T(1), dy, out, w, out, T(0), dx, in};
+  const blas::GemmCall<T> gw{Trans::Yes, Trans::No, in, out, n, T(1), x, in, dy, out, accumulate ? T(1) : T(0),
+                             dw, out};
+  if (dx != nullptr && dw != nullptr)
+    blas::gemm_pair(gx, gw);  // the same multiply-adds each: one per core
+  else if (dx != nullptr)
+    blas::gemm(gx);
+  else if (dw != nullptr)
+    blas::gemm(gw);
   if (db != nullptr) column_sum(dy, db, n, out, accumulate);
 }
 
