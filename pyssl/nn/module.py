@@ -405,17 +405,17 @@ class Sequential(Module):
         x = layer_input(self, x)
         layers = self.layers
         ctxs: list = []
-        last = len(layers) - 1
-        for i, layer in enumerate(layers):
-            if ctxs and ctxs[-1] is FUSED_NEXT:
-                ctxs[-1] = FUSED  # this ReLU ran inside the layer before it
-                continue
-            if i < last and layer.fuses_relu and layers[i + 1].is_relu and type(x) is np.ndarray:
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if i + 1 < len(layers) and layer.fuses_relu and layers[i + 1].is_relu and type(x) is np.ndarray:
                 x, c = layer.forward_relu(x)
-                ctxs += [c, FUSED_NEXT]
+                ctxs += [c, FUSED]  # the ReLU ran inside the layer before it
+                i += 2
             else:
                 x, c = layer.forward(x)
                 ctxs.append(c)
+                i += 1
         return x, ctxs
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
@@ -438,7 +438,6 @@ class _Fused:
 
 
 FUSED = _Fused()
-FUSED_NEXT = _Fused()  # while Sequential.forward runs: the next layer is fused into this one
 
 
 @register_layer("identity")
