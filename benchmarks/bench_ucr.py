@@ -362,6 +362,21 @@ def render(cache, path, command):
     print(text)
 
 
+def merge_entry(old, new):
+    """Merge one set's results of another run into ``old``: a method's runs over other seeds
+    (``--first-seed``; both record their "seeds", same iterations) are appended in seed order,
+    anything else replaces the old value."""
+    for k, v in new.items():
+        o = old.get(k)
+        if (isinstance(o, dict) and isinstance(v, dict) and "seeds" in o and "seeds" in v
+                and not set(o["seeds"]) & set(v["seeds"]) and o.get("n_iters") == v.get("n_iters")):
+            order = sorted(range(len(o["seeds"]) + len(v["seeds"])), key=lambda i: (o["seeds"] + v["seeds"])[i])
+            old[k] = {f: ([(o[f] + v[f])[i] for i in order] if isinstance(o.get(f), list) else o.get(f))
+                      for f in o}
+        else:
+            old[k] = v
+
+
 def profile_steps(name, steps):
     """cProfile of ``steps`` TS2Vec training steps on ``name`` (after one warm-up step), by own time,
     with the wall and CPU time per step."""
@@ -387,6 +402,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", default=",".join(ALL), help="comma-separated names (default: all that load offline)")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed … first-seed + seeds − 1 (to split one set's seeds over processes)")
     p.add_argument("--iters", type=int, default=None, help="TS2Vec iterations (default: the paper's 200 / 600)")
     p.add_argument("--tloss-iters", type=int, default=1500, help="T-Loss steps (paper: 1500)")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 20 iterations, no DTW")
@@ -408,7 +425,7 @@ def main():
     if a.render:
         for path in a.merge:
             for d, entry in json.load(open(path)).items():
-                cache.setdefault(d, {}).update(entry)
+                merge_entry(cache.setdefault(d, {}), entry)
         if a.merge:
             with open(a.cache, "w") as f:
                 json.dump(cache, f, indent=1)
@@ -418,6 +435,7 @@ def main():
         a.seeds, a.iters, a.tloss_iters = 1, 20, 20
         a.methods = a.methods.replace(",dtw", "")
     methods = a.methods.split(",")
+    seeds = range(a.first_seed, a.first_seed + a.seeds)
     warnings.filterwarnings("ignore", category=UserWarning)
     for d in a.datasets.split(","):
         Xtr, ytr, Xte, yte = load(d)
@@ -432,36 +450,39 @@ def main():
             r["dtw"] = run_dtw(Xtr, ytr, Xte, yte)
             print(f"   1-NN DTW {r['dtw']:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
         if "random" in methods:
-            r["random"] = {"acc": [run_random(Xtr, ytr, Xte, yte, s) for s in range(a.seeds)]}
+            r["random"] = {"acc": [run_random(Xtr, ytr, Xte, yte, s) for s in seeds], "seeds": list(seeds)}
             print(f"   random init {r['random']['acc']}", flush=True)
         if "tloss-random" in methods:
-            r["tloss_random"] = {"acc": [run_random_causal(Xtr, ytr, Xte, yte, s) for s in range(a.seeds)]}
+            r["tloss_random"] = {"acc": [run_random_causal(Xtr, ytr, Xte, yte, s) for s in seeds], "seeds": list(seeds)}
             print(f"   random-init causal CNN {r['tloss_random']['acc']}", flush=True)
         if "ts2vec" in methods:
             import pyssl
 
             n_iters = a.iters or pyssl.methods.TS2Vec.default_iterations(Xtr)
-            res = {"acc": [], "fit_s": [], "fit_cpu_s": [], "loss_first": [], "loss_last": [], "n_iters": n_iters}
-            for s in range(a.seeds):
+            res = {"acc": [], "fit_s": [], "fit_cpu_s": [], "loss_first": [], "loss_last": [], "n_iters": n_iters,
+                   "seeds": list(seeds)}
+            for s in seeds:
                 acc, fit_s, fit_cpu_s, l0, l1 = run_ts2vec(Xtr, ytr, Xte, yte, s, n_iters)
                 for k, v in zip(("acc", "fit_s", "fit_cpu_s", "loss_first", "loss_last"), (acc, fit_s, fit_cpu_s, l0, l1)):
                     res[k].append(v)
                 print(f"   TS2Vec seed {s}: acc {acc:.4f}, fit {fit_s:.0f} s wall / {fit_cpu_s:.0f} s CPU, loss {l0:.3f} -> {l1:.3f}", flush=True)
             r["ts2vec"] = res
         if "tloss" in methods:
-            res = {"acc": [], "fit_s": [], "fit_cpu_s": [], "loss_first": [], "loss_last": [], "n_iters": a.tloss_iters}
-            for s in range(a.seeds):
+            res = {"acc": [], "fit_s": [], "fit_cpu_s": [], "loss_first": [], "loss_last": [], "n_iters": a.tloss_iters,
+                   "seeds": list(seeds)}
+            for s in seeds:
                 acc, fit_s, fit_cpu_s, l0, l1 = run_tloss(Xtr, ytr, Xte, yte, s, a.tloss_iters)
                 for k, v in zip(("acc", "fit_s", "fit_cpu_s", "loss_first", "loss_last"), (acc, fit_s, fit_cpu_s, l0, l1)):
                     res[k].append(v)
                 print(f"   TLoss seed {s}: acc {acc:.4f}, fit {fit_s:.0f} s wall / {fit_cpu_s:.0f} s CPU, loss {l0:.3f} -> {l1:.3f}", flush=True)
             r["tloss"] = res
         if "tstcc-random" in methods:
-            r["tstcc_random"] = {"acc": [run_random_tstcc(Xtr, ytr, Xte, yte, s) for s in range(a.seeds)]}
+            r["tstcc_random"] = {"acc": [run_random_tstcc(Xtr, ytr, Xte, yte, s) for s in seeds], "seeds": list(seeds)}
             print(f"   random-init TS-TCC encoder {r['tstcc_random']['acc']}", flush=True)
         if "tstcc" in methods:
-            res = {"acc": [], "fit_s": [], "fit_cpu_s": [], "loss_first": [], "loss_last": [], "n_iters": None}
-            for s in range(a.seeds):
+            res = {"acc": [], "fit_s": [], "fit_cpu_s": [], "loss_first": [], "loss_last": [], "n_iters": None,
+                   "seeds": list(seeds)}
+            for s in seeds:
                 acc, fit_s, fit_cpu_s, l0, l1, steps = run_tstcc(Xtr, ytr, Xte, yte, s)
                 for k, v in zip(("acc", "fit_s", "fit_cpu_s", "loss_first", "loss_last"), (acc, fit_s, fit_cpu_s, l0, l1)):
                     res[k].append(v)
