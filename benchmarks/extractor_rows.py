@@ -343,8 +343,8 @@ def main(argv=None):
     # mnist
     p.add_argument("--train", type=int, default=4000)
     p.add_argument("--test", type=int, default=2000)
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=160, help="mnist: pretraining epochs")
+    p.add_argument("--warmup", type=int, default=8, help="mnist: warmup epochs")
     p.add_argument("--encoders", default=None, help="mnist: vit,resnet,mlp (default resnet,mlp); table: ft,mlp")
     p.add_argument("--method", default=None, help="mnist: simclr (default)|byol|mae; ucr: simclr (default)|mae")
     p.add_argument("--temperature", type=float, default=0.5)
