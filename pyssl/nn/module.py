@@ -404,7 +404,7 @@ class Sequential(Module):
         two, forward and backward; the ReLU's place in the context holds ``FUSED``)."""
         x = layer_input(self, x)
         layers = self.layers
-        ctxs: list = []
+        ctxs = []
         i = 0
         while i < len(layers):
             layer = layers[i]
