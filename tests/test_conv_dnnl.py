@@ -57,6 +57,23 @@ def reference(x, w, b, dy, stride, pad, pad_end, dil):
     return y, dx, dw, db
 
 
+class wgrad_path:
+    """bf16 backward-weights on oneDNN's primitive (-1) or on the im2col GEMMs of
+    csrc/nn/conv_wgrad_gemm.cpp (1), for the body of a with-block."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        self.saved = _core.nn.conv_engine_config()["wgrad_gemm"] if HAVE else 0
+        if HAVE:
+            _core.nn.conv_engine_config(wgrad_gemm=self.mode)
+
+    def __exit__(self, *exc):
+        if HAVE:
+            _core.nn.conv_engine_config(wgrad_gemm=self.saved)
+
+
 def dnnl(x, w, b, dy, stride, pad, pad_end, dil, bf16=False):
     y = _core.nn.conv2d_dnnl_forward(x, w, b, stride, pad, dil, pad_end, bf16)
     dw = np.full(w.shape, np.nan, np.float32)
@@ -117,15 +134,18 @@ def test_fp32_passes_match_float64_im2col_within_the_k_term_bound(case, bias, se
 
 
 @needs_dnnl
+@pytest.mark.parametrize("wgrad_gemm", [-1, 1])
 @settings(max_examples=40, deadline=None)
 @given(case=conv_cases(), bias=st.booleans(), seed=st.integers(0, 10_000))
-def test_bf16_passes_are_the_convolutions_of_the_rounded_operands(case, bias, seed):
+def test_bf16_passes_are_the_convolutions_of_the_rounded_operands(wgrad_gemm, case, bias, seed):
     """bf16-mixed: y = b + bf16(x) * bf16(w), dx = bf16(dy) *ᵀ bf16(w), dw = corr(bf16(x), bf16(dy))
     with float32 sums: within the float32 k-term bound of the float64 convolution of the rounded
-    operands; and within bf16's bound (2·2⁻⁸ per product) of the float32 result."""
+    operands; and within bf16's bound (2·2⁻⁸ per product) of the float32 result. Both weight-gradient
+    paths: oneDNN's backward-weights primitive and the im2col GEMMs."""
     x, w, b, dy = operands(case, seed, bias)
     stride, pad, pad_end, dil = case[2], case[3], case[4], case[5]
-    got = dnnl(x, w, b, dy, stride, pad, pad_end, dil, bf16=True)
+    with wgrad_path(wgrad_gemm):
+        got = dnnl(x, w, b, dy, stride, pad, pad_end, dil, bf16=True)
     rounded = [bf16_round(a).astype(np.float64) for a in (x, w, dy)]
     want = reference(rounded[0], rounded[1], None if b is None else b.astype(np.float64), rounded[2],
                      stride, pad, pad_end, dil)
@@ -151,29 +171,35 @@ def test_bf16_passes_are_the_convolutions_of_the_rounded_operands(case, bias, se
 def test_passes_are_bit_identical_at_1_2_and_3_threads(shape, bf16):
     x, w, b, dy = operands(shape, 3, True)
     before = pyssl.get_num_threads()
-    runs = []
-    try:
-        for t in (1, 2, 3):
-            pyssl.set_num_threads(t)
-            runs.append(dnnl(x, w, b, dy, *shape[2:5], shape[5], bf16=bf16))
-    finally:
-        pyssl.set_num_threads(before)
-    for t, run in zip((2, 3), runs[1:]):
-        for name, a, r in zip(("y", "dx", "dw", "db"), runs[0], run):
-            assert a.tobytes() == r.tobytes(), f"{name} differs between 1 and {t} threads"
+    for mode in ((-1, 1) if bf16 else (0,)):  # bf16: both weight-gradient paths
+        runs = []
+        try:
+            with wgrad_path(mode):
+                for t in (1, 2, 3):
+                    pyssl.set_num_threads(t)
+                    runs.append(dnnl(x, w, b, dy, *shape[2:5], shape[5], bf16=bf16))
+        finally:
+            pyssl.set_num_threads(before)
+        for t, run in zip((2, 3), runs[1:]):
+            for name, a, r in zip(("y", "dx", "dw", "db"), runs[0], run):
+                assert a.tobytes() == r.tobytes(), f"{name} differs between 1 and {t} threads (wgrad_gemm={mode})"
 
 
 @needs_dnnl
 @pytest.mark.parametrize("case", [((4, 3, 6, 5), (2, 3, 3, 3), (1, 1), (1, 1), (1, 1), (1, 1)),
                                   ((2, 512, 3, 3), (256, 512, 3, 3), (1, 1), (1, 1), (1, 1), (1, 1))])
-def test_accumulate_adds_to_the_gradients_and_need_dx_false_returns_none(case):
+@pytest.mark.parametrize("bf16, wgrad_gemm", [(False, 0), (True, -1), (True, 1)])
+def test_accumulate_adds_to_the_gradients_and_need_dx_false_returns_none(case, bf16, wgrad_gemm):
     x, w, b, dy = operands(case, 1, True)
-    _, _, dw, db = dnnl(x, w, b, dy, *case[2:5], case[5])
-    dw2, db2 = np.ones_like(dw), np.ones_like(db)
-    got = _core.nn.conv2d_dnnl_backward(x, w, dy, dw2, db2, case[2], case[3], True, False, case[5], case[4])
+    with wgrad_path(wgrad_gemm):
+        _, _, dw, db = dnnl(x, w, b, dy, *case[2:5], case[5], bf16=bf16)
+        dw2, db2 = np.ones_like(dw), np.ones_like(db)
+        got = _core.nn.conv2d_dnnl_backward(x, w, dy, dw2, db2, case[2], case[3], True, False, case[5], case[4], bf16)
     assert got is None
     np.testing.assert_array_equal(dw2, (dw + 1).astype(np.float32))
     np.testing.assert_array_equal(db2, (db + 1).astype(np.float32))
+    if bf16:
+        return
     f64 = [a.astype(np.float64) for a in (x, w, b, dy)]
     want = reference(*f64, *case[2:5], case[5])
     sums = abs_sums(x, w, dy, case)
@@ -284,3 +310,13 @@ def test_environment_switch_is_read_and_checked():
     env["PYSSL_CONV_ENGINE"] = "fast"
     bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd="/")
     assert bad.returncode != 0 and "PYSSL_CONV_ENGINE must be 'im2col' or 'onednn'" in bad.stderr
+
+
+@needs_dnnl
+def test_engine_options_reject_values_outside_their_range():
+    with pytest.raises(ValueError, match="wgrad_gemm must be -1"):
+        _core.nn.conv_engine_config(wgrad_gemm=2)
+    with pytest.raises(ValueError, match="wgrad_oc_chunk must be -1"):
+        _core.nn.conv_engine_config(wgrad_oc_chunk=-3)
+    cfg = _core.nn.conv_engine_config()
+    assert cfg["wgrad_gemm"] == 0 and cfg["wgrad_oc_chunk"] == 0

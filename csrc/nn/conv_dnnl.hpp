@@ -21,6 +21,11 @@
 // threads. (The alternative, one multi-threaded primitive over the whole batch, is kept behind
 // conv_dnnl_options().batch_split = false for measurement.)
 //
+// bf16 weight gradients of layers with small output maps (ho·wo <= 16, or <= 64 with a kernel
+// larger than 1×1: ResNet's last two stages)
+// skip oneDNN's backward-weights primitive, which runs there at a third of its forward's rate, for
+// the im2col GEMM of csrc/nn/conv_wgrad_gemm.hpp.
+//
 // Layouts: the user arrays are nchw / oihw float32. With `blocked` (default) the primitives are
 // created with format_tag::any and the inputs reordered (and, for bf16, converted) into the layout
 // oneDNN picks (nChw16c, OIhw16i16o ... on AVX-512), per chunk in the chunk's thread; with
@@ -46,6 +51,12 @@ void set_conv_engine(const std::string& name);
 struct ConvDnnlOptions {
   bool batch_split = true;  // fixed batch chunks on single-threaded primitives (thread invariant)
   bool blocked = true;      // format_tag::any + reorders, else plain nchw / oihw
+  // Backward-weights by chunks of output channels: 0 the shape heuristic (use_oc_split), -1 never
+  // (batch chunks), k > 0 chunks of k channels wherever k divides O (for measurement).
+  int wgrad_oc_chunk = 0;
+  // bf16 backward-weights as im2col GEMMs (conv_wgrad_gemm.hpp): 0 where the output feature map
+  // is small (see above), 1 always, -1 never (for measurement).
+  int wgrad_gemm = 0;
 };
 ConvDnnlOptions conv_dnnl_options();
 void set_conv_dnnl_options(const ConvDnnlOptions& o);

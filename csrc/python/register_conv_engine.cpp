@@ -51,17 +51,22 @@ py::object dnnl_backward(const py::array& x_, const py::array& w_, const py::arr
   return dx.or_none();
 }
 
-py::dict engine_config(const py::object& engine, const py::object& batch_split, const py::object& blocked) {
+py::dict engine_config(const py::object& engine, const py::object& batch_split, const py::object& blocked,
+                       const py::object& wgrad_oc_chunk, const py::object& wgrad_gemm) {
   if (present(engine)) nn::set_conv_engine(engine.cast<std::string>());
   auto o = nn::conv_dnnl_options();
   if (present(batch_split)) o.batch_split = batch_split.cast<bool>();
   if (present(blocked)) o.blocked = blocked.cast<bool>();
+  if (present(wgrad_oc_chunk)) o.wgrad_oc_chunk = wgrad_oc_chunk.cast<int>();
+  if (present(wgrad_gemm)) o.wgrad_gemm = wgrad_gemm.cast<int>();
   nn::set_conv_dnnl_options(o);
   py::dict d;
   d["engine"] = std::string(nn::conv_engine());
   d["available"] = nn::conv_dnnl_available();
   d["batch_split"] = o.batch_split;
   d["blocked"] = o.blocked;
+  d["wgrad_oc_chunk"] = o.wgrad_oc_chunk;
+  d["wgrad_gemm"] = o.wgrad_gemm;
   const char* names[3] = {"forward", "backward_data", "backward_weights"};
   for (int bf = 0; bf < 2; ++bf)
     for (int p = 0; p < 3; ++p)
@@ -75,8 +80,10 @@ void register_conv_engine(py::module_& m) {
   m.def("conv_engine", []() { return std::string(nn::conv_engine()); },
         "'onednn' or 'im2col': the engine float32 convolution layers use (PYSSL_CONV_ENGINE, read once)");
   m.def("conv_engine_config", &engine_config, py::arg("engine") = py::none(), py::arg("batch_split") = py::none(),
-        py::arg("blocked") = py::none(),
-        "Set any given option, return {engine, available, batch_split, blocked, <pass>[_bf16]: oneDNN impl}");
+        py::arg("blocked") = py::none(), py::arg("wgrad_oc_chunk") = py::none(),
+        py::arg("wgrad_gemm") = py::none(),
+        "Set any given option, return {engine, available, batch_split, blocked, wgrad_oc_chunk, wgrad_gemm, "
+        "<pass>[_bf16]: oneDNN impl}");
   m.def("conv2d_dnnl_forward", &dnnl_forward, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(),
         py::arg("stride") = std::make_pair(1, 1), py::arg("padding") = std::make_pair(0, 0),
         py::arg("dilation") = std::make_pair(1, 1), py::arg("padding_end") = py::none(), py::arg("bf16") = false,
