@@ -22,7 +22,7 @@
 // conv_dnnl_options().batch_split = false for measurement.)
 //
 // bf16 weight gradients of layers with small output maps (ho·wo <= 16, or <= 64 with a kernel
-// larger than 1×1: ResNet's last two stages)
+// larger than 1×1: ResNet's last two stages, and wherever a tap reads only padding)
 // skip oneDNN's backward-weights primitive, which runs there at a third of its forward's rate, for
 // the im2col GEMM of csrc/nn/conv_wgrad_gemm.hpp.
 //
@@ -55,7 +55,7 @@ struct ConvDnnlOptions {
   // (batch chunks), k > 0 chunks of k channels wherever k divides O (for measurement).
   int wgrad_oc_chunk = 0;
   // bf16 backward-weights as im2col GEMMs (conv_wgrad_gemm.hpp): 0 where the output feature map
-  // is small (see above), 1 always, -1 never (for measurement).
+  // is small (see above), 1 always, -1 only where a tap reads nothing but padding (for measurement).
   int wgrad_gemm = 0;
 };
 ConvDnnlOptions conv_dnnl_options();

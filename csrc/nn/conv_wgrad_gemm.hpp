@@ -5,10 +5,10 @@
 // dilation. With P = HO·WO, KK = KH·KW:
 //
 //   xh   = bf16(x) in (N, H, W, C) order
-//   cols[(n,p,q), (i,j,c)] = xh[n, p·sh + i·dh − ph, q·sw + j·dw − pw, c]   (0 outside)  (N·P, KK·C)
+//   cols[(i,j), (n,p,q), c] = xh[n, p·sh + i·dh − ph, q·sw + j·dw − pw, c]   (0 outside)  (KK, N·P, C)
 //   dY[o, (n,p,q)] = bf16(dy[n, o, p, q])                                          (O, N·P)
-//   g[:, (i,j,c)] = dY · cols[:, (i,j,c)]    one bf16 product per (tap, channel block), float32 sums
-//   dw[:, c, i, j] (+)= g[:, (i,j,c)]
+//   g[(i,j)] = dY · cols[(i,j)]     (KK, O, C): one bf16 product per (tap, channel block), float32 sums
+//   dw[:, c, i, j] (+)= g[(i,j), :, c]
 //   db[o] (+)= Σ_{n,p,q} dy[n, o, p, q]            (float32, n then p order)
 //
 // Each (tap, channel block) product runs on a single-threaded primitive and writes its own
