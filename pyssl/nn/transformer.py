@@ -231,14 +231,16 @@ class TransformerBlock(Module):
         h1, cn1 = self.norm1.forward(x)
         a, ca = self.attn.forward(h1, key_padding_mask)
         a, cd1 = self.drop1.forward(a)
-        x1 = x + a
+        # The residual sums go into the branch outputs, fresh arrays that no context keeps (no
+        # allocation of a third array per sum).
+        x1 = np.add(a, x, out=a)
         h2, cn2 = self.norm2.forward(x1)
         u, cf1 = self.fc1.forward(h2.reshape(n * l, d))
         u, cact = self.act.forward(u)
         u, cdm = self.drop_mlp.forward(u)
         m, cf2 = self.fc2.forward(u)
         m, cd2 = self.drop2.forward(m.reshape(n, l, d))
-        return x1 + m, (cn1, ca, cd1, cn2, cf1, cact, cdm, cf2, cd2)
+        return np.add(m, x1, out=m), (cn1, ca, cd1, cn2, cf1, cact, cdm, cf2, cd2)
 
     def backward(self, grad_output, ctx, need_input_grad: bool = True):
         cn1, ca, cd1, cn2, cf1, cact, cdm, cf2, cd2 = ctx
@@ -249,10 +251,12 @@ class TransformerBlock(Module):
         gu = self.drop_mlp.backward(gu, cdm)
         gu = self.act.backward(gu, cact)
         gh2 = self.fc1.backward(gu, cf1).reshape(n, l, d)
-        gx1 = g + self.norm2.backward(gh2, cn2)
+        gn2 = self.norm2.backward(gh2, cn2)
+        gx1 = np.add(gn2, g, out=gn2)
         ga = self.drop1.backward(gx1, cd1)
         gh1 = self.attn.backward(ga, ca)
-        return gx1 + self.norm1.backward(gh1, cn1, need_input_grad=True)
+        gn1 = self.norm1.backward(gh1, cn1, need_input_grad=True)
+        return np.add(gn1, gx1, out=gn1)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, heads={self.attn.heads}, hidden={self.hidden}"
