@@ -49,14 +49,36 @@ def test_flatten_twice_makes_the_first_stale():
     first = SGD(model, 0.1)
     first.step()
     values = [p.data.copy() for p in model.parameters()]
-    second = Adam(model, 0.1)  # re-points the parameters again, values copied
+    second = FlatParams(model)  # re-points the parameters again, values copied
     for p, v in zip(model.parameters(), values):
         np.testing.assert_array_equal(p.data, v)
-        assert np.shares_memory(p.data, second.flat.data)
+        assert np.shares_memory(p.data, second.data)
     with pytest.raises(RuntimeError, match="no longer points into this optimizer's flat buffer"):
         first.step()
     first.flat.reattach()
     first.step()
+
+
+def test_a_second_optimizer_over_the_same_parameters_shares_their_buffers():
+    model = net()
+    first = SGD(model, 0.1)
+    first.step()
+    data = first.flat.data
+    second = Adam(model, 0.1)
+    assert second.flat is first.flat and second.flat.data is data  # no copy, no new buffer
+    for p in model.parameters():
+        p.grad[...] = 1.0
+    before = [p.data.copy() for p in model.parameters()]
+    second.step()
+    first.step()  # still attached: both update the same values
+    for p, b in zip(model.parameters(), before):
+        assert np.all(p.data < b)
+    # a different parameter list (a subset, another order) gets buffers of its own
+    params = model.parameters()
+    third = SGD(params[::-1], 0.1)
+    assert third.flat is not first.flat
+    with pytest.raises(RuntimeError, match="no longer points"):
+        first.step()
 
 
 def test_tied_parameters_are_updated_once():

@@ -51,7 +51,7 @@ class Optimizer:
 
     def __init__(self, params, lr):
         lr = check_lr(lr)  # validate before re-pointing any parameter
-        self.flat = params if isinstance(params, FlatParams) else FlatParams(params)
+        self.flat = params if isinstance(params, FlatParams) else FlatParams.over(params)
         self.lr = lr
         self.step_count = 0
         self.state = {name: np.zeros(self.flat.size, dtype=self.flat.dtype) for name in self.state_names}
