@@ -90,7 +90,7 @@ template <class T>
 inline T softmax_row_parts(const T* x, T* p, index_t n, T s, T& m) {
   m = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : m)
-  for (index_t j = 0; j < n; ++j) m = std::max(m, x[j]);
+  for (index_t j = 0; j < n; ++j) m = x[j] > m ? x[j] : m;  // (GCC left std::max's form scalar)
   T sum = T(0);
 #pragma omp simd reduction(+ : sum)
   for (index_t j = 0; j < n; ++j) {
@@ -120,7 +120,7 @@ template <class T>
 inline T log_sum_exp_row(const T* x, index_t n, T s) {
   T m = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : m)
-  for (index_t j = 0; j < n; ++j) m = std::max(m, x[j]);
+  for (index_t j = 0; j < n; ++j) m = x[j] > m ? x[j] : m;  // (GCC left std::max's form scalar)
   const T shift = s * m;
   T sum = T(0);
 #pragma omp simd reduction(+ : sum)

@@ -51,7 +51,7 @@ bool sinkhorn_scaling(const T* scores, index_t n, index_t k, T epsilon, int iter
 #pragma omp simd reduction(max : big)
         for (index_t c = 0; c < wd; ++c) {
           e[c0 + c] = T(buf[c]);
-          big = std::max(big, e[c0 + c]);
+          big = e[c0 + c] > big ? e[c0 + c] : big;  // (the std::max form stayed scalar)
         }
       }
       w.v[r] = double(big);
@@ -142,7 +142,10 @@ void sinkhorn_log(const T* scores, index_t n, index_t k, T epsilon, int iteratio
         const T* row = scores + r * k;
         double m = ninf;
 #pragma omp simd reduction(max : m)
-        for (index_t c = 0; c < k; ++c) m = std::max(m, double(row[c]) * ie + u[c]);
+        for (index_t c = 0; c < k; ++c) {
+          const double v = double(row[c]) * ie + u[c];
+          m = v > m ? v : m;  // (the std::max form stayed scalar)
+        }
         double s = 0.0;
 #pragma omp simd reduction(+ : s)
         for (index_t c = 0; c < k; ++c) s += fast_exp(double(row[c]) * ie + u[c] - m);
