@@ -138,7 +138,7 @@ class nn:
         """'onednn' or 'im2col': the engine float32 convolution layers use (PYSSL_CONV_ENGINE, read once)"""
     @staticmethod
     def conv_engine_config(engine: str | None = None, batch_split: bool | None = None, blocked: bool | None = None, wgrad_oc_chunk: int | None = None, wgrad_gemm: int | None = None) -> dict[str, typing.Any]:
-        """Set any given option, return {engine, available, batch_split, blocked, <pass>[_bf16]: oneDNN impl}"""
+        """Set any given option, return {engine, available, batch_split, blocked, wgrad_oc_chunk, wgrad_gemm, <pass>[_bf16]: oneDNN impl}"""
     @staticmethod
     def conv2d_dnnl_forward(x: _Array, weight: _Array, bias: _Array | None = None, stride: tuple[int, int] = (1, 1), padding: tuple[int, int] = (0, 0), dilation: tuple[int, int] = (1, 1), padding_end: tuple[int, int] | None = None, bf16: bool = False) -> _Array:
         """y = conv2d(x, weight) + bias on oneDNN (float32; bf16=True: bf16 products, float32 sums)"""

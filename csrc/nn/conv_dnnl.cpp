@@ -62,10 +62,10 @@ ConvDnnlOptions conv_dnnl_options() {
 void set_conv_dnnl_options(const ConvDnnlOptions& o) {
   PYSSL_CHECK(o.wgrad_oc_chunk >= -1, "wgrad_oc_chunk must be -1 (never), 0 (heuristic) or a channel count, got ",
               o.wgrad_oc_chunk);
+  PYSSL_CHECK(o.wgrad_gemm >= -1 && o.wgrad_gemm <= 1, "wgrad_gemm must be -1 (only where a tap reads only "
+              "padding), 0 (small maps) or 1 (always), got ", o.wgrad_gemm);
   g_batch_split.store(o.batch_split);
   g_blocked.store(o.blocked);
-  PYSSL_CHECK(o.wgrad_gemm >= -1 && o.wgrad_gemm <= 1, "wgrad_gemm must be -1 (never), 0 (small maps) or 1 "
-              "(wherever eligible), got ", o.wgrad_gemm);
   g_wgrad_oc_chunk.store(o.wgrad_oc_chunk);
   g_wgrad_gemm.store(o.wgrad_gemm);
 }

@@ -162,15 +162,21 @@ void conv_gemm_wgrad(const ConvShape& s, const float* x, const float* dy, float*
       }
     }
   });
-  // dY (O, N·P) = bf16(dy (N, O, P)): one output channel per item.
+  // dY (O, N·P) = bf16(dy (N, O, P)) and db in the same pass over dy (as conv.cpp's
+  // conv2d_backward): one output channel per item.
   parallel_for(s.o, NP, [&](index_t o0, index_t o1) {
-    for (index_t o = o0; o < o1; ++o)
+    for (index_t o = o0; o < o1; ++o) {
+      float sum = 0.0f;
       for (index_t n = 0; n < s.n; ++n) {
         const float* src = dy + (n * s.o + o) * P;
         bf16_t* dst = dyb + o * NP + n * P;
 #pragma omp simd
         for (index_t k = 0; k < P; ++k) dst[k] = float_to_bf16(src[k]);
+        if (db)
+          for (index_t k = 0; k < P; ++k) sum += src[k];
       }
+      if (db) db[o] = accumulate ? db[o] + sum : sum;
+    }
   });
   // The products, one per (tap, channel block).
   Engine& e = engine();
@@ -206,17 +212,6 @@ void conv_gemm_wgrad(const ConvShape& s, const float* x, const float* dy, float*
       }
     }
   });
-  if (db)
-    parallel_for(s.o, NP, [&](index_t o0, index_t o1) {
-      for (index_t o = o0; o < o1; ++o) {
-        float v = 0.0f;
-        for (index_t n = 0; n < s.n; ++n) {
-          const float* src = dy + (n * s.o + o) * P;
-          for (index_t k = 0; k < P; ++k) v += src[k];
-        }
-        db[o] = accumulate ? db[o] + v : v;
-      }
-    });
 }
 
 }  // namespace pyssl::nn
