@@ -131,6 +131,9 @@ class nn:
     def has_bf16_gemm() -> bool:
         """True when pyssl was built with oneDNN (bf16 GEMM engine)"""
     @staticmethod
+    def bf16_native() -> bool:
+        """True when oneDNN runs bf16 products on this CPU; False: bf16-mixed is emulated by float32 products on bf16-rounded operands (x86 without AVX-512), or pyssl was built without oneDNN"""
+    @staticmethod
     def bf16_gemm_impl() -> str:
         """oneDNN implementation of the most recent bf16 GEMM primitive ('' before the first call)"""
     @staticmethod

@@ -174,3 +174,72 @@ def test_finetune_bf16_mixed_learns_like_float32():
     assert abs(scores["bf16-mixed"][0] - scores["32"][0]) < 0.03
     with pytest.raises(ValueError, match="precision"):
         FineTune(MLP([64, 8], seed=0), precision="fp16").fit(X[:50], y[:50])
+
+
+@needs_bf16
+def test_check_precision_warns_exactly_where_bf16_is_emulated():
+    """On a CPU where oneDNN has no bf16 products (x86 without AVX-512) bf16-mixed is emulated and
+    check_precision says so once per call site; where the products are native it stays silent."""
+    import warnings
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        precision.check_precision("bf16-mixed")
+        precision.check_precision("32")
+    emulated = [w for w in rec if issubclass(w.category, precision.EmulatedBF16Warning)]
+    assert len(emulated) == (0 if precision.native() else 1)
+    if emulated:
+        assert "precision='32'" in str(emulated[0].message)
+    assert ("emulated" in _core.nn.bf16_gemm_impl()) == (not precision.native())
+
+
+_EMULATED = r"""
+import sys, numpy as np
+from pyssl import _core
+from pyssl.nn import Linear, precision
+assert not precision.native() and "emulated" in _core.nn.bf16_gemm_impl()
+rng = np.random.default_rng(3)
+x = rng.standard_normal((37, 29)).astype(np.float32)
+layer = Linear(29, 23, seed=1)
+with precision.autocast("bf16-mixed"):
+    y, ctx = layer.forward(x)
+layer.zero_grad()
+dx = layer.backward(rng.standard_normal((37, 23)).astype(np.float32), ctx)
+xi = rng.standard_normal((3, 5, 9, 8)).astype(np.float32)
+w = rng.standard_normal((7, 5, 3, 3)).astype(np.float32)
+b = rng.standard_normal(7).astype(np.float32)
+yc = _core.nn.conv2d_dnnl_forward(xi, w, b, stride=(2, 1), padding=(1, 1), bf16=True)
+dyc = rng.standard_normal(yc.shape).astype(np.float32)
+dw, db = np.zeros_like(w), np.zeros_like(b)
+dxc = _core.nn.conv2d_dnnl_backward(xi, w, dyc, dw, db, stride=(2, 1), padding=(1, 1), bf16=True)
+np.savez(sys.argv[1], x=x, w=layer.weight.data, bias=layer.bias.data, y=y, dx=dx, dwl=layer.weight.grad,
+         xi=xi, wc=w, b=b, yc=yc, dyc=dyc, dxc=dxc, dw=dw, db=db)
+"""
+
+
+@needs_bf16
+def test_emulated_bf16_is_the_float32_engine_on_rounded_operands(tmp_path):
+    """PYSSL_BF16_EMULATE=1 takes the emulation on any CPU: bf16 Linear and Conv2d forwards are
+    then bit for bit the float32 kernels on bf16-rounded operands, and the backwards agree with
+    the rounded-operand definition (float32 sums) — the path every x86 CPU without AVX-512 runs."""
+    import os
+    import subprocess
+    import sys
+    out = tmp_path / "emulated.npz"
+    env = dict(os.environ, PYSSL_BF16_EMULATE="1")
+    done = subprocess.run([sys.executable, "-c", _EMULATED, str(out)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    r = np.load(out)
+    xr, wr = bf16_round(r["x"]), bf16_round(r["w"])
+    ref = Linear(29, 23, seed=1)
+    ref.weight.data, ref.bias.data = wr, r["bias"]
+    np.testing.assert_array_equal(r["y"], ref.forward(xr)[0])
+    xcr, wcr, dycr = bf16_round(r["xi"]), bf16_round(r["wc"]), bf16_round(r["dyc"])
+    want_y = _core.nn.conv2d_dnnl_forward(xcr, wcr, r["b"], stride=(2, 1), padding=(1, 1))
+    np.testing.assert_array_equal(r["yc"], want_y)
+    dw, db = np.zeros_like(wcr), np.zeros_like(r["b"])
+    want_dx = _core.nn.conv2d_dnnl_backward(xcr, wcr, dycr, dw, db, stride=(2, 1), padding=(1, 1))
+    np.testing.assert_allclose(r["dxc"], want_dx, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(r["dw"], dw, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(r["db"], db, rtol=1e-5, atol=1e-5)
+    assert np.abs(r["dw"]).max() > 0 and np.abs(r["dxc"]).max() > 0

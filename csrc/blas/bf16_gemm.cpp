@@ -1,10 +1,16 @@
-// gemm_bf16 on oneDNN's matmul primitive (see blas_api.hpp). Without oneDNN it raises.
+// gemm_bf16 on oneDNN's matmul primitive (see blas_api.hpp). Where oneDNN has no bf16 matmul for
+// this CPU (x86 without AVX-512, e.g. AMD Zen 3 or Intel before Skylake-SP), the bf16 operands are
+// widened to float32 (exactly) and multiplied by the float32 gemm: the same products and float32
+// sums, in another order. Without oneDNN it raises.
 #include <omp.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "blas/blas_api.hpp"
+#include "core/bf16.hpp"
 #include "core/check.hpp"
 #include "parallel/parallel.hpp"
 
@@ -67,11 +73,48 @@ const Prim& primitive(Engine& e, Trans ta, Trans tb, std::int64_t m, std::int64_
   e.last_impl = pd.impl_info_str();
   return e.cache.emplace(key, Prim{dnnl::matmul(pd), ad, bd, cd}).first->second;
 }
+
+// Stored (rows, cols) bf16 matrix with row stride ld → dense float32 (row stride cols), exact.
+const float* widen(const std::uint16_t* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,
+                   std::vector<float>& buf) {
+  buf.resize(std::size_t(rows * cols));
+  if (ld == cols) {
+    from_bf16(x, buf.data(), rows * cols);
+  } else {
+    float* d = buf.data();
+    parallel_for(rows, cols, [&](index_t r0, index_t r1) {
+      for (index_t r = r0; r < r1; ++r)
+        for (index_t j = 0; j < cols; ++j) d[r * cols + j] = bf16_to_float(x[r * ld + j]);
+    });
+  }
+  return buf.data();
+}
+
+const char* kEmulated = "emulated: float32 gemm on bf16-rounded operands (no oneDNN bf16 matmul on this CPU)";
 }  // namespace
 
 bool has_bf16_gemm() { return true; }
 
-const char* bf16_gemm_impl() { return engine().last_impl.c_str(); }
+bool bf16_native() {
+  // Asked once: can oneDNN build a bf16 matmul on this CPU? (It cannot on x86 without AVX-512.)
+  // PYSSL_BF16_EMULATE=1 takes the emulation on any CPU (to test and measure it).
+  static const bool native = [] {
+    const char* force = std::getenv("PYSSL_BF16_EMULATE");
+    if (force != nullptr && *force != '\0' && std::string(force) != "0") return false;
+    try {
+      Engine& e = engine();
+      using dt = dnnl::memory::data_type;
+      const dnnl::memory::desc a({16, 16}, dt::bf16, {16, 1}), c({16, 16}, dt::f32, {16, 1});
+      dnnl::matmul::primitive_desc pd(e.eng, a, a, c);
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return native;
+}
+
+const char* bf16_gemm_impl() { return bf16_native() ? engine().last_impl.c_str() : kEmulated; }
 
 void gemm_bf16(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t k, const std::uint16_t* a,
                std::int64_t lda, const std::uint16_t* b, std::int64_t ldb, bool accumulate, float* c,
@@ -82,6 +125,14 @@ void gemm_bf16(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t 
     if (!accumulate)
       for (std::int64_t r = 0; r < m; ++r)
         for (std::int64_t j = 0; j < n; ++j) c[r * ldc + j] = 0.0f;
+    return;
+  }
+  if (!bf16_native()) {
+    thread_local std::vector<float> wa, wb;
+    const bool at = ta == Trans::Yes, bt = tb == Trans::Yes;
+    const float* af = widen(a, at ? k : m, at ? m : k, lda, wa);
+    const float* bf = widen(b, bt ? n : k, bt ? k : n, ldb, wb);
+    gemm<float>(ta, tb, m, n, k, 1.0f, af, at ? m : k, bf, bt ? k : n, accumulate ? 1.0f : 0.0f, c, ldc);
     return;
   }
   Engine& e = engine();
@@ -102,6 +153,7 @@ void gemm_bf16(Trans ta, Trans tb, std::int64_t m, std::int64_t n, std::int64_t 
 }
 #else
 bool has_bf16_gemm() { return false; }
+bool bf16_native() { return false; }
 const char* bf16_gemm_impl() { return ""; }
 void gemm_bf16(Trans, Trans, std::int64_t, std::int64_t, std::int64_t, const std::uint16_t*, std::int64_t,
                const std::uint16_t*, std::int64_t, bool, float*, std::int64_t) {

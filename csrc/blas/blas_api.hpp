@@ -47,11 +47,16 @@ const char* corename();
 //   C = C + op(A) @ op(B)        (accumulate = true)
 // A and B in bfloat16 (pyssl::bf16_t storage), products summed in float32, C float32. Row-major,
 // strides as in gemm. oneDNN runs it on the AVX512-BF16 or AMX-BF16 units when the CPU has them
-// (AVX-512/AVX2 emulation otherwise). Primitives are cached per shape and layout; a product repeats
-// bit for bit at a fixed thread count.
+// (oneDNN's AVX-512 emulation on AVX-512 CPUs without them). Where oneDNN has no bf16 matmul for
+// the CPU (x86 without AVX-512: AMD Zen 1-3, Intel before Skylake-SP), A and B are widened to
+// float32 (exact) and multiplied by the float32 gemm above: the same products, float32 sums in
+// another order, no speed-up. Primitives are cached per shape and layout; a product repeats bit for
+// bit at a fixed thread count.
 #include <cstdint>
 namespace pyssl::blas {
 bool has_bf16_gemm();
+// True when oneDNN runs bf16 products on this CPU (false: the float32 emulation, or no oneDNN).
+bool bf16_native();
 // The oneDNN implementation chosen for the most recently created primitive (e.g.
 // "brg:avx512_core_bf16", "brg:avx512_core_amx"), or "" before the first call / without oneDNN.
 const char* bf16_gemm_impl();

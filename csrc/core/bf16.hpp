@@ -30,5 +30,7 @@ inline float bf16_to_float(bf16_t h) {
 // the thread count).
 void to_bf16(const float* src, bf16_t* dst, index_t n);
 void from_bf16(const bf16_t* src, float* dst, index_t n);
+// dst[i] = float(bf16(src[i])): the value rounded to bfloat16, kept in float32 (dst may be src).
+void round_to_bf16(const float* src, float* dst, index_t n);
 
 }  // namespace pyssl

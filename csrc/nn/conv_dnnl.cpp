@@ -13,6 +13,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "blas/blas_api.hpp"
+#include "core/bf16.hpp"
 #include "core/check.hpp"
 #include "core/workspace.hpp"
 #include "nn/conv_wgrad_gemm.hpp"
@@ -550,11 +552,29 @@ std::string conv_dnnl_impl(int pass, bool bf16) {
   PYSSL_CHECK(pass >= 0 && pass < 3, "conv_dnnl_impl: pass must be 0, 1 or 2");
   Engine& e = engine();
   std::lock_guard<std::mutex> lock(e.mutex);
+  if (bf16 && !blas::bf16_native())  // the float32 primitives ran on rounded operands
+    return e.impl[pass][0].empty() ? "" : "emulated: float32 " + e.impl[pass][0] + " on bf16-rounded operands";
   return e.impl[pass][bf16];
+}
+
+// Where oneDNN has no bf16 convolution for the CPU (x86 without AVX-512, blas::bf16_native()
+// false), bf16 passes run the float32 primitives on operands rounded to bfloat16 (copies at the
+// front of the workspace): the same products, float32 sums.
+bool emulate_bf16(bool bf16) { return bf16 && !blas::bf16_native(); }
+
+std::size_t floats(index_t n) { return aligned(sizeof(float) * std::size_t(n)); }
+
+const float* rounded(const float* src, index_t n, char*& base) {
+  float* d = reinterpret_cast<float*>(base);
+  round_to_bf16(src, d, n);
+  base += floats(n);
+  return d;
 }
 
 std::size_t conv2d_dnnl_forward_workspace(const ConvShape& s, bool has_bias, bool bf16) {
   s.validate();
+  if (emulate_bf16(bf16))
+    return floats(s.n * s.c * s.h * s.w) + floats(s.o * s.ck()) + conv2d_dnnl_forward_workspace(s, has_bias, false);
   const int nt = num_threads();
   const Plan& p = plan(kFwd, s, has_bias, bf16, nt);
   return workspace_bytes([&](auto& c) { carve(c, kFwd, p, s, nt); });
@@ -562,11 +582,22 @@ std::size_t conv2d_dnnl_forward_workspace(const ConvShape& s, bool has_bias, boo
 
 void conv2d_dnnl_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, bool bf16,
                          void* workspace) {
+  if (emulate_bf16(bf16)) {
+    s.validate();
+    char* base = static_cast<char*>(workspace);
+    const float* xr = rounded(x, s.n * s.c * s.h * s.w, base);
+    const float* wr = rounded(w, s.o * s.ck(), base);
+    run_forward(s, xr, wr, b, y, false, base);
+    return;
+  }
   run_forward(s, x, w, b, y, bf16, workspace);
 }
 
 std::size_t conv2d_dnnl_backward_workspace(const ConvShape& s, bool need_dx, bool need_dw, bool has_bias, bool bf16) {
   s.validate();
+  if (emulate_bf16(bf16))
+    return (need_dw ? floats(s.n * s.c * s.h * s.w) : 0) + (need_dx ? floats(s.o * s.ck()) : 0) +
+           floats(s.n * s.o * s.ho() * s.wo()) + conv2d_dnnl_backward_workspace(s, need_dx, need_dw, has_bias, false);
   const int nt = num_threads();
   std::size_t bytes = 0;
   if (need_dx) {
@@ -585,6 +616,14 @@ std::size_t conv2d_dnnl_backward_workspace(const ConvShape& s, bool need_dx, boo
 void conv2d_dnnl_backward(const ConvShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
                           float* db, bool accumulate, bool bf16, void* workspace) {
   s.validate();
+  if (emulate_bf16(bf16)) {
+    char* base = static_cast<char*>(workspace);
+    const float* xr = dw ? rounded(x, s.n * s.c * s.h * s.w, base) : x;
+    const float* wr = dx ? rounded(w, s.o * s.ck(), base) : w;
+    const float* dyr = rounded(dy, s.n * s.o * s.ho() * s.wo(), base);
+    conv2d_dnnl_backward(s, xr, wr, dyr, dx, dw, db, accumulate, false, base);
+    return;
+  }
   const int nt = prepare_threads();
   Engine& e = engine();
   char* base = static_cast<char*>(workspace);

@@ -4,7 +4,9 @@
 // dilation as d − 1 —, Conv1d as H = 1), float32 or bf16-mixed (bfloat16 src / weights / diff_dst,
 // float32 dst, diff_src and diff_weights; the float32 master weights are rounded to bfloat16 per
 // call, round to nearest even as csrc/core/bf16.hpp). float64 has no oneDNN convolution: it stays
-// on the im2col path.
+// on the im2col path. Where oneDNN has no bf16 convolution for the CPU (x86 without AVX-512:
+// blas::bf16_native() false), a bf16 pass rounds its operands to bfloat16 into float32 copies and
+// runs the float32 primitives on them — the same products, float32 sums, no speed-up.
 //
 //   y[n, o, p, q]  = b[o] + Σ_{c,i,j} w[o, c, i, j] · x[n, c, p·sh + i·dh − ph, q·sw + j·dw − pw]
 //   dx = convᵀ(w, dy),  dw (+)= Σ_n corr(x_n, dy_n),  db (+)= Σ_{n,p,q} dy[n, :, p, q]
@@ -62,7 +64,8 @@ ConvDnnlOptions conv_dnnl_options();
 void set_conv_dnnl_options(const ConvDnnlOptions& o);
 
 // 0 forward, 1 backward-data, 2 backward-weights. The oneDNN implementation of the pass's most
-// recently created primitive (e.g. "brg_conv_fwd:avx512_core"), "" before the first one.
+// recently created primitive (e.g. "brg_conv_fwd:avx512_core"), "" before the first one; bf16 on a
+// CPU without bf16 convolutions: "emulated: float32 <impl> on bf16-rounded operands".
 std::string conv_dnnl_impl(int pass, bool bf16);
 
 std::size_t conv2d_dnnl_forward_workspace(const ConvShape& s, bool has_bias, bool bf16);

@@ -68,6 +68,9 @@ py::object dense_backward_bf16(const py::array& xb_, const py::array& wb_, const
 
 void register_precision(py::module_& m) {
   m.def("has_bf16_gemm", &blas::has_bf16_gemm, "True when pyssl was built with oneDNN (bf16 GEMM engine)");
+  m.def("bf16_native", &blas::bf16_native,
+        "True when oneDNN runs bf16 products on this CPU; False: bf16-mixed is emulated by float32 products on "
+        "bf16-rounded operands (x86 without AVX-512), or pyssl was built without oneDNN");
   m.def("bf16_gemm_impl", []() { return std::string(blas::bf16_gemm_impl()); },
         "oneDNN implementation of the most recent bf16 GEMM primitive ('' before the first call)");
   m.def("to_bf16", &to_bf16_array, py::arg("x"), "float32 → bfloat16 bits (uint16), round to nearest even");

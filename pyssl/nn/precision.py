@@ -12,11 +12,18 @@ encoders built from them): ``y = b + bf16(x) * bf16(W)``, ``dx = bf16(dy) *ᵀ b
 bfloat16 has float32's exponent range, so no loss scaling is needed. The products run on oneDNN's
 matmul (AVX512-BF16 or AMX-BF16 units where the CPU has them), threaded by the same OpenMP team as
 pyssl's other kernels. float64 layers (gradient checks) are never affected.
+
+On an x86 CPU without AVX-512 (AMD Zen 1–3, Intel before Skylake-SP) oneDNN has no bf16 matmul or
+convolution; there ``"bf16-mixed"`` runs emulated — the operands are rounded to bfloat16 and
+multiplied by the float32 engine, which gives the same products and float32 sums (in another
+order) but no speed-up — and :func:`check_precision` says so once with an
+:class:`EmulatedBF16Warning`. :func:`native` tells which case holds.
 """
 from __future__ import annotations
 
 import contextlib
 import threading
+import warnings
 
 from .. import _core
 
@@ -31,16 +38,33 @@ def available() -> bool:
     return bool(_core.nn.has_bf16_gemm())
 
 
+class EmulatedBF16Warning(UserWarning):
+    """``precision="bf16-mixed"`` on a CPU without bf16 support in oneDNN: correct, but no faster."""
+
+
+def native() -> bool:
+    """True when oneDNN runs bf16 products on this CPU (AVX-512, AVX512-BF16 or AMX); False where
+    ``"bf16-mixed"`` is emulated by float32 products on bf16-rounded operands (x86 without
+    AVX-512), or pyssl has no oneDNN."""
+    return bool(_core.nn.bf16_native())
+
+
 def check_precision(precision) -> str:
     """The canonical name of ``precision`` (``"32"`` or ``"bf16-mixed"``; aliases ``"fp32"``,
     ``"32-true"``, ``"bf16"``), or a ValueError naming the choices; a RuntimeError when
-    ``"bf16-mixed"`` is asked of a build without oneDNN."""
+    ``"bf16-mixed"`` is asked of a build without oneDNN, an :class:`EmulatedBF16Warning` when this
+    CPU runs it emulated."""
     name = _ALIASES.get(precision) if isinstance(precision, str) else None
     if name is None:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if name == "bf16-mixed" and not available():
         raise RuntimeError("precision='bf16-mixed' needs pyssl built with oneDNN: pip install onednn-cpu-gomp "
                            "onednn-devel-cpu-gomp, then reinstall pyssl")
+    if name == "bf16-mixed" and not native():
+        warnings.warn("precision='bf16-mixed' runs emulated on this CPU (oneDNN has no bf16 matmul or "
+                      "convolution without AVX-512): float32 products on bf16-rounded operands, the same "
+                      "numerics but no speed-up; precision='32' is faster here", EmulatedBF16Warning,
+                      stacklevel=3)
     return name
 
 
