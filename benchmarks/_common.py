@@ -62,6 +62,29 @@ def try_torch():
         return None
 
 
+ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+def cpu_flags() -> dict:
+    """The ISA flags that decide which GEMM kernels can run, from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        return {}
+    model = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "?")
+    flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), []))
+    return {"model": model, **{f: f in flags for f in ISA_FLAGS}}
+
+
+def slow_torch_bf16() -> bool:
+    """True on an x86 CPU without AVX-512, where PyTorch's bf16 autocast has no oneDNN kernels and
+    falls to scalar ones (AMD EPYC with AVX2 only, SimCLR step: 9× its fp32 time at the small size,
+    17× at medium), so the benchmarks leave it out of the large runs unless asked."""
+    f = cpu_flags()
+    return bool(f.get("avx2")) and not f.get("avx512f")
+
+
 def median_time(fn, repeats: int = 20, warmup: int = 3, min_time: float = 0.0) -> float:
     """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls."""
     for _ in range(warmup):

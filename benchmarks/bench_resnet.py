@@ -64,6 +64,8 @@ def main(argv=None):
     p.add_argument("--cache-mb", type=int, default=None, help="also run pyssl with this buffer-cache limit (MiB)")
     p.add_argument("--profile", action="store_true", help="print pyssl's seconds per layer type")
     p.add_argument("--im2col", action="store_true", help="also run pyssl fp32 on the im2col + OpenBLAS engine")
+    p.add_argument("--torch-bf16", action="store_true",
+                   help="time torch bf16 autocast even on a CPU without AVX-512 (scalar kernels: very slow)")
     args = p.parse_args(argv)
     steps = args.steps or (2 if args.quick else 5)
     warmup = 1
@@ -79,7 +81,12 @@ def main(argv=None):
     if args.cache_mb is not None:
         configs.append((f"pyssl fp32, cache {args.cache_mb} MiB", "pyssl", "32", ["--cache-mb", str(args.cache_mb)]))
     if torch is not None:
-        configs += [("torch fp32", "torch", "32", []), ("torch bf16 autocast", "torch", "bf16-mixed", [])]
+        configs.append(("torch fp32", "torch", "32", []))
+        if C.slow_torch_bf16() and not args.torch_bf16:
+            print("skipped: torch bf16 autocast (no AVX-512 on this CPU: PyTorch's bf16 runs on scalar kernels; "
+                  "--torch-bf16 times it anyway)")
+        else:
+            configs.append(("torch bf16 autocast", "torch", "bf16-mixed", []))
 
     fpc, ghz = flops_per_cycle(), nominal_ghz() or 3.0
     peak = args.threads * fpc * ghz

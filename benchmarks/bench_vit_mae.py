@@ -63,6 +63,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=None, help="timed steps per measurement (default 10, quick 3)")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--model", default="192,12,3", help="dim,depth,heads of the encoder (default ViT-Tiny)")
+    p.add_argument("--torch-bf16", action="store_true",
+                   help="time torch bf16 autocast even on a CPU without AVX-512 (scalar kernels: very slow)")
     args = p.parse_args(argv)
     steps = args.steps or (3 if args.quick else 10)
     warmup = 1 if args.quick else 2
@@ -75,9 +77,13 @@ def main(argv=None):
         # PyTorch's libgomp spin-waits by default: on a machine whose cores are busy with other
         # work that costs it several times its time, so it is also measured with passive waiting
         passive = {"OMP_WAIT_POLICY": "PASSIVE"}
-        configs += [("torch fp32", "torch", "32", None), ("torch bf16 autocast", "torch", "bf16-mixed", None),
-                    ("torch fp32 passive", "torch", "32", passive),
-                    ("torch bf16 passive", "torch", "bf16-mixed", passive)]
+        configs += [("torch fp32", "torch", "32", None), ("torch fp32 passive", "torch", "32", passive)]
+        if C.slow_torch_bf16() and not args.torch_bf16:
+            print("skipped: torch bf16 autocast (no AVX-512 on this CPU: PyTorch's bf16 runs on scalar kernels; "
+                  "--torch-bf16 times it anyway)")
+        else:
+            configs += [("torch bf16 autocast", "torch", "bf16-mixed", None),
+                        ("torch bf16 passive", "torch", "bf16-mixed", passive)]
     if "precision" in inspect.signature(pyssl.pretrain).parameters:
         configs.append(("pyssl bf16-mixed", "pyssl", "bf16-mixed", None))
     machine = C.machine_info(args.threads)
