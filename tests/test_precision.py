@@ -226,8 +226,9 @@ def test_emulated_bf16_is_the_float32_engine_on_rounded_operands(tmp_path):
     import sys
     out = tmp_path / "emulated.npz"
     env = dict(os.environ, PYSSL_BF16_EMULATE="1")
+    # cwd away from the repository root: `python -c` puts the current folder first on sys.path
     done = subprocess.run([sys.executable, "-c", _EMULATED, str(out)], env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     r = np.load(out)
     xr, wr = bf16_round(r["x"]), bf16_round(r["w"])
