@@ -108,10 +108,10 @@ def main(argv=None):
     best = {k: min(v) for k, v in times.items()}
     for label in times:
         rate = flops / best[label] / 1e6
-        ratios = [best[b] / best[label] if b in best else float("nan") for b in
+        ratios = [f"{best[b] / best[label]:.2f}x" if b in best else "— (not run)" for b in
                   ("torch fp32", "torch bf16 autocast", "torch fp32 passive", "torch bf16 passive")]
         print(f"| {label} | {best[label]:.1f} | {rate:.1f} | {100 * rate / gemm['gflops']:.0f}% | "
-              + " | ".join(f"{r:.2f}x" for r in ratios) + " |")
+              + " | ".join(ratios) + " |")
     rows = []
     med = {k: statistics.median(v) / 1e3 for k, v in times.items()}
     for mine in [k for k in med if k.startswith("pyssl")]:

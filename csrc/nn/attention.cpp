@@ -163,7 +163,15 @@ void attention_backward_recompute(const T* qkv, const std::uint8_t* key_mask, co
           T* pr = p + i * l;
           T* r = ds + i * l;
           const T li = lr[i0 + i];
-          for (index_t j = 0; j < l; ++j) pr[j] = (mask && mask[j]) ? T(0) : fast_exp(pr[j] - li);
+          // P recomputed from the saved log-sum-exp; the mask test is hoisted out of the loop
+          // (a conditional load of mask[j] kept it scalar: "control flow in loop")
+          if (mask) {
+#pragma omp simd
+            for (index_t j = 0; j < l; ++j) pr[j] = mask[j] ? T(0) : fast_exp(pr[j] - li);
+          } else {
+#pragma omp simd
+            for (index_t j = 0; j < l; ++j) pr[j] = fast_exp(pr[j] - li);
+          }
           T dot = 0;
           const T* gi = go + i * d;
           const T* oi = o + i * d;
