@@ -87,15 +87,14 @@ void normalize_rows_backward(const T* zhat, const T* norm, const T* g, T* dz, in
 // similarity or a target-weighted mean) is best computed as (return value) + s (m − a): at a tiny
 // temperature s m and s a are both huge and their difference would lose every digit.
 template <class T>
-[[gnu::noinline]] inline T softmax_row_parts(const T* x, T* p, index_t n, T s, T& m_out) {
-  // Not inlined: inlined into NT-Xent's anchor loop (p == x), GCC 12 failed to vectorise both
-  // loops ("control flow in loop") and ran its scalar copy of the simd lanes, 8 times the
-  // instructions; compiled on its own every instance vectorises, and one call a row costs nothing
-  // (nt_xent, 2×256 rows of 64, one thread: 1.71 → 1.22 ms on an AVX2 AMD EPYC).
-  T m = -std::numeric_limits<T>::infinity();
+[[gnu::noinline]] inline T softmax_row_parts(const T* x, T* p, index_t n, T s, T& m) {
+  // Not inlined: inlined into NT-Xent's anchor loop (p == x), GCC 12 left both loops below
+  // scalar ("control flow in loop") and ran its scalar copy of the simd lanes; compiled on its
+  // own every instance vectorises, and one call a row costs nothing (nt_xent, 2×256 rows of 64,
+  // one thread: 1.71 → 1.22 ms on an AVX2 AMD EPYC).
+  m = -std::numeric_limits<T>::infinity();
 #pragma omp simd reduction(max : m)
   for (index_t j = 0; j < n; ++j) m = x[j] > m ? x[j] : m;  // (GCC left std::max's form scalar)
-  m_out = m;
   T sum = T(0);
 #pragma omp simd reduction(+ : sum)
   for (index_t j = 0; j < n; ++j) {
